@@ -1,0 +1,1 @@
+"""Offline jobs that compose the recsys library, and the `recsys` command line."""

@@ -1,0 +1,57 @@
+"""Domain exceptions: every error the library raises on purpose is one of these.
+
+Pipelines turn them into exit codes and serving maps them to HTTP codes in one handler; the
+library never raises transport-level errors itself.
+"""
+
+from __future__ import annotations
+
+
+class RecsysError(Exception):
+    """Base of every recsys error."""
+
+
+class ConfigError(RecsysError):
+    """A configuration file or value is invalid (unknown key, wrong type, out of range)."""
+
+
+class ContractError(RecsysError):
+    """Data does not follow the data contract (missing column, wrong type, unknown table)."""
+
+
+class UnusableFileError(ContractError):
+    """A whole input file cannot be used; names the file, and the row and field when known."""
+
+    def __init__(
+        self, path: str, reason: str, *, row: int | None = None, field: str | None = None
+    ) -> None:
+        self.path = path
+        self.reason = reason
+        self.row = row
+        self.field = field
+        where = path
+        if row is not None:
+            where += f", row {row}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {reason}")
+
+
+class NotFittedError(RecsysError):
+    """A model was used before `fit` (or `load`)."""
+
+
+class UnknownUserError(RecsysError, KeyError):
+    """A user id is not known to the model or data set."""
+
+
+class UnknownItemError(RecsysError, KeyError):
+    """An item id is not known to the model or data set."""
+
+
+class BundleError(RecsysError):
+    """A model bundle is missing, partial, corrupt or inconsistent."""
+
+
+class PromotionRefusedError(BundleError):
+    """Promoting a bundle was refused (for example its metrics regress beyond tolerance)."""

@@ -1,0 +1,1 @@
+"""Recommender models sharing one contract (`base.Recommender`)."""
