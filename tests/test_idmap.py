@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.errors import ContractError
+from recsys.idmap import IdMap
+
+
+def test_round_trip_and_lookup(tmp_path) -> None:
+    ids = IdMap(["u3", "u1", "u2"])
+    assert ids.to_index(["u1", "zz", "u3"]).tolist() == [1, -1, 0]
+    assert ids.to_ids(np.array([2, 0])).tolist() == ["u2", "u3"]
+    ids.save(tmp_path / "u.parquet")
+    back = IdMap.load(tmp_path / "u.parquet")
+    assert back.ids.tolist() == ["u3", "u1", "u2"]
+    assert "u1" in back and "nope" not in back
+
+
+def test_duplicates_are_refused() -> None:
+    with pytest.raises(ContractError, match="duplicates"):
+        IdMap(["a", "b", "a"])
