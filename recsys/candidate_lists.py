@@ -91,7 +91,11 @@ def head_mask(popularity: np.ndarray, head_share: float = 0.8) -> np.ndarray:
 
 
 def rank_per_circle(
-    item_circle: np.ndarray, scores: np.ndarray, eligible: np.ndarray, per_circle: int, n_circles: int
+    item_circle: np.ndarray,
+    scores: np.ndarray,
+    eligible: np.ndarray,
+    per_circle: int,
+    n_circles: int,
 ) -> RaggedLists:
     """Top `per_circle` eligible items of each circle by score (ties: lower item index first)."""
     items = np.flatnonzero(eligible & (item_circle >= 0))
@@ -104,7 +108,9 @@ def rank_per_circle(
     keep = rank_in_circle < per_circle
     items, circles = items[keep], circles[keep]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(circles, minlength=n_circles))])
-    return RaggedLists(offsets.astype(np.int64), items.astype(np.int64), scores[items].astype(np.float32))
+    return RaggedLists(
+        offsets.astype(np.int64), items.astype(np.int64), scores[items].astype(np.float32)
+    )
 
 
 def build_candidate_lists(

@@ -24,7 +24,9 @@ class FrozenConfig(BaseModel):
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
-def load_config(model: type[ConfigT], path: str | Path | None = None, **overrides: object) -> ConfigT:
+def load_config(
+    model: type[ConfigT], path: str | Path | None = None, **overrides: object
+) -> ConfigT:
     """Build `model` from a TOML file (if given) with keyword overrides on top.
 
     Precedence: overrides > file > the model's defaults.

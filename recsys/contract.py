@@ -221,5 +221,7 @@ def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
         try:
             columns.append(table.column(field.name).cast(field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise ContractError(f"{spec.name}.{field.name}: cannot cast to {field.type}: {exc}")
+            raise ContractError(
+                f"{spec.name}.{field.name}: cannot cast to {field.type}: {exc}"
+            ) from exc
     return pa.Table.from_arrays(columns, schema=spec.schema)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recsys.circles import CircleCatalogue, load_catalogue, default_catalogue_path
+from recsys.circles import CircleCatalogue, default_catalogue_path, load_catalogue
 from recsys.contract import CIRCLES
 from recsys.errors import ConfigError
 
