@@ -105,7 +105,8 @@ class Recommender(ABC):
             )
         if user_items.shape[1] != self.n_items_:
             raise ValueError(
-                f"user_items has {user_items.shape[1]} columns; the model knows {self.n_items_} items"
+                f"user_items has {user_items.shape[1]} columns; "
+                f"the model knows {self.n_items_} items"
             )
         user_items = sp.csr_matrix(user_items)
         batch = max(1, _MAX_CELLS_PER_BATCH // max(self.n_items_, 1))
@@ -136,7 +137,7 @@ class Recommender(ABC):
         """Learned arrays to persist; subclasses extend."""
         return {}
 
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
         """Restore learned arrays; subclasses extend."""
 
     def save(self, directory: str | Path) -> None:
