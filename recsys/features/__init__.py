@@ -1,0 +1,1 @@
+"""Features built from the contract tables: interaction logs and matrices, circle engagement."""
