@@ -55,8 +55,16 @@ def test_kinds_agree_with_exact_search(name, vectors, queries) -> None:
 
 def test_auto_picks_exact_below_threshold_and_approximate_above(vectors) -> None:
     assert VectorIndex(IndexConfig(exact_max=N + 1)).build(vectors).kind_ == "flat"
-    assert VectorIndex(IndexConfig(exact_max=N, auto_kind="hnsw")).build(vectors).kind_ == "hnsw"
-    assert VectorIndex(IndexConfig(exact_max=100)).build(vectors).kind_ == "ivf"
+    assert VectorIndex(IndexConfig(exact_max=N)).build(vectors).kind_ == "hnsw"
+    assert VectorIndex(IndexConfig(exact_max=100, auto_kind="ivf")).build(vectors).kind_ == "ivf"
+
+
+@pytest.mark.parametrize("name", ["ivf", "hnsw"])
+def test_same_config_same_index(name, vectors, queries) -> None:
+    a = VectorIndex(CONFIGS[name]).build(vectors).search(queries, 10)
+    b = VectorIndex(CONFIGS[name]).build(vectors).search(queries, 10)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
 
 
 def test_cosine_metric_ranks_by_angle(vectors, queries) -> None:
