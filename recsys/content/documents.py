@@ -72,7 +72,7 @@ def _documents(con: duckdb.DuckDBPyConnection, items: IdMap, max_post_chars: int
         }
     )
     con.register("wanted_ids", wanted)
-    result = con.execute(_SQL, {"max_chars": int(max_post_chars)}).fetch_arrow_table()
+    result = con.sql(_SQL, params={"max_chars": int(max_post_chars)}).to_arrow_table()
     found = result.column("found").to_numpy(zero_copy_only=False)
     if not found.all():
         missing = items.ids[~found][:5].tolist()
