@@ -123,6 +123,12 @@ class VectorIndex:
         logger.debug("added %d vectors (ids %d..%d)", x.shape[0], start, self.index_.ntotal - 1)
 
     @property
+    def kind(self) -> str:
+        """The kind actually built ("flat", "ivf" or "hnsw"; `auto` resolved)."""
+        self._check_built()
+        return self.kind_
+
+    @property
     def ntotal(self) -> int:
         self._check_built()
         return int(self.index_.ntotal)
