@@ -38,3 +38,14 @@ def serve(
 
 
 # Job registrations (one line each; the job modules own their options and help text).
+from pipelines import ingest_job  # noqa: E402
+
+app.command("ingest")(ingest_job.ingest)
+
+from pipelines import import_job  # noqa: E402
+
+app.command("import")(import_job.import_dataset)
+
+from pipelines import synth_job  # noqa: E402
+
+app.command("synth")(synth_job.synth)

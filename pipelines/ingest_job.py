@@ -1,0 +1,60 @@
+"""`recsys ingest SRC --out DATA_DIR [--map mapping.toml]`: validated ingestion from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recsys.errors import RecsysError
+from recsys.ingest import ColumnMap, IngestReport
+from recsys.ingest import ingest as run_ingest
+
+SrcArg = Annotated[
+    Path, typer.Argument(help="Folder of <table>.csv, <table>.parquet or <table>/ Parquet parts.")
+]
+OutOpt = Annotated[
+    Path, typer.Option("--out", help="Data directory to write (replaced on success).")
+]
+MapOpt = Annotated[
+    Path | None,
+    typer.Option("--map", help="Column mapping TOML for your own logs (see docs/ingest.md)."),
+]
+CirclesOpt = Annotated[
+    Path | None, typer.Option(help="Circle catalogue TOML when SRC has no circles table.")
+]
+MemoryOpt = Annotated[str, typer.Option(help="DuckDB memory limit; the rest spills to disk.")]
+
+
+def ingest(
+    src: SrcArg,
+    out: OutOpt,
+    mapping: MapOpt = None,
+    circles: CirclesOpt = None,
+    memory_limit: MemoryOpt = "2GB",
+) -> None:
+    """Validate source tables against the data contract; quarantine bad rows with a reason."""
+    try:
+        column_map = ColumnMap.from_toml(mapping) if mapping is not None else None
+        report = run_ingest(
+            src, out, column_map=column_map, circles_path=circles, memory_limit=memory_limit
+        )
+    except RecsysError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(format_report(report))
+    typer.echo(f"wrote {out}")
+
+
+def format_report(report: IngestReport, top: int = 3) -> str:
+    """A plain-text table of read / accepted / quarantined per table and the top reasons."""
+    lines = [f"{'table':<14}{'read':>12}{'accepted':>12}{'quarantined':>13}  source"]
+    for name, t in report.tables.items():
+        source = ", ".join(t.sources) if t.sources else f"({t.status})"
+        lines.append(f"{name:<14}{t.read:>12,}{t.accepted:>12,}{t.quarantined:>13,}  {source}")
+        for reason, count in t.top_reasons(top):
+            lines.append(f"{'':<14}{count:>12,}  {reason}")
+    if report.ignored:
+        lines.append("ignored (not contract tables): " + ", ".join(report.ignored))
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""What an ingestion run did, per table: read = accepted + quarantined, and why rows were rejected.
+
+The report is written to `DataDir.report_path` as JSON. It holds no timings or absolute paths of
+the run, so re-running on the same input gives a byte-identical report (timings go to the log).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recsys.errors import ContractError
+
+INGESTED = "ingested"
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """Counts for one contract table; `reasons` maps "field: reason" to a row count."""
+
+    table: str
+    status: str
+    sources: tuple[str, ...] = ()
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise ContractError unless every read row was accepted or quarantined."""
+        if self.read != self.accepted + self.quarantined:
+            raise ContractError(
+                f"{self.table}: read {self.read} != accepted {self.accepted} + quarantined "
+                f"{self.quarantined}; rows were lost"
+            )
+        if sum(self.reasons.values()) != self.quarantined:
+            raise ContractError(
+                f"{self.table}: reasons account for {sum(self.reasons.values())} rows, "
+                f"but {self.quarantined} were quarantined"
+            )
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "sources": list(self.sources),
+            "read": self.read,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "reasons": dict(self.top_reasons(len(self.reasons))),
+        }
+
+    @classmethod
+    def from_dict(cls, table: str, data: dict[str, Any]) -> TableReport:
+        return cls(
+            table=table,
+            status=data["status"],
+            sources=tuple(data["sources"]),
+            read=int(data["read"]),
+            accepted=int(data["accepted"]),
+            quarantined=int(data["quarantined"]),
+            reasons={str(k): int(v) for k, v in data["reasons"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Per-table reports in contract order, plus the source entries that were not tables."""
+
+    tables: dict[str, TableReport]
+    ignored: tuple[str, ...] = ()
+
+    def __getitem__(self, table: str) -> TableReport:
+        return self.tables[table]
+
+    def check(self) -> None:
+        for report in self.tables.values():
+            report.check()
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, r in self.tables.items() if r.status == MISSING]
+
+    @property
+    def total_quarantined(self) -> int:
+        return sum(r.quarantined for r in self.tables.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tables": {name: r.to_dict() for name, r in self.tables.items()},
+            "missing": self.missing,
+            "ignored": list(self.ignored),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestReport:
+        tables = {name: TableReport.from_dict(name, t) for name, t in data["tables"].items()}
+        return cls(tables=tables, ignored=tuple(data.get("ignored", ())))
+
+    def write(self, path: str | Path) -> None:
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+        Path(path).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> IngestReport:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ContractError(f"{path}: not a readable ingest report: {exc}") from None

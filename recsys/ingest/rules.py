@@ -1,0 +1,280 @@
+"""Validation rules as DuckDB SQL: each staged row gets the id of the first rule it breaks.
+
+Rules run in a fixed order: per column (required, type, range, allowed values), then row rules
+(price >= 0, src != dst ...), then references to already accepted rows of earlier tables, then
+cross-table time order, then duplicate keys (the first valid occurrence in file order is kept).
+The result is the table `checked_<table>`: contract columns in contract types, `_src`, `_row` and
+`_rule` (NULL = accepted). `rules_<table>` maps a rule id to the `_field` and `_reason` reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from recsys.contract import EventType, TableSpec, table_spec
+from recsys.ingest.column_map import TableMap
+from recsys.ingest.sources import ident, lit
+
+# Clocks of the services that log group buys and events drift; tolerate this much disorder.
+CLOCK_SKEW = "INTERVAL 5 MINUTE"
+# Epoch 0 is a common "unknown" sentinel and years past 2100 mean milliseconds read as seconds.
+TS_MIN, TS_MAX = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
+
+TRUE_WORDS = ("true", "t", "1", "yes", "y")
+FALSE_WORDS = ("false", "f", "0", "no", "n")
+GROUP_EVENTS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
+
+DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+    pa.list_(pa.string()): "VARCHAR[]",
+}
+
+TS_FORMS = {
+    "auto": "expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds",
+    "iso": "expected ISO-8601 (ts_unit = iso)",
+    "s": "expected epoch seconds (ts_unit = s)",
+    "ms": "expected epoch milliseconds (ts_unit = ms)",
+}
+
+
+@dataclass
+class RuleBook:
+    """Ordered rules of one table; a rule's id is its position + 1."""
+
+    rules: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, column: str, reason: str) -> int:
+        self.rules.append((column, reason))
+        return len(self.rules)
+
+    def label(self, rule_id: int) -> str:
+        column, reason = self.rules[rule_id - 1]
+        return f"{column}: {reason}"
+
+
+def _case(checks: list[tuple[str, int]]) -> str:
+    if not checks:
+        return "NULL::SMALLINT"
+    whens = " ".join(f"WHEN {cond} THEN {rule}" for cond, rule in checks)
+    return f"CASE {whens} END::SMALLINT"
+
+
+def _is_text(source_type: str) -> bool:
+    return source_type == "VARCHAR"
+
+
+def _normalise(column: str, source_type: str, table_map: TableMap, enum: bool) -> str:
+    """Text cells trimmed, empty -> NULL, value map applied, enums lower-cased."""
+    col = ident(column)
+    values = table_map.values.get(column)
+    if not (_is_text(source_type) or values or enum):
+        return col
+    expr = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    if values:
+        whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in sorted(values.items()))
+        expr = f"(CASE {expr} {whens} ELSE {expr} END)"
+    return f"lower({expr})" if enum else expr
+
+
+def _parse(s: str, source_type: str, target: pa.DataType, unit: str) -> str:
+    """Expression giving `s` in the contract type, NULL when it does not parse."""
+    text = _is_text(source_type)
+    if target == pa.string():
+        return s if text else f"CAST({s} AS VARCHAR)"
+    if target == pa.bool_():
+        if source_type == "BOOLEAN":
+            return s
+        low = f"lower(CAST({s} AS VARCHAR))"
+        t = ", ".join(map(lit, TRUE_WORDS))
+        f = ", ".join(map(lit, FALSE_WORDS))
+        return f"(CASE WHEN {low} IN ({t}) THEN true WHEN {low} IN ({f}) THEN false END)"
+    if target == pa.int32():
+        d = f"TRY_CAST({s} AS DOUBLE)"
+        return f"(CASE WHEN {d} = floor({d}) THEN TRY_CAST({d} AS INTEGER) END)"
+    if target == pa.float64():
+        d = f"TRY_CAST({s} AS DOUBLE)"
+        return f"(CASE WHEN isfinite({d}) THEN {d} END)"
+    if target == pa.list_(pa.string()):
+        if source_type.endswith("[]"):
+            return f"CAST({s} AS VARCHAR[])"
+        parts = f"string_split(CAST({s} AS VARCHAR), ';')"
+        return f"list_filter(list_transform({parts}, lambda x: trim(x)), lambda x: x <> '')"
+    if isinstance(target, pa.TimestampType):
+        if source_type.startswith(("TIMESTAMP", "DATE")):
+            return f"TRY_CAST({s} AS TIMESTAMPTZ)"
+        seconds = f"TRY(to_timestamp(TRY_CAST({s} AS DOUBLE)))"
+        millis = f"TRY(to_timestamp(TRY_CAST({s} AS DOUBLE) / 1000.0))"
+        iso = f"TRY_CAST({s} AS TIMESTAMPTZ)" if text else "NULL::TIMESTAMPTZ"
+        if unit == "s":
+            return seconds
+        if unit == "ms":
+            return millis
+        if unit == "iso":
+            return iso
+        if not text:
+            return seconds
+        number = f"regexp_full_match({s}, '[+-]?[0-9]+(\\.[0-9]+)?')"
+        return f"(CASE WHEN {number} THEN {seconds} ELSE {iso} END)"
+    raise TypeError(f"no parser for contract type {target}")
+
+
+def create_empty(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """An empty `checked_<table>` for an absent optional table, so references to it fail."""
+    cols = ", ".join(f"{ident(f.name)} {DUCKDB_TYPES[f.type]}" for f in spec.schema)
+    con.execute(
+        f"CREATE TABLE checked_{spec.name} ({cols}, _src INTEGER, _row BIGINT, _rule SMALLINT)"
+    )
+    con.execute(f"CREATE VIEW acc_{spec.name} AS SELECT * FROM checked_{spec.name} LIMIT 0")
+
+
+def check(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, types: dict[str, str], table_map: TableMap
+) -> RuleBook:
+    """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first."""
+    book = RuleBook()
+    enums = {column: [e.value for e in enum] for column, enum in spec.enums}
+    norm, parsed, checks = [], [], []
+    for f in spec.schema:
+        col, s = ident(f.name), ident(f.name + "__s")
+        norm.append(f"{_normalise(f.name, types[f.name], table_map, f.name in enums)} AS {s}")
+        parsed.append(f"{s}, {_parse(s, types[f.name], f.type, table_map.ts_unit)} AS {col}")
+        if not f.nullable:
+            checks.append((f"{s} IS NULL", book.add(f.name, "required field is empty")))
+        checks.append(
+            (f"{s} IS NOT NULL AND {col} IS NULL", book.add(f.name, _bad_type(f, table_map)))
+        )
+        if isinstance(f.type, pa.TimestampType):
+            out = f"({col} <= TIMESTAMPTZ {lit(TS_MIN)} OR {col} >= TIMESTAMPTZ {lit(TS_MAX)})"
+            reason = "timestamp outside 1970-01-01..2100-01-01 (milliseconds read as seconds?)"
+            checks.append((out, book.add(f.name, reason)))
+        if f.name in enums:
+            allowed = ", ".join(map(lit, enums[f.name]))
+            reason = "not one of " + ", ".join(enums[f.name])
+            checks.append((f"{col} NOT IN ({allowed})", book.add(f.name, reason)))
+    checks += _row_rules(spec.name, book)
+
+    joins, references = [], []
+    for n, fk in enumerate(spec.foreign_keys):
+        alias, ref_key = f"fk{n}", table_spec(fk.table).key[0]
+        joins.append(
+            f"LEFT JOIN acc_{fk.table} {alias} ON v.{ident(fk.column)} = {alias}.{ident(ref_key)}"
+        )
+        cond = f"v.{ident(fk.column)} IS NOT NULL AND {alias}.{ident(ref_key)} IS NULL"
+        references.append(
+            (cond, book.add(fk.column, f"unknown {fk.column}: no accepted row in {fk.table}"))
+        )
+        if spec.name == "events" and fk.table == "group_buys":
+            references += _group_rules(alias, book)
+
+    key = ", ".join(ident(k) for k in spec.key)
+    dup = book.add(",".join(spec.key), "duplicate key: an earlier row with the same key was kept")
+    first = f"row_number() OVER (PARTITION BY {key}, _r2 IS NULL ORDER BY _src, _row)"
+    columns = ", ".join(ident(f.name) for f in spec.schema)
+    v_columns = ", ".join(f"v.{ident(f.name)}" for f in spec.schema)
+    con.execute(
+        f"""
+        CREATE TABLE checked_{spec.name} AS
+        WITH n AS (SELECT _src, _row, {", ".join(norm)} FROM stage_{spec.name}),
+        p AS (SELECT _src, _row, {", ".join(parsed)} FROM n),
+        v AS (SELECT *, {_case(checks)} AS _r1 FROM p),
+        j AS (
+            SELECT {v_columns}, v._src, v._row, COALESCE(v._r1, {_case(references)}) AS _r2
+            FROM v {" ".join(joins)}
+        )
+        SELECT {columns}, _src, _row,
+            COALESCE(_r2, CASE WHEN {first} > 1 THEN {dup} END)::SMALLINT AS _rule
+        FROM j
+        """
+    )
+    if spec.name == "circles":
+        _check_categories(con, book)
+    con.execute(
+        f"CREATE VIEW acc_{spec.name} AS SELECT * FROM checked_{spec.name} WHERE _rule IS NULL"
+    )
+    rows = ", ".join(f"({i + 1}, {lit(c)}, {lit(r)})" for i, (c, r) in enumerate(book.rules))
+    con.execute(
+        f"CREATE TABLE rules_{spec.name} AS SELECT * FROM (VALUES {rows}) t(_rule, _field, _reason)"
+    )
+    return book
+
+
+def _bad_type(f: pa.Field, table_map: TableMap) -> str:
+    if isinstance(f.type, pa.TimestampType):
+        return "not a timestamp: " + TS_FORMS[table_map.ts_unit]
+    if f.type == pa.bool_():
+        return "not a boolean: expected true/false, t/f, 1/0, yes/no or y/n"
+    if f.type == pa.int32():
+        return "not a 32-bit integer"
+    if f.type == pa.float64():
+        return "not a finite number"
+    return f"not a {f.type}"
+
+
+def _row_rules(table: str, book: RuleBook) -> list[tuple[str, int]]:
+    if table == "items":
+        return [('"price" < 0', book.add("price", "price is negative"))]
+    if table == "group_buys":
+        return [
+            (
+                '"target_size" < 2',
+                book.add("target_size", "target_size below 2: a group needs two buyers"),
+            ),
+            (
+                '"deadline_ts" < "created_ts"',
+                book.add("deadline_ts", "deadline_ts before created_ts"),
+            ),
+        ]
+    if table == "events":
+        group_types = ", ".join(map(lit, GROUP_EVENTS))
+        return [
+            (
+                '"item_id" IS NULL AND "post_id" IS NULL',
+                book.add("item_id", "event has neither item_id nor post_id"),
+            ),
+            (
+                f'"type" IN ({group_types}) AND "group_id" IS NULL',
+                book.add("group_id", "group buy event without group_id"),
+            ),
+        ]
+    if table == "social_edges":
+        return [('"src" = "dst"', book.add("dst", "self-edge: dst equals src"))]
+    return []
+
+
+def _group_rules(alias: str, book: RuleBook) -> list[tuple[str, int]]:
+    """Group buy start/join events must match their group's item and fall in its lifetime."""
+    group = f'v."type" IN ({", ".join(map(lit, GROUP_EVENTS))}) AND {alias}."group_id" IS NOT NULL'
+    item = f'{group} AND v."item_id" IS NOT NULL AND v."item_id" <> {alias}."item_id"'
+    early = f'{group} AND v."ts" < {alias}."created_ts" - {CLOCK_SKEW}'
+    late = f'{group} AND v."ts" > {alias}."deadline_ts" + {CLOCK_SKEW}'
+    return [
+        (item, book.add("item_id", "item_id differs from the group buy's item_id")),
+        (early, book.add("ts", "group buy event before the group was created")),
+        (late, book.add("ts", "group buy event after the group's deadline")),
+    ]
+
+
+def _check_categories(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
+    """A category seeds one circle only: later circles claiming it are quarantined."""
+    rule = book.add("categories", "a category already seeds an earlier circle")
+    con.execute(
+        f"""
+        UPDATE checked_circles SET _rule = {rule}
+        FROM (
+            WITH c AS (
+                SELECT _src, _row, circle_id, unnest(categories) AS cat
+                FROM checked_circles WHERE _rule IS NULL
+            ),
+            owner AS (SELECT cat, arg_min(circle_id, (_src, _row)) AS owner FROM c GROUP BY cat)
+            SELECT DISTINCT c._src, c._row FROM c JOIN owner USING (cat) WHERE c.circle_id <> owner
+        ) bad
+        WHERE checked_circles._src = bad._src AND checked_circles._row = bad._row
+        """
+    )

@@ -1,0 +1,224 @@
+"""Find each contract table's source files and stage them in DuckDB under contract column names.
+
+A staged table `stage_<table>` keeps the source values untouched (CSV cells as text, Parquet in
+its own types) so a bad cell is judged later, row by row, instead of failing the read. It adds
+`_src` (index of the file among the table's sources) and `_row` (1-based data row in that file).
+Only problems that make a whole file unusable raise here.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from recsys.contract import TABLES, TableSpec
+from recsys.errors import UnusableFileError
+from recsys.ingest.column_map import ColumnMap, TableMap
+
+logger = logging.getLogger(__name__)
+
+CSV, PARQUET, CATALOGUE = "csv", "parquet", "catalogue"
+_SUFFIXES = {".csv": CSV, ".parquet": PARQUET}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one table comes from: files in read order and their names relative to SRC."""
+
+    table: str
+    kind: str
+    files: tuple[Path, ...]
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A staged table: its row count, the source type of each contract column, its file names."""
+
+    table: str
+    read: int
+    types: dict[str, str]
+    names: tuple[str, ...]
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def discover(src: Path, column_map: ColumnMap) -> tuple[dict[str, Source], tuple[str, ...]]:
+    """Each contract table's source under `src`, and the entries that are not table sources."""
+    sources: dict[str, Source] = {}
+    for spec in TABLES:
+        mapped = column_map.for_table(spec.name).file
+        if mapped is not None:
+            path = src / mapped
+            if not path.exists():
+                raise UnusableFileError(
+                    str(path), f"mapped source of table {spec.name!r} not found"
+                )
+            candidates = [path]
+        else:
+            names = (f"{spec.name}.csv", f"{spec.name}.parquet", spec.name)
+            candidates = [src / n for n in names if (src / n).exists()]
+        if len(candidates) > 1:
+            found = ", ".join(p.name for p in candidates)
+            raise UnusableFileError(
+                str(src / spec.name), f"ambiguous source for table {spec.name!r}: found {found}"
+            )
+        if candidates:
+            sources[spec.name] = _source(spec.name, candidates[0], src)
+    claimed = {f for s in sources.values() for f in s.files}
+    claimed |= {f.parent for s in sources.values() for f in s.files if f.parent != src}
+    ignored = tuple(
+        sorted(p.name for p in src.iterdir() if not p.name.startswith(".") and p not in claimed)
+    )
+    for name in ignored:
+        logger.info("ignoring %s in the source folder: not a contract table", name)
+    return sources, ignored
+
+
+def _source(table: str, path: Path, src: Path) -> Source:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES)
+        kinds = {_SUFFIXES[p.suffix] for p in files}
+        if len(kinds) != 1:
+            what = "no .csv or .parquet parts" if not kinds else "both .csv and .parquet parts"
+            raise UnusableFileError(str(path), f"source folder of table {table!r} has {what}")
+        kind = kinds.pop()
+    elif path.suffix in _SUFFIXES:
+        files, kind = [path], _SUFFIXES[path.suffix]
+    else:
+        raise UnusableFileError(str(path), "unsupported source file: expected .csv or .parquet")
+    names = tuple(p.relative_to(src).as_posix() for p in files)
+    return Source(table=table, kind=kind, files=tuple(files), names=names)
+
+
+def catalogue_source(table: pa.Table, path: Path) -> tuple[Source, pa.Table]:
+    return Source("circles", CATALOGUE, (path,), (path.name,)), table
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    source: Source,
+    table_map: TableMap,
+    catalogue: pa.Table | None = None,
+) -> Staged:
+    """Create the view `stage_<table>` over every source file of `spec`."""
+    parts = []
+    for i, path in enumerate(source.files):
+        raw = f"raw_{spec.name}_{i}"
+        if source.kind == CATALOGUE:
+            con.register("_catalogue", catalogue)
+            con.execute(f"CREATE TABLE {raw} AS SELECT * FROM _catalogue")
+            con.unregister("_catalogue")
+            scan, row = raw, "rowid + 1"
+        elif source.kind == CSV:
+            header = _csv_header(path, table_map.delimiter)
+            columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header) + "}"
+            _run(
+                con,
+                path,
+                f"CREATE TABLE {raw} AS SELECT * FROM read_csv({lit(str(path))}, "
+                f"columns={columns}, header=true, auto_detect=false, "
+                f"delim={lit(table_map.delimiter)}, quote='\"', escape='\"', strict_mode=true)",
+            )
+            scan, row = raw, "rowid + 1"
+        else:
+            scan = f"read_parquet({lit(str(path))}, file_row_number=true)"
+            row = "file_row_number + 1"
+        if source.kind != CSV:
+            header = _columns(con, path, f"SELECT * FROM {scan}")
+            header = [c for c in header if c != "file_row_number"]
+        select = _select_list(spec, table_map, header, path)
+        parts.append(f"SELECT {select}, {i}::INTEGER AS _src, ({row})::BIGINT AS _row FROM {scan}")
+    con.execute(f"CREATE VIEW stage_{spec.name} AS " + " UNION ALL BY NAME ".join(parts))
+    files = ", ".join(f"({i}, {lit(n)})" for i, n in enumerate(source.names))
+    con.execute(f"CREATE TABLE files_{spec.name} AS SELECT * FROM (VALUES {files}) t(_src, _file)")
+    types = {name: typ for name, typ, *_ in con.execute(f"DESCRIBE stage_{spec.name}").fetchall()}
+    read = _run(con, source.files[0], f"SELECT count(*) FROM stage_{spec.name}").fetchall()[0][0]
+    logger.info("%s: staged %d rows from %s", spec.name, read, ", ".join(source.names))
+    return Staged(table=spec.name, read=int(read), types=types, names=source.names)
+
+
+def _select_list(spec: TableSpec, table_map: TableMap, header: list[str], path: Path) -> str:
+    """Contract columns selected from `header` after renaming; defaults or NULL for the rest."""
+    contract = set(spec.schema.names)
+    origin: dict[str, str] = {}
+    for column in header:
+        target = table_map.rename.get(column, column)
+        if target not in contract:
+            continue
+        if target in origin:
+            raise UnusableFileError(
+                str(path),
+                f"columns {origin[target]!r} and {column!r} both map to {target!r}",
+                field=target,
+            )
+        origin[target] = column
+    unused = [c for c in header if table_map.rename.get(c, c) not in contract]
+    if unused:
+        logger.info("%s: columns not in the contract, not read: %s", path.name, unused)
+    select = []
+    for field in spec.schema:
+        default = table_map.default_literal(field.name)
+        if field.name in origin:
+            select.append(f"{ident(origin[field.name])} AS {ident(field.name)}")
+        elif default is not None:
+            select.append(f"{lit(default)}::VARCHAR AS {ident(field.name)}")
+        elif not field.nullable:
+            raise UnusableFileError(
+                str(path),
+                f"required column {field.name!r} is missing (columns found: {header}); "
+                "rename a source column or give a default with --map",
+                field=field.name,
+            )
+        else:
+            select.append(f"NULL::VARCHAR AS {ident(field.name)}")
+    return ", ".join(select)
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f, delimiter=delimiter), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UnusableFileError(str(path), f"cannot read the header row: {exc}", row=0) from None
+    if not header or not any(h.strip() for h in header):
+        raise UnusableFileError(str(path), "empty file: no header row", row=0)
+    header = [h.strip() for h in header]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated or "" in header:
+        what = f"duplicated column names {duplicated}" if duplicated else "an unnamed column"
+        raise UnusableFileError(str(path), f"header row has {what}", row=0)
+    return header
+
+
+def _columns(con: duckdb.DuckDBPyConnection, path: Path, query: str) -> list[str]:
+    return [r[0] for r in _run(con, path, f"DESCRIBE {query}").fetchall()]
+
+
+_LINE = re.compile(r"Line: (\d+)")
+
+
+def _run(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> duckdb.DuckDBPyConnection:
+    """Execute `sql`; a read failure becomes UnusableFileError naming the file and data row."""
+    try:
+        return con.execute(sql)
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        match = _LINE.search(str(exc))
+        # DuckDB counts the header as line 1; the data row is one less.
+        row = int(match.group(1)) - 1 if match else None
+        detail = "; ".join(ln for ln in lines[:4] if not ln.startswith("Possible"))
+        raise UnusableFileError(str(path), f"cannot read the file: {detail}", row=row) from None
