@@ -138,7 +138,12 @@ class ALSRecommender(Recommender):
         if heavy.any():
             x = sp.csr_matrix(sp.diags((~heavy).astype(np.float32)) @ x)
             x.eliminate_zeros()
-        bounds = np.searchsorted(np.cumsum(np.diff(x.indptr)), np.arange(budget, x.nnz, budget))
+        # Cut wherever the running nnz crosses a multiple of the budget, and at least every
+        # `budget` rows, which also bounds the (rows, f, f) normal matrices.
+        bounds = np.union1d(
+            np.searchsorted(np.cumsum(np.diff(x.indptr)), np.arange(budget, x.nnz, budget)),
+            np.arange(budget, x.shape[0], budget),
+        )
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, x.shape[0]], strict=True):
             if hi > lo:
                 out[lo:hi] = self._solve_rows(x[lo:hi], y, base)
