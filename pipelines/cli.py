@@ -49,3 +49,7 @@ app.command("import")(import_job.import_dataset)
 from pipelines import synth_job  # noqa: E402
 
 app.command("synth")(synth_job.synth)
+
+from pipelines import models_cmd  # noqa: E402
+
+app.add_typer(models_cmd.app, name="models")

@@ -1,0 +1,147 @@
+"""`recsys models ...`: list, inspect, verify, promote and roll back model bundles.
+
+Promotion is guarded by the `[bundle]` section of the training config (guarded metrics and
+tolerance); `--tolerance` and `--metric` override it for one call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recsys.bundle.manifest import flatten_metrics
+from recsys.bundle.registry import DEFAULT_GUARDED_METRICS, DEFAULT_TOLERANCE, ModelRegistry
+from recsys.config import load_config
+from recsys.errors import RecsysError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
+
+app = typer.Typer(
+    help="Model bundles: list, show, verify, promote (metric-guarded) and roll back.",
+    no_args_is_help=True,
+)
+
+ModelsDir = typer.Option(Path("models"), "--models-dir", help="Folder holding the bundles.")
+ConfigOpt = typer.Option(
+    DEFAULT_CONFIG, "--config", help="Training config whose [bundle] section guards promotion."
+)
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    """Library errors become one red line on stderr and exit code 1, not a traceback."""
+    try:
+        yield
+    except RecsysError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+def _guard(config: Path) -> tuple[float, tuple[str, ...]]:
+    """Tolerance and guarded metrics from the training config (registry defaults without one)."""
+    if not config.is_file():
+        return DEFAULT_TOLERANCE, DEFAULT_GUARDED_METRICS
+    from recsys.training.config import TrainConfig
+
+    bundle = load_config(TrainConfig, config).bundle
+    return bundle.promote_tolerance, tuple(bundle.guarded_metrics)
+
+
+@app.command("list")
+def list_(models_dir: Path = ModelsDir, config: Path = ConfigOpt) -> None:
+    """One line per complete bundle, oldest first; '*' marks the promoted one."""
+    with _domain_errors():
+        registry = ModelRegistry(models_dir)
+        manifests = registry.versions()
+        promoted = registry.promoted()
+        _, guarded = _guard(config)
+    if not manifests:
+        typer.echo(f"no bundles in {models_dir}")
+        return
+    header = ["", "version", "created (UTC)", "parent", *guarded]
+    rows = []
+    for m in manifests:
+        values = [m.metric(key) for key in guarded]
+        rows.append(
+            [
+                "*" if m.version == promoted else "",
+                m.version,
+                m.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                m.parent_version or "-",
+                *("-" if v is None else f"{v:.4f}" for v in values),
+            ]
+        )
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@app.command()
+def show(
+    version: str = typer.Argument(..., help="Bundle version (see `recsys models list`)."),
+    models_dir: Path = ModelsDir,
+    files: bool = typer.Option(True, "--files/--no-files", help="Include the file checksums."),
+    flat: bool = typer.Option(False, "--flat", help="Metrics as dotted keys, one per line."),
+) -> None:
+    """Print a bundle's manifest."""
+    with _domain_errors():
+        manifest = ModelRegistry(models_dir).manifest(version)
+    if flat:
+        for key, value in flatten_metrics(manifest.metrics).items():
+            typer.echo(f"{key}\t{value:g}")
+        return
+    data = json.loads(manifest.model_dump_json())
+    if not files:
+        data["files"] = f"{len(data['files'])} files (use --files to list)"
+    typer.echo(json.dumps(data, indent=2))
+
+
+@app.command()
+def verify(version: str = typer.Argument(...), models_dir: Path = ModelsDir) -> None:
+    """Check every file of a bundle against its manifest checksums."""
+    with _domain_errors():
+        bundle = ModelRegistry(models_dir).bundle(version, verify=True)
+    typer.echo(f"{version}: {len(bundle.manifest.files)} files verified")
+
+
+@app.command()
+def promote(
+    version: str = typer.Argument(..., help="Bundle version to serve."),
+    models_dir: Path = ModelsDir,
+    config: Path = ConfigOpt,
+    force: bool = typer.Option(False, "--force", help="Promote even if guarded metrics regress."),
+    tolerance: float | None = typer.Option(
+        None, "--tolerance", min=0.0, help="Largest allowed drop of a guarded metric (absolute)."
+    ),
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="Guarded metric (dotted key); repeat for several."),
+    ] = None,
+) -> None:
+    """Point serving at VERSION, unless its metrics regress against the promoted bundle."""
+    with _domain_errors():
+        default_tolerance, guarded = _guard(config)
+        registry = ModelRegistry(models_dir)
+        previous = registry.promoted()
+        registry.promote(
+            version,
+            force=force,
+            tolerance=default_tolerance if tolerance is None else tolerance,
+            guarded_metrics=tuple(metric) if metric else guarded,
+        )
+    typer.echo(f"promoted {version} (was {previous or 'none'})")
+
+
+@app.command()
+def rollback(models_dir: Path = ModelsDir) -> None:
+    """Point serving back at the previously promoted bundle."""
+    with _domain_errors():
+        registry = ModelRegistry(models_dir)
+        previous = registry.promoted()
+        version = registry.rollback()
+    typer.echo(f"rolled back to {version} (was {previous})")
