@@ -3,7 +3,8 @@
 A mapping file (`recsys ingest --map mapping.toml`) has one optional section per contract table::
 
     [events]
-    file = "behaviour.csv"                       # source file/folder, relative to SRC
+    file = "behaviour.tsv"                       # source file/folder, relative to SRC
+    delimiter = "\t"                             # CSV field separator (default , or tab for .tsv)
     rename = { uid = "user_id", sku = "item_id", behaviour = "type", time = "ts" }
     defaults = { channel = "app" }               # value for a contract column the source lacks
     values.type = { pv = "view", buy = "purchase" }  # value maps, applied before validation
@@ -31,7 +32,7 @@ class TableMap(FrozenConfig):
     """How one source table maps to its contract table (every field optional)."""
 
     file: str | None = None
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     rename: dict[str, str] = {}
     defaults: dict[str, Scalar] = {}
     values: dict[str, dict[str, str]] = {}

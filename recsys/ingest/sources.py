@@ -24,7 +24,7 @@ from recsys.ingest.column_map import ColumnMap, TableMap
 logger = logging.getLogger(__name__)
 
 CSV, PARQUET, CATALOGUE = "csv", "parquet", "catalogue"
-_SUFFIXES = {".csv": CSV, ".parquet": PARQUET}
+_SUFFIXES = {".csv": CSV, ".tsv": CSV, ".txt": CSV, ".parquet": PARQUET}
 
 
 @dataclass(frozen=True)
@@ -124,14 +124,15 @@ def stage(
             con.unregister("_catalogue")
             scan, row = raw, "rowid + 1"
         elif source.kind == CSV:
-            header = _csv_header(path, table_map.delimiter)
+            delimiter = table_map.delimiter or ("\t" if path.suffix == ".tsv" else ",")
+            header = _csv_header(path, delimiter)
             columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header) + "}"
             _run(
                 con,
                 path,
                 f"CREATE TABLE {raw} AS SELECT * FROM read_csv({lit(str(path))}, "
                 f"columns={columns}, header=true, auto_detect=false, "
-                f"delim={lit(table_map.delimiter)}, quote='\"', escape='\"', strict_mode=true)",
+                f"delim={lit(delimiter)}, quote='\"', escape='\"', strict_mode=true)",
             )
             scan, row = raw, "rowid + 1"
         else:
