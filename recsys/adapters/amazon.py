@@ -18,10 +18,10 @@ import scipy.sparse as sp
 from recsys.adapters.common import (
     UNDATED,
     AdapterInfo,
-    check_columns,
     cluster_circles,
     first_users,
     items_frame,
+    read_token_lines,
     reconcile,
     require,
     users_frame,
@@ -44,12 +44,13 @@ def adapt_amazon_beauty(
     """Import Beauty.txt + Beauty_item2attributes.json into `out_src`."""
     src = Path(src)
     seq_path = require(src / "Beauty.txt")
-    lines = pd.read_csv(seq_path, header=None, names=["line"], dtype=str)["line"].str.split()
-    seqs = pd.DataFrame({"user": lines.str[0], "item": lines.str[1:]}).explode("item")
-    seqs["position"] = seqs.groupby(level=0).cumcount()
-    seqs = seqs.dropna(subset=["item"]).reset_index(drop=True)
-    check_columns(seqs, seq_path, ["user", "item"])
-    seqs = seqs.astype({"user": np.int64, "item": np.int64})
+    tokens = read_token_lines(seq_path)
+    user = tokens.loc[tokens["position"] == 0].set_index("line")["value"]
+    body = tokens[tokens["position"] > 0]
+    seqs = pd.DataFrame({
+        "user": body["line"].map(user).to_numpy(), "item": body["value"].to_numpy(),
+        "position": body["position"].to_numpy() - 1,
+    })
 
     attr_path = require(src / "Beauty_item2attributes.json")
     try:

@@ -22,6 +22,7 @@ from recsys.adapters.common import (
     circles_frame,
     first_users,
     items_frame,
+    read_token_lines,
     reconcile,
     require,
     users_frame,
@@ -151,9 +152,10 @@ def _unexplained_train_pairs(path: Path, groups: pd.DataFrame) -> tuple[int, int
     """(entries in train.txt, distinct pairs of it that no train group contains), if present."""
     if not path.is_file():
         return None
-    lines = pd.read_csv(path, header=None, names=["line"], dtype=str)["line"].str.split()
-    pairs = pd.DataFrame({"user": lines.str[0], "item": lines.str[1:]}).explode("item")
-    pairs = pairs.dropna().astype(np.int64)
+    tokens = read_token_lines(path)
+    user = tokens.loc[tokens["position"] == 0].set_index("line")["value"]
+    body = tokens[tokens["position"] > 0]
+    pairs = pd.DataFrame({"user": body["line"].map(user).to_numpy(), "item": body["value"]})
     train = groups.loc[groups["fold"] == "train", ["user", "item"]].drop_duplicates()
     distinct = pairs.drop_duplicates()
     matched = distinct.merge(train, on=["user", "item"]).shape[0]
@@ -162,16 +164,15 @@ def _unexplained_train_pairs(path: Path, groups: pd.DataFrame) -> tuple[int, int
 
 def _read_groups(path: Path, fold: str) -> pd.DataFrame:
     """Records `initiator item participant...` -> one row per member (role start/join)."""
-    lines = pd.read_csv(path, header=None, names=["line"], dtype=str)["line"].str.split()
-    frame = pd.DataFrame({
-        "group_id": f"{fold}-" + pd.Series(np.arange(len(lines)), dtype=str),
-        "item": lines.str[1],
-        "user": lines.str[:1] + lines.str[2:],
-    }).explode("user").dropna(subset=["user"])
-    frame["slot"] = frame.groupby("group_id").cumcount()
-    frame = frame.reset_index(drop=True)
-    check_columns(frame, path, ["user", "item"])
-    frame = frame.astype({"user": np.int64, "item": np.int64})
-    frame["role"] = np.where(frame["slot"] == 0, "start", "join")
-    frame["fold"] = fold
-    return frame
+    tokens = read_token_lines(path)
+    item = tokens.loc[tokens["position"] == 1].set_index("line")["value"]
+    members = tokens[tokens["position"] != 1]
+    slot = members["position"].to_numpy()
+    return pd.DataFrame({
+        "group_id": f"{fold}-" + members["line"].astype(str).to_numpy(),
+        "item": members["line"].map(item).to_numpy(),
+        "user": members["value"].to_numpy(),
+        "slot": np.where(slot == 0, 0, slot - 1),
+        "role": np.where(slot == 0, "start", "join"),
+        "fold": fold,
+    })

@@ -19,6 +19,7 @@ from recsys.adapters.common import (
     circles_frame,
     first_users,
     items_frame,
+    read_token_lines,
     reconcile,
     require,
     users_frame,
@@ -231,13 +232,14 @@ def adapt_movielens_1m(
 
 
 def _read_sequences(path: Path, fold: str) -> pd.DataFrame:
-    """`user item item ...` lines -> (user, item, fold) rows, vectorised via explode."""
-    lines = pd.read_csv(path, header=None, names=["line"], dtype=str)["line"]
-    tokens = lines.str.split()
-    frame = pd.DataFrame({"user": tokens.str[0], "item": tokens.str[1:]}).explode("item")
-    frame = frame.dropna(subset=["item"])
-    check_columns(frame.reset_index(drop=True), path, ["user", "item"])
-    return frame.astype({"user": np.int64, "item": np.int64}).assign(fold=fold)
+    """`user item item ...` lines -> (user, item, fold) rows."""
+    tokens = read_token_lines(path)
+    user = tokens.loc[tokens["position"] == 0].set_index("line")["value"]
+    items = tokens[tokens["position"] > 0]
+    return pd.DataFrame(
+        {"user": items["line"].map(user).to_numpy(), "item": items["value"].to_numpy(),
+         "fold": fold}
+    )
 
 
 def _age_band(age: pd.Series) -> pd.Series:
