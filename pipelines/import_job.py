@@ -45,7 +45,11 @@ def run_import(
         shutil.copy2(source / DATASET_JSON, out / DATASET_JSON)
         if (source / META_DIR).is_dir():
             shutil.copytree(source / META_DIR, out / META_DIR, dirs_exist_ok=True)
-    logger.info("imported %s from %s into %s: %s", format, src, out, report)
+    logger.info(
+        "imported %s from %s into %s: %s accepted, %d rows quarantined",
+        format, src, out, {t: r.accepted for t, r in report.tables.items() if r.read},
+        report.total_quarantined,
+    )
     return info
 
 
@@ -67,8 +71,9 @@ def import_dataset(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"{info.name}: {info.counts}")
-    if info.reported:
-        typer.echo(f"not imported (reported): {info.reported}")
+    reported = {reason: n for reason, n in info.reported.items() if n}
+    if reported:
+        typer.echo(f"not imported (reported): {reported}")
     if not info.has_timestamps:
         typer.echo(
             f"note: {info.name} has no timestamps"
