@@ -9,11 +9,14 @@ Indexes are written with `faiss.write_index` next to a small JSON, never pickled
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal, ParamSpec, Self, TypeVar
 
 import faiss
 import numpy as np
@@ -29,6 +32,33 @@ _INDEX_FILE = "index.faiss"
 _META_FILE = "index.json"
 # Queries per faiss call: bounds the (batch, k) result buffers and gives progress a step.
 _QUERY_BATCH = 65_536
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    """Run faiss on `n` threads (0: leave as is) and restore the previous setting after."""
+    before = faiss.omp_get_max_threads()
+    if n:
+        faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _config_threads(method: Callable[P, R]) -> Callable[P, R]:
+    """Apply `config.threads` for the duration of one call, leaving the global setting alone."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        self = args[0]
+        with _omp_threads(self.config.threads):  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class IndexConfig(FrozenConfig):
@@ -55,7 +85,7 @@ class IndexConfig(FrozenConfig):
     #: Link HNSW nodes on one thread: a parallel build gives a slightly different graph each
     #: run. Costs build time (not search time); switch off for very large user indexes.
     hnsw_deterministic: bool = True
-    #: faiss OpenMP threads for build and search; 0 leaves faiss's default (all cores).
+    #: faiss OpenMP threads during build, add and search; 0 keeps the process setting.
     threads: int = Field(0, ge=0)
     #: k-means seed for IVF, so a config and the vectors fully determine the index.
     seed: int = 0
@@ -69,13 +99,13 @@ class VectorIndex:
 
     # -- building -------------------------------------------------------------------------
 
+    @_config_threads
     def build(self, vectors: np.ndarray) -> Self:
         """Index `vectors`, (n, d) float; row i gets id i."""
         x = self._prepare(vectors, what="vectors")
         n, d = x.shape
         if n == 0:
             raise ValueError("cannot build an index over 0 vectors")
-        self._set_threads()
         kind = self._resolve_kind(n)
         metric = faiss.METRIC_INNER_PRODUCT
         if kind == "flat":
@@ -96,6 +126,7 @@ class VectorIndex:
         logger.info("built %s index: %d vectors of dim %d (%s)", kind, n, d, self.config.metric)
         return self
 
+    @_config_threads
     def add(self, vectors: np.ndarray) -> Self:
         """Append vectors (catalogue refresh): they get ids ntotal, ntotal + 1, ...
 
@@ -105,21 +136,16 @@ class VectorIndex:
         self._check_built()
         x = self._prepare(vectors, what="vectors")
         if x.shape[0]:
-            self._set_threads()
             self._add(x)
         return self
 
     def _add(self, x: np.ndarray) -> None:
         start = self.index_.ntotal
         batches = range(0, x.shape[0], _QUERY_BATCH * 4)
-        threads = faiss.omp_get_max_threads()
-        if self.kind_ == "hnsw" and self.config.hnsw_deterministic:
-            faiss.omp_set_num_threads(1)
-        try:
+        one_thread = self.kind_ == "hnsw" and self.config.hnsw_deterministic
+        with _omp_threads(1 if one_thread else 0):
             for lo in tqdm(batches, desc=f"index add ({self.kind_})", disable=len(batches) < 4):
                 self.index_.add(x[lo : lo + _QUERY_BATCH * 4])
-        finally:
-            faiss.omp_set_num_threads(threads)
         logger.debug("added %d vectors (ids %d..%d)", x.shape[0], start, self.index_.ntotal - 1)
 
     @property
@@ -135,6 +161,7 @@ class VectorIndex:
 
     # -- searching ------------------------------------------------------------------------
 
+    @_config_threads
     def search(
         self, queries: np.ndarray, k: int, *, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +202,6 @@ class VectorIndex:
         scores = np.full((m, k), -np.inf, np.float32)
         if m == 0 or k == 0:
             return ids, scores
-        self._set_threads()
         batches = range(0, m, _QUERY_BATCH)
         for lo in tqdm(batches, desc=f"index search ({self.kind_})", disable=len(batches) < 4):
             hi = min(lo + _QUERY_BATCH, m)
@@ -288,10 +314,6 @@ class VectorIndex:
         if self.config.metric == "cosine":
             faiss.normalize_L2(x)
         return x
-
-    def _set_threads(self) -> None:
-        if self.config.threads:
-            faiss.omp_set_num_threads(self.config.threads)
 
     def _check_built(self) -> None:
         if not hasattr(self, "index_"):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
 from recsys.errors import BundleError, NotFittedError
-from recsys.index import IndexConfig, VectorIndex, measure_recall, recall_at_k
+from recsys.index import IndexConfig, VectorIndex, exact_search, measure_recall, recall_at_k
 
-N, D = 4_000, 16
+N, D = 2_000, 16
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,8 @@ def brute_force(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 CONFIGS = {
     "flat": IndexConfig(kind="flat"),
-    "ivf": IndexConfig(kind="ivf", ivf_nlist=64, ivf_nprobe=16),
-    "hnsw": IndexConfig(kind="hnsw", hnsw_m=16, hnsw_ef_search=64),
+    "ivf": IndexConfig(kind="ivf", ivf_nlist=32, ivf_nprobe=8),
+    "hnsw": IndexConfig(kind="hnsw", hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64),
 }
 
 
@@ -55,14 +56,18 @@ def test_kinds_agree_with_exact_search(name, vectors, queries) -> None:
 
 def test_auto_picks_exact_below_threshold_and_approximate_above(vectors) -> None:
     assert VectorIndex(IndexConfig(exact_max=N + 1)).build(vectors).kind_ == "flat"
-    assert VectorIndex(IndexConfig(exact_max=N)).build(vectors).kind_ == "hnsw"
+    small_hnsw = IndexConfig(exact_max=N, hnsw_m=8, hnsw_ef_construction=16)
+    assert VectorIndex(small_hnsw).build(vectors).kind_ == "hnsw"
     assert VectorIndex(IndexConfig(exact_max=100, auto_kind="ivf")).build(vectors).kind_ == "ivf"
 
 
 @pytest.mark.parametrize("name", ["ivf", "hnsw"])
 def test_same_config_same_index(name, vectors, queries) -> None:
-    a = VectorIndex(CONFIGS[name]).build(vectors).search(queries, 10)
-    b = VectorIndex(CONFIGS[name]).build(vectors).search(queries, 10)
+    # Two threads as in production; the per-call thread setting must not leak out.
+    config = CONFIGS[name].model_copy(update={"threads": 2})
+    a = VectorIndex(config).build(vectors).search(queries, 10)
+    b = VectorIndex(config).build(vectors).search(queries, 10)
+    assert faiss.omp_get_max_threads() == 1  # the setting applied to those calls only
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
 
@@ -97,18 +102,18 @@ def test_load_rejects_missing_or_mismatched_files(vectors, tmp_path) -> None:
     VectorIndex(CONFIGS["flat"]).build(vectors).save(tmp_path / "a")
     VectorIndex(CONFIGS["flat"]).build(vectors[:10]).save(tmp_path / "b")
     (tmp_path / "b" / "index.json").replace(tmp_path / "a" / "index.json")
-    with pytest.raises(BundleError, match="holds 4000 vectors"):
+    with pytest.raises(BundleError, match="holds 2000 vectors"):
         VectorIndex.load(tmp_path / "a")
 
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_add_appends_new_ids_for_refresh(name, vectors, queries) -> None:
-    index = VectorIndex(CONFIGS[name]).build(vectors[:3_000])
-    index.add(vectors[3_000:])
+    index = VectorIndex(CONFIGS[name]).build(vectors[:1_500])
+    index.add(vectors[1_500:])
     assert index.ntotal == N
     # A new vector is found under its position in the full array.
-    ids, _ = index.search(vectors[[3_500, 3_999]] * 10, 1)
-    full = brute_force(vectors, vectors[[3_500, 3_999]] * 10, 1)
+    ids, _ = index.search(vectors[[1_700, 1_999]] * 10, 1)
+    full = brute_force(vectors, vectors[[1_700, 1_999]] * 10, 1)
     np.testing.assert_array_equal(ids, full)
 
 
@@ -163,3 +168,25 @@ def test_recall_at_k_counts_overlap() -> None:
     # Row 0: 2/3, row 1: 2/2, row 2 has no truth and is skipped.
     assert recall_at_k(approx, exact, 3) == pytest.approx((2 / 3 + 1) / 2)
     assert recall_at_k(approx[:, :1], exact[:, :1], 1) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine"])
+def test_exact_search_in_blocks_matches_brute_force(metric, vectors, queries, monkeypatch) -> None:
+    import recsys.index.recall as recall_module
+
+    monkeypatch.setattr(recall_module, "_EXACT_BLOCK", 999)  # several blocks, a ragged last one
+    x, q = vectors, queries
+    if metric == "cosine":
+        x = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    got = exact_search(vectors, queries, 10, metric=metric)
+    np.testing.assert_array_equal(got, brute_force(x, q, 10))
+
+
+def test_measure_recall_of_a_weak_index_is_low(vectors, queries) -> None:
+    weak = VectorIndex(IndexConfig(kind="ivf", ivf_nlist=32, ivf_nprobe=1)).build(vectors)
+    assert measure_recall(weak, vectors, queries, 10) < 0.8
+    flat = VectorIndex(IndexConfig(kind="flat")).build(vectors)
+    assert measure_recall(flat, vectors, queries, 10) == 1.0
+    with pytest.raises(ValueError, match="holds 2000 vectors"):
+        measure_recall(flat, vectors[:10], queries, 10)
