@@ -163,6 +163,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "index.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # The code measured is the code at start (the tree may move on during a long run).
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     rng = np.random.default_rng(args.seed)
 
     t0 = time.perf_counter()
@@ -183,9 +187,6 @@ def main() -> None:
     rows += scenario("ALS items, cosine", item_f, {"item->item": item_q}, "cosine")
     rows += scenario("Gaussian, ip", gauss, {"random": gauss_q}, "ip")
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     text = "\n".join(
         [
             "# Vector index recall and speed",
