@@ -78,7 +78,10 @@ class BundleWriter:
         if self.final_dir.exists():
             raise BundleError(f"{self.final_dir}: bundle version already exists")
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir()
+        try:
+            self.tmp_dir.mkdir()
+        except FileExistsError:
+            raise BundleError(f"{self.tmp_dir}: another writer is building this version") from None
         if self.parent is not None:
             for rel in self.parent.manifest.files:
                 dest = self.tmp_dir / rel

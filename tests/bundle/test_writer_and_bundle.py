@@ -60,6 +60,10 @@ def test_existing_version_and_bad_names_are_refused(make_bundle, models_dir) -> 
         with pytest.raises(BundleError, match="invalid bundle version"):
             BundleWriter(models_dir, bad or "/")
     with BundleWriter(models_dir, "v2") as writer:
+        with pytest.raises(BundleError, match="another writer"):
+            with BundleWriter(models_dir, "v2"):
+                pass
+        assert writer.root.is_dir()  # the failed second writer did not remove the first's folder
         for bad in ("../x.npy", "/etc/x", "manifest.json"):
             with pytest.raises(BundleError, match="invalid bundle file name"):
                 writer.path(bad)
