@@ -18,8 +18,7 @@ pytestmark = pytest.mark.datasets
 
 @pytest.mark.parametrize(
     ("format", "name"),
-    [("movielens-100k", "movielens_100k"), ("brightkite-gb", "brightkite_gb_j2prec"),
-     ("lastfm-hetrec", "lastfm_hetrec2k")],
+    [("movielens-100k", "movielens_100k"), ("brightkite-gb", "brightkite_gb_j2prec")],
 )
 def test_import_round_trip_through_ingest(tmp_path, format: str, name: str) -> None:
     out = tmp_path / "data"
