@@ -53,3 +53,11 @@ app.command("synth")(synth_job.synth)
 from pipelines import models_cmd  # noqa: E402
 
 app.add_typer(models_cmd.app, name="models")
+
+from pipelines import train  # noqa: E402
+
+app.command("train")(train.train)
+
+from pipelines import demo  # noqa: E402
+
+app.command("demo")(demo.demo)

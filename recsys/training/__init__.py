@@ -1,0 +1,1 @@
+"""Training steps composed by `pipelines/train.py`: config, artefact layout, step timing."""

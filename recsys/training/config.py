@@ -1,0 +1,97 @@
+"""The training recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+
+Precedence: command-line overrides > the TOML file > the defaults below. Unknown keys fail.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from recsys.config import FrozenConfig
+from recsys.features.interactions import InteractionConfig
+from recsys.index.vector_index import IndexConfig
+
+
+class CFConfig(FrozenConfig):
+    """Collaborative filtering on the confidence matrix (implicit's ALS or BPR)."""
+
+    model: Literal["als", "bpr"] = "als"
+    factors: int = Field(64, gt=0)
+    regularization: float = Field(0.05, ge=0)
+    iterations: int = Field(15, gt=0)
+    alpha: float = Field(1.0, gt=0, description="ALS only: confidence = 1 + alpha * weight")
+    learning_rate: float = Field(0.01, gt=0, description="BPR only")
+
+    def model_kwargs(self, seed: int) -> dict[str, object]:
+        common = {
+            "factors": self.factors,
+            "regularization": self.regularization,
+            "iterations": self.iterations,
+            "random_state": seed,
+        }
+        if self.model == "als":
+            return {**common, "alpha": self.alpha}
+        return {**common, "learning_rate": self.learning_rate}
+
+
+class ContentConfig(FrozenConfig):
+    """Content embeddings of item texts and the map from content space to CF factor space."""
+
+    n_components: int = Field(64, gt=0)
+    max_features: int = Field(100_000, gt=0)
+    min_df: int = Field(2, ge=1)
+    analyzer: Literal["word", "char_wb"] = "word"
+    map_alpha: float = Field(1.0, gt=0, description="ridge penalty of the content->factor map")
+    warm_min_users: int = Field(
+        2, ge=1, description="items with fewer distinct users get content-mapped vectors"
+    )
+    evaluate_cold_start: bool = Field(
+        True, description="hide a share of items, retrain CF, and measure their content vectors"
+    )
+    cold_item_share: float = Field(0.1, gt=0, lt=1)
+
+
+class PlacementConfig(FrozenConfig):
+    """Circle placement learned from users whose UGC shows their circles."""
+
+    C: float = Field(1.0, gt=0)
+    calibration: Literal["sigmoid", "isotonic", "none"] = "sigmoid"
+    min_members: int = Field(1, ge=0)
+
+
+class ListsConfig(FrozenConfig):
+    """Popularity and cold-start candidate lists."""
+
+    head_share: float = Field(0.8, gt=0, le=1)
+    per_circle: int = Field(200, gt=0)
+    trending_days: float = Field(7.0, gt=0)
+
+
+class BundleConfig(FrozenConfig):
+    """Where bundles go and how promotion guards against regressions."""
+
+    models_dir: str = "models"
+    promote_tolerance: float = Field(0.02, ge=0)
+    guarded_metrics: tuple[str, ...] = (
+        "placement.model.subsets.all.macro_f1",
+        "holdout.ndcg@10",
+    )
+
+
+class TrainConfig(FrozenConfig):
+    seed: int = 0
+    interactions: InteractionConfig = InteractionConfig()
+    cf: CFConfig = CFConfig()
+    content: ContentConfig = ContentConfig()
+    placement: PlacementConfig = PlacementConfig()
+    index: IndexConfig = IndexConfig()
+    lists: ListsConfig = ListsConfig()
+    bundle: BundleConfig = BundleConfig()
+    holdout_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="per-user random holdout for the manifest's quick metrics; 0 skips",
+    )

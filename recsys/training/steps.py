@@ -1,0 +1,248 @@
+"""The training steps as small functions over arrays and a data directory.
+
+`pipelines/train.py` composes them in order; each returns what the next needs plus the metrics
+it measured, so the manifest can record them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+
+from recsys.circles import CircleCatalogue
+from recsys.content.cold_start import evaluate_cold_items, place_cold_items
+from recsys.content.documents import item_documents
+from recsys.content.encoder import ContentEncoder
+from recsys.content.placer import ContentPlacer
+from recsys.datastore import DataDir
+from recsys.evaluation.circle_metrics import placement_report
+from recsys.evaluation.metrics import ndcg_at_k, recall_at_k
+from recsys.idmap import IdMap
+from recsys.index.recall import measure_recall
+from recsys.index.vector_index import VectorIndex
+from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
+from recsys.placement.features import placement_features
+from recsys.placement.labels import ugc_labels
+from recsys.placement.placer import CirclePlacer
+from recsys.recommenders.base import Recommender
+from recsys.recommenders.registry import RECOMMENDERS
+from recsys.training.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+def item_metadata(data: DataDir, items: IdMap, catalogue: CircleCatalogue) -> pd.DataFrame:
+    """Per-item facts the feed needs, in item-index order, with each item's circle index."""
+    table = data.read_table(
+        "items", ["item_id", "title", "category", "is_group_buy", "status", "created_ts"]
+    ).to_pandas()
+    table = table.set_index("item_id").reindex(items.ids).reset_index(names="item_id")
+    circle_of = {cat: catalogue.index_of(c) for cat, c in catalogue.category_to_circle().items()}
+    table["circle_idx"] = table["category"].map(circle_of).fillna(-1).astype(np.int32)
+    table["listed"] = table["status"].eq("listed")
+    unmapped = int((table["circle_idx"] < 0).sum())
+    if unmapped:
+        logger.info("%d of %d items have a category that seeds no circle", unmapped, len(table))
+    return table.drop(columns=["status"])
+
+
+def fit_cf(user_items: sp.csr_matrix, config: TrainConfig) -> Recommender:
+    model = RECOMMENDERS[config.cf.model](**config.cf.model_kwargs(config.seed))
+    return model.fit(user_items)
+
+
+def validation_fit(
+    user_items: sp.csr_matrix,
+    content_vectors: np.ndarray,
+    item_category: np.ndarray,
+    config: TrainConfig,
+) -> dict[str, object]:
+    """One extra CF fit with held-out data, measuring what the final model cannot measure on itself.
+
+    Hides (a) a per-user random share of interactions (`holdout_fraction`) for quick accuracy
+    figures the promotion guard compares, and (b) every interaction of a random share of items
+    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items.
+    """
+    rng = np.random.default_rng(config.seed)
+    n_users, n_items = user_items.shape
+    metrics: dict[str, object] = {}
+    coo = user_items.tocoo()
+    hide_cells = rng.random(coo.nnz) < config.holdout_fraction
+    cold = np.zeros(n_items, dtype=bool)
+    if config.content.evaluate_cold_start:
+        item_users = np.diff(user_items.tocsc().indptr)
+        candidates = np.flatnonzero(item_users >= 2)
+        n_cold = int(round(config.content.cold_item_share * len(candidates)))
+        cold[rng.choice(candidates, size=n_cold, replace=False)] = True
+    cold_cells = cold[coo.col]
+    keep = ~hide_cells & ~cold_cells
+    train = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
+    model = fit_cf(train, config)
+
+    if config.holdout_fraction > 0:
+        test_mask = hide_cells & ~cold_cells
+        test = sp.csr_matrix(
+            (np.ones(test_mask.sum(), np.float32), (coo.row[test_mask], coo.col[test_mask])),
+            shape=coo.shape,
+        )
+        users = np.flatnonzero(np.diff(test.indptr) > 0)
+        ids, _ = model.recommend(users, train[users], k=10, exclude_items=np.flatnonzero(cold))
+        metrics["holdout"] = {
+            "ndcg@10": float(ndcg_at_k(ids, test[users], 10)),
+            "recall@10": float(recall_at_k(ids, test[users], 10)),
+            "users": int(len(users)),
+        }
+    if cold.any():
+        train_users = np.diff(train.tocsc().indptr)
+        vectors, _ = place_cold_items(
+            model.item_factors_,
+            content_vectors,
+            np.flatnonzero(cold | (train_users < config.content.warm_min_users)),
+            alpha=config.content.map_alpha,
+            item_weight=np.log1p(train_users),
+        )
+        heldout = sp.csr_matrix(
+            (coo.data[cold_cells], (coo.row[cold_cells], coo.col[cold_cells])), shape=coo.shape
+        )
+        popularity = np.asarray(train.sum(axis=0)).ravel()
+        metrics["cold_start"] = evaluate_cold_items(
+            model.user_factors_,
+            vectors,
+            heldout,
+            item_category,
+            popularity,
+            seen=train,
+            seed=config.seed,
+        )
+    return metrics
+
+
+def fit_content(
+    data: DataDir, items: IdMap, config: TrainConfig
+) -> tuple[ContentEncoder, np.ndarray]:
+    docs = item_documents(data, items)
+    c = config.content
+    encoder = ContentEncoder(
+        n_components=c.n_components,
+        max_features=c.max_features,
+        min_df=c.min_df,
+        analyzer=c.analyzer,
+        random_state=config.seed,
+    ).fit(docs)
+    return encoder, encoder.transform(docs)
+
+
+def map_cold_items(
+    cf: Recommender,
+    encoder: ContentEncoder,
+    content: np.ndarray,
+    user_items: sp.csr_matrix,
+    config: TrainConfig,
+) -> tuple[ContentPlacer, np.ndarray, np.ndarray]:
+    """Fit the content -> factor map on warm items (weighted by log1p of their users) and give
+    items with fewer than `warm_min_users` users content-mapped vectors instead of CF factors."""
+    item_users = np.diff(user_items.tocsc().indptr)
+    cold = item_users < config.content.warm_min_users
+    vectors, fmap = place_cold_items(
+        cf.item_factors_,
+        content,
+        np.flatnonzero(cold),
+        alpha=config.content.map_alpha,
+        item_weight=np.log1p(item_users),
+    )
+    logger.info("content-mapped vectors for %d of %d items", int(cold.sum()), len(cold))
+    return ContentPlacer(encoder, fmap), vectors, cold
+
+
+def place_users(
+    user_factors: np.ndarray,
+    engagement: dict[str, sp.csr_matrix],
+    catalogue: CircleCatalogue,
+    config: TrainConfig,
+    truth: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[CirclePlacer, np.ndarray, np.ndarray, dict[str, object]]:
+    """Fit the placer on UGC-labelled users, place everyone, and report against planted truth."""
+    labels, labelled = ugc_labels(engagement["posts_written"], engagement["posts_engaged"])
+    features = placement_features(user_factors, engagement)
+    placer = CirclePlacer(
+        C=config.placement.C,
+        calibration=config.placement.calibration,
+        min_members=config.placement.min_members,
+        random_state=config.seed,
+    ).fit(features, labels, labelled)
+    affinities = placer.predict_proba(features)
+    members = placer.members_from_proba(affinities)
+    metrics: dict[str, object] = {
+        "labelled_users": int(labelled.sum()),
+        "mean_members": float(members.sum(axis=1).mean()) if len(members) else 0.0,
+    }
+    if truth is not None:
+        truth_members, truth_weights = truth
+        ugc = (
+            engagement["posts_written"].getnnz(axis=1) + engagement["posts_engaged"].getnnz(axis=1)
+        ) > 0
+        subsets = {"all": np.ones(len(ugc), bool), "no_ugc": ~ugc}
+        history = history_counts(engagement)
+        baseline = HistoryFrequencyBaseline(min_members=config.placement.min_members).fit(
+            history, labels, labelled
+        )
+        metrics["model"] = placement_report(
+            members, affinities, truth_members, truth_weights, catalogue.ids, subset_masks=subsets
+        )
+        baseline_proba = baseline.predict_proba(history)
+        metrics["baseline_history_frequency"] = placement_report(
+            baseline.members_from_proba(baseline_proba),
+            baseline_proba,
+            truth_members,
+            truth_weights,
+            catalogue.ids,
+            subset_masks=subsets,
+        )
+    return placer, affinities, members, metrics
+
+
+def build_indexes(
+    item_vectors: np.ndarray, user_vectors: np.ndarray, config: TrainConfig
+) -> tuple[VectorIndex, VectorIndex, dict[str, float]]:
+    """Item and user indexes; the recall of approximate ones against exact search is recorded."""
+    item_index = VectorIndex(config.index).build(item_vectors)
+    user_index = VectorIndex(config.index).build(user_vectors)
+    rng = np.random.default_rng(config.seed)
+    n_q = min(1000, len(user_vectors))
+    queries = user_vectors[rng.choice(len(user_vectors), n_q, replace=False)]
+    metrics = {
+        "items_kind": item_index.kind_,
+        "users_kind": user_index.kind_,
+        "user_to_item_recall@10": measure_recall(item_index, item_vectors, queries, 10),
+        "item_to_user_recall@10": measure_recall(
+            user_index, user_vectors, item_vectors[: min(1000, len(item_vectors))], 10
+        ),
+    }
+    return item_index, user_index, metrics
+
+
+def load_truth(
+    truth_dir: Path, users: IdMap, catalogue: CircleCatalogue
+) -> tuple[np.ndarray, np.ndarray]:
+    """Planted interests of a synthetic data set as dense (n_users, n_circles) arrays.
+
+    Returns (members bool, weights float32); users or circles the truth names but the data
+    does not know are counted and logged, not silently skipped.
+    """
+    table = pq.read_table(Path(truth_dir) / "user_interests.parquet").to_pandas()
+    rows = users.to_index(table["user_id"].to_numpy())
+    circle_index = {c: i for i, c in enumerate(catalogue.ids)}
+    cols = table["circle_id"].map(circle_index).fillna(-1).astype(np.int64).to_numpy()
+    ok = (rows >= 0) & (cols >= 0)
+    if not ok.all():
+        logger.warning("truth: %d of %d rows name unknown users or circles", (~ok).sum(), len(ok))
+    members = np.zeros((len(users), len(catalogue)), dtype=bool)
+    weights = np.zeros((len(users), len(catalogue)), dtype=np.float32)
+    members[rows[ok], cols[ok]] = table["member"].to_numpy(dtype=bool)[ok]
+    weights[rows[ok], cols[ok]] = table["weight"].to_numpy(dtype=np.float32)[ok]
+    return members, weights

@@ -1,0 +1,125 @@
+"""End to end: synthetic sample -> ingest -> train -> bundle, and what a bundle must guarantee."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.train import run_training
+from recsys.bundle.bundle import Bundle
+from recsys.config import load_config
+from recsys.errors import BundleError, RecsysError
+from recsys.ingest import ingest
+from recsys.synth import SynthConfig, generate
+from recsys.training.artifacts import TrainedModel
+from recsys.training.config import TrainConfig
+
+DEFAULT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / "default.toml"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("sample")
+    generate(SynthConfig(n_users=600, n_items=400, seed=3), root / "raw")
+    ingest(root / "raw", root / "data")
+    return root / "raw", root / "data"
+
+
+@pytest.fixture(scope="module")
+def two_bundles(sample, tmp_path_factory) -> tuple[Path, Path]:
+    raw, data = sample
+    models = tmp_path_factory.mktemp("models")
+    config = TrainConfig(seed=7)
+    first = run_training(data, config, truth_dir=raw / "truth", models_dir=models)
+    second = run_training(data, config, truth_dir=raw / "truth", models_dir=models)
+    return first, second
+
+
+def test_default_toml_documents_exactly_the_code_defaults() -> None:
+    assert load_config(TrainConfig, DEFAULT_TOML) == TrainConfig()
+
+
+def test_bundle_has_manifest_metrics_and_loads(two_bundles) -> None:
+    path, _ = two_bundles
+    manifest = json.loads((path / "manifest.json").read_text())
+    for key in (
+        "version",
+        "created_at",
+        "data_fingerprint",
+        "config",
+        "library_versions",
+        "row_counts",
+        "step_timings",
+        "metrics",
+        "files",
+    ):
+        assert key in manifest, key
+    metrics = manifest["metrics"]
+    assert 0.0 < metrics["holdout"]["ndcg@10"] <= 1.0
+    assert metrics["index"]["user_to_item_recall@10"] >= 0.95
+    placement = metrics["placement"]
+    assert "no_ugc" in placement["model"]["subsets"]
+    Bundle.open(path)  # checksums verify
+    model = TrainedModel.load(path)
+    assert model.affinities.shape == (len(model.users), len(model.catalogue))
+    assert model.members.any(axis=1).all(), "every user gets at least one circle"
+    ids, _ = model.top_items(np.arange(5), k=10)
+    assert (ids >= 0).all()
+    seen = model.user_items[:5].toarray() > 0
+    assert not np.take_along_axis(seen, ids, axis=1).any(), "seen items are filtered"
+
+
+def test_same_data_config_seed_gives_the_same_bundle(two_bundles) -> None:
+    a, b = (TrainedModel.load(p) for p in two_bundles)
+    assert a.items.ids.tolist() == b.items.ids.tolist()
+    assert a.users.ids.tolist() == b.users.ids.tolist()
+    for name, arr in a.lists.to_arrays().items():
+        np.testing.assert_array_equal(arr, b.lists.to_arrays()[name], err_msg=name)
+    np.testing.assert_allclose(a.user_factors, b.user_factors, atol=1e-4)
+    np.testing.assert_allclose(a.item_vectors, b.item_vectors, atol=1e-4)
+    users = np.arange(len(a.users))
+    ids_a, _ = a.top_items(users, 10)
+    ids_b, _ = b.top_items(users, 10)
+    assert (ids_a == ids_b).all(axis=1).mean() >= 0.99
+
+
+def test_corrupt_bundle_is_detected(two_bundles, tmp_path) -> None:
+    copy = tmp_path / two_bundles[0].name
+    shutil.copytree(two_bundles[0], copy)
+    target = copy / "item_vectors.npy"
+    raw = bytearray(target.read_bytes())
+    raw[-1] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match="item_vectors.npy"):
+        Bundle.open(copy)
+
+
+def test_failed_run_leaves_no_bundle(sample, tmp_path) -> None:
+    _, data = sample
+    models = tmp_path / "models"
+    broken = tmp_path / "broken"
+    shutil.copytree(data, broken)
+    shutil.rmtree(broken / "events")
+    with pytest.raises(RecsysError):
+        run_training(broken, TrainConfig(), models_dir=models)
+    leftovers = [p for p in models.glob("*")] if models.exists() else []
+    assert leftovers == []
+
+
+def test_a_crash_while_writing_leaves_no_bundle(sample, tmp_path, monkeypatch) -> None:
+    _, data = sample
+    models = tmp_path / "models"
+    real_save = TrainedModel.save
+
+    def save_then_crash(self: TrainedModel, root: Path) -> None:
+        real_save(self, root)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TrainedModel, "save", save_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        run_training(data, TrainConfig(), models_dir=models)
+    assert [p.name for p in models.iterdir()] == []
