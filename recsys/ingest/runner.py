@@ -117,9 +117,10 @@ def ingest(
 
 
 def _connect(work: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    # A file-backed database lets 100M-row staging spill to disk instead of exhausting memory.
+    # In-memory tables spill to the temp directory past memory_limit, so a 100M-row staging
+    # table does not exhaust memory, without the cost of writing a database file.
     con = duckdb.connect(
-        str(work / "ingest.duckdb"),
+        ":memory:",
         config={
             "memory_limit": memory_limit,
             "temp_directory": str(work / "spill"),

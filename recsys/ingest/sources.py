@@ -103,10 +103,6 @@ def _source(table: str, path: Path, src: Path) -> Source:
     return Source(table=table, kind=kind, files=tuple(files), names=names)
 
 
-def catalogue_source(table: pa.Table, path: Path) -> tuple[Source, pa.Table]:
-    return Source("circles", CATALOGUE, (path,), (path.name,)), table
-
-
 def stage(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,

@@ -153,3 +153,20 @@ def test_ids_are_strings_even_from_integer_columns(tmp_path):
     assert got.schema.equals(table_spec("users").schema)
     assert report["events"].accepted == 0  # events name u1..u5, which no longer exist
     assert np.all(IdMap.load(DataDir(tmp_path / "out").idmap_path("users")).ids == ["1", "2", "3"])
+
+
+def test_folder_of_csv_parts_names_the_part_and_row(tmp_path):
+    src = copy_valid(tmp_path / "src")
+    lines = (src / "events.csv").read_text(encoding="utf-8").splitlines()
+    (src / "events.csv").unlink()
+    (src / "events").mkdir()
+    header, rows = lines[0], lines[1:]
+    (src / "events" / "part-0.csv").write_text("\n".join([header, *rows[:5]]) + "\n")
+    bad = "e99,u1,i1,,view,,feed,not-a-time"
+    (src / "events" / "part-1.csv").write_text("\n".join([header, *rows[5:], bad]) + "\n")
+    report = ingest(src, tmp_path / "out")
+    assert report["events"].sources == ("events/part-0.csv", "events/part-1.csv")
+    (row,) = pq.read_table(DataDir(tmp_path / "out").quarantine_path("events")).to_pylist()
+    assert (row["_file"], row["_row"], row["_field"]) == ("events/part-1.csv", 4, "ts")
+    events = DataDir(tmp_path / "out").read_table("events").column("event_id").to_pylist()
+    assert events == [f"e{i}" for i in range(1, 9)]  # file order, then row order
