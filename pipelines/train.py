@@ -121,7 +121,13 @@ def run_training(
                     "cold_items": int(cold.sum()),
                 },
                 step_timings=timer.timings,
-                metrics={**metrics, "peak_rss_mb": round(peak_rss_mb(), 1)},
+                metrics={
+                    **metrics,
+                    "resources": {
+                        "peak_rss_mb": round(peak_rss_mb(), 1),
+                        "peak_rss_mb_after_step": timer.peak_rss_mb,
+                    },
+                },
             )
     logger.info("bundle written: %s", path)
     return path

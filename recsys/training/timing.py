@@ -17,10 +17,11 @@ def peak_rss_mb() -> float:
 
 
 class StepTimer:
-    """Collects `{step: seconds}` and logs one line per step with its peak memory."""
+    """Collects `{step: seconds}` and the process's peak RSS after each step, and logs both."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float] = {}
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -29,4 +30,5 @@ class StepTimer:
         yield
         seconds = time.perf_counter() - start
         self.timings[name] = round(seconds, 3)
+        self.peak_rss_mb[name] = round(peak_rss_mb(), 1)
         logger.info("step %s: done in %.2fs (peak RSS %.0f MiB)", name, seconds, peak_rss_mb())
