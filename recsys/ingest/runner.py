@@ -145,9 +145,8 @@ def _ingest_table(
     try:
         book = rules.check(con, spec, staged.types, table_map)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        raise UnusableFileError(
-            str(source.files[0].parent), f"cannot read {spec.name}: {exc}"
-        ) from None
+        where = source.files[0] if len(source.files) == 1 else source.files[0].parent
+        raise UnusableFileError(str(where), f"cannot read {spec.name}: {exc}") from None
     accepted = _write_accepted(con, spec, out)
     quarantined = _write_quarantine(con, spec, out)
     if spec.name in ID_MAPPED_TABLES:
