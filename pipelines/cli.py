@@ -61,3 +61,7 @@ app.command("train")(train.train)
 from pipelines import demo  # noqa: E402
 
 app.command("demo")(demo.demo)
+
+from pipelines import evaluate  # noqa: E402
+
+app.command("evaluate")(evaluate.evaluate)

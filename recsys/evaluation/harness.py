@@ -1,0 +1,356 @@
+"""The evaluation harness: one data directory, one split, tuned baselines and the shipped model.
+
+Protocol (docs/evaluation.md): the interaction log is split *before* it becomes a matrix;
+every model is tuned by seeded random search on a validation split carved from train (never
+test), refitted on the whole train split with its best settings, and all models are ranked
+over the full catalogue with training items excluded. The shipped recipe is measured twice:
+as `recsys train` runs it ("shipped", the recipe as configured) and with its CF settings tuned
+like the baselines ("shipped_tuned").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.adapters.common import DATASET_JSON, AdapterInfo
+from recsys.bundle.bundle import Bundle
+from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint
+from recsys.config import load_config
+from recsys.content.documents import item_documents
+from recsys.content.encoder import ContentEncoder
+from recsys.datastore import DataDir
+from recsys.errors import ConfigError, ContractError
+from recsys.evaluation.evaluate import Comparison, compare_models
+from recsys.evaluation.shipped import ShippedRecommender, tune_shipped, with_cf_params
+from recsys.evaluation.splits import Split, _finish, carve_validation, has_timestamps, split_log
+from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
+from recsys.features.interactions import load_interaction_log, to_csr
+from recsys.idmap import IdMap
+from recsys.recommenders.base import Recommender
+from recsys.recommenders.registry import recommender_class
+from recsys.training.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+SplitChoice = Literal["auto", "fixed", "temporal", "leave_last_out", "random"]
+BASELINES: tuple[str, ...] = ("popularity", "itemknn", "ease", "als", "bpr")
+
+#: Search spaces of the baselines (seeded random search; `Range(log=True)` for scales).
+BASELINE_SPACES: dict[str, dict[str, Any]] = {
+    "popularity": {"weighting": ["count", "weight"]},
+    "ease": {"l2": Range(20.0, 5000.0, log=True)},
+    "itemknn": {
+        "k": Range(20, 1000, log=True, integer=True),
+        "similarity": ["cosine", "bm25", "tfidf"],
+    },
+    "als": {
+        "factors": [32, 64, 128],
+        "regularization": Range(1e-3, 10.0, log=True),
+        "alpha": Range(0.3, 30.0, log=True),
+        "iterations": 15,
+    },
+    "bpr": {
+        "factors": [32, 64, 128],
+        "learning_rate": Range(0.003, 0.1, log=True),
+        "regularization": Range(1e-4, 0.1, log=True),
+        "iterations": [50, 100],
+    },
+}
+# Execution settings, not hyper-parameters (kept out of the tuned config). BPR stays on one
+# thread: implicit's multi-threaded SGD is lock-free and not reproducible.
+_FIXED: dict[str, dict[str, Any]] = {"itemknn": {"num_threads": 2}, "als": {"num_threads": 2}}
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A split ready to fit on: matrices share the (n_users, n_items) shape of the id maps."""
+
+    dataset: str
+    split: Split
+    #: (n_users, n_items) confidence of the whole train split (refit) and its inner part (tuning).
+    train: sp.csr_matrix
+    inner_train: sp.csr_matrix
+    #: (n_users, n_items) binary relevance.
+    valid: sp.csr_matrix
+    test: sp.csr_matrix
+    content: np.ndarray | None
+
+
+@dataclass
+class EvaluationResult:
+    """Everything one evaluation produced; `metrics` maps model name -> metric dict."""
+
+    dataset: str
+    comparison: Comparison
+    tuning: dict[str, TuningResult]
+    split_info: dict[str, Any]
+    shipped_config: TrainConfig
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return self.comparison.metrics
+
+
+def dataset_info(data: DataDir) -> AdapterInfo | None:
+    """The importer's `dataset.json` (what the data lacks, its fixed split), if there is one."""
+    return AdapterInfo.read(data.root) if (data.root / DATASET_JSON).is_file() else None
+
+
+def resolve_split(requested: SplitChoice, info: AdapterInfo | None, log: pd.DataFrame) -> str:
+    """'auto': the data set's fixed split if it brings one, else temporal if timed, else random."""
+    if requested == "fixed" and (info is None or not info.split):
+        raise ConfigError("split 'fixed' asked for, but the data set brings no predefined split")
+    if requested != "auto":
+        return requested
+    if info is not None and info.split:
+        return "fixed"
+    return "temporal" if has_timestamps(log) else "random"
+
+
+def fixed_split(data: DataDir, users: IdMap, items: IdMap, log: pd.DataFrame,
+                info: AdapterInfo) -> Split:
+    """Apply the data set's predefined folds (``meta/split.parquet``) to the log.
+
+    A (user, item) pair is a test pair when it occurs in the test fold and never in the train
+    fold; the split's key may be the pair itself or a column of the events (e.g. group_id).
+    """
+    spec = info.split or {}
+    folds = pd.read_parquet(data.root / spec["path"])
+    key = list(spec["key"])
+    if key != ["user_id", "item_id"]:
+        events = data.read_table("events", ["user_id", "item_id", *key]).to_pandas()
+        folds = events.merge(folds, on=key, how="inner")
+    u = users.to_index(folds["user_id"].to_numpy())
+    i = items.to_index(folds["item_id"].fillna("").astype(str).to_numpy())
+    n_items = max(len(items), 1)
+    pair = u * n_items + i
+    ok = (u >= 0) & (i >= 0)
+    is_test = folds["fold"].to_numpy() == "test"
+    test_pairs = np.setdiff1d(pair[ok & is_test], pair[ok & ~is_test])
+    log_pairs = log["user_idx"].to_numpy(np.int64) * n_items + log["item_idx"].to_numpy(np.int64)
+    in_test = np.isin(log_pairs, test_pairs)
+    info_out: dict[str, Any] = {
+        "method": "fixed", "source": spec["path"], "key": key,
+        "pairs_in_both_folds": int(len(np.intersect1d(pair[ok & is_test], pair[ok & ~is_test]))),
+    }
+    return _finish(log, in_test, info_out)
+
+
+def _binary(log: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
+    m = to_csr(log, n_users, n_items)
+    m.data[:] = 1.0
+    return m
+
+
+def prepare(
+    data_dir: str | Path,
+    *,
+    split: SplitChoice = "auto",
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    validation_fraction: float = 0.2,
+    with_content: bool = True,
+) -> PreparedData:
+    """Read the log with the recipe's event weights, split it, carve validation, build matrices."""
+    config = config or TrainConfig()
+    data = DataDir(data_dir)
+    users = IdMap.load(data.idmap_path("users"))
+    items = IdMap.load(data.idmap_path("items"))
+    info = dataset_info(data)
+    log = load_interaction_log(data, users, items, config.interactions)
+    if log.empty:
+        raise ContractError(f"{data.root}: no usable events to evaluate on")
+    method = resolve_split(split, info, log)
+    fraction = {"test_fraction": test_fraction}
+    if method == "fixed":
+        outer = fixed_split(data, users, items, log, info)  # type: ignore[arg-type]
+        inner_method, inner_kwargs = "random", {"test_fraction": validation_fraction}
+    elif method == "leave_last_out":
+        outer = split_log(log, "leave_last_out", seed=seed)
+        inner_method, inner_kwargs = "leave_last_out", {}
+    else:
+        outer = split_log(log, method, seed=seed, **fraction)  # type: ignore[arg-type]
+        inner_method, inner_kwargs = method, {"test_fraction": validation_fraction}
+    outer.info["has_timestamps"] = has_timestamps(log)
+    outer.info["requested"] = split
+    tuned = carve_validation(outer, inner_method, seed=seed, **inner_kwargs)  # type: ignore[arg-type]
+    n_users, n_items = len(users), len(items)
+    half_life = config.interactions.half_life_days
+    # One reference time for both fits, so time decay weighs an event the same in each.
+    ref = int(outer.train["ts"].max())
+    train = to_csr(outer.train, n_users, n_items, half_life_days=half_life, reference_ts=ref)
+    inner = to_csr(tuned.train, n_users, n_items, half_life_days=half_life, reference_ts=ref)
+    content = None
+    if with_content:
+        c = config.content
+        docs = item_documents(data, items)
+        content = ContentEncoder(
+            n_components=c.n_components, max_features=c.max_features, min_df=c.min_df,
+            analyzer=c.analyzer, random_state=config.seed,
+        ).fit_transform(docs)
+    name = info.name if info is not None else data.root.name
+    logger.info("prepared %s: %d users x %d items, split %s", name, n_users, n_items, tuned.info)
+    return PreparedData(
+        dataset=name, split=tuned, train=train, inner_train=inner,
+        valid=_binary(tuned.validation, n_users, n_items),
+        test=_binary(outer.test, n_users, n_items),
+        content=content,
+    )
+
+
+def run_evaluation(
+    prepared: PreparedData,
+    *,
+    config: TrainConfig | None = None,
+    baselines: Sequence[str] = BASELINES,
+    n_trials: int = 8,
+    seed: int = 0,
+    metric: str = "ndcg@10",
+    ks: Sequence[int] = (10, 20),
+    tune_shipped_recipe: bool = True,
+) -> EvaluationResult:
+    """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test."""
+    config = config or TrainConfig()
+    unknown = sorted(set(baselines) - set(BASELINE_SPACES))
+    if unknown:
+        raise ConfigError(f"unknown baseline(s) {unknown}; expected some of {list(BASELINES)}")
+    p = prepared
+    models: dict[str, Recommender] = {}
+    tuning: dict[str, TuningResult] = {}
+    skipped: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    n_items = p.train.shape[1]
+    for name in baselines:
+        start = time.perf_counter()
+        if name == "ease" and n_items > 20_000:
+            skipped[name] = f"{n_items} items > 20,000: EASE's dense item x item inverse is too big"
+            continue
+        fixed = _FIXED.get(name, {})
+        tuning[name] = tune(name, BASELINE_SPACES[name], p.inner_train, p.valid,
+                            n_trials=n_trials, seed=seed, metric=metric, fixed_params=fixed)
+        cls = recommender_class(name)
+        models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train)
+        seconds[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    models["shipped"] = ShippedRecommender(config=config, content=p.content).fit(p.train)
+    seconds["shipped"] = time.perf_counter() - start
+    if tune_shipped_recipe:
+        start = time.perf_counter()
+        tuning["shipped"] = tune_shipped(config, p.inner_train, p.valid, content=p.content,
+                                         n_trials=n_trials, seed=seed, metric=metric)
+        tuned_cfg = with_cf_params(config, tuning["shipped"].best_params)
+        shipped_tuned = ShippedRecommender(config=tuned_cfg, content=p.content)
+        models["shipped_tuned"] = shipped_tuned.fit(p.train)
+        seconds["shipped_tuned"] = time.perf_counter() - start
+    comparison = compare_models(models, p.train, p.test, ks=ks)
+    for name, secs in seconds.items():
+        logger.info("%s: ndcg@10 %.4f (tune + fit %.1f s)", name,
+                    comparison.metrics[name].get("ndcg@10", float("nan")), secs)
+    return EvaluationResult(
+        dataset=p.dataset, comparison=comparison, tuning=tuning, split_info=p.split.info,
+        shipped_config=config, skipped=skipped, seconds=seconds,
+    )
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def write_tuned_configs(result: EvaluationResult, tuned_dir: str | Path) -> list[Path]:
+    """Write `<dataset>.toml` (a TrainConfig: the recipe with its tuned `[cf]`) and
+    `<dataset>.baselines.toml` (one table per baseline, `tuning.write_tuned_config` format).
+
+    The first is what `recsys train --config` takes; baselines are not part of the training
+    recipe, so their settings live beside it rather than in TrainConfig.
+    """
+    tuned_dir = Path(tuned_dir)
+    tuned_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    base = {m: t for m, t in result.tuning.items() if m != "shipped"}
+    if base:
+        written.append(write_tuned_config(tuned_dir / f"{result.dataset}.baselines.toml",
+                                          result.dataset, base))
+    shipped = result.tuning.get("shipped")
+    if shipped is not None:
+        cfg = with_cf_params(result.shipped_config, shipped.best_params)
+        lines = [
+            f"# Training recipe for data set {result.dataset!r}: the shipped recipe with its CF",
+            f"# hyper-parameters tuned on a validation split ({shipped.metric} "
+            f"{shipped.best_score:.4f}, {len(shipped.trials)} trials, seed {shipped.seed}).",
+            "# Unlisted keys keep the defaults of pipelines/configs/default.toml.",
+            f"# Use: recsys train --data DATA_DIR --config {tuned_dir.name}/{result.dataset}.toml",
+            "",
+            f"seed = {cfg.seed}",
+            "",
+            "[cf]",
+            *(f"{k} = {_toml(v)}" for k, v in cfg.cf.model_dump(mode="json").items()),
+        ]
+        path = tuned_dir / f"{result.dataset}.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        load_config(TrainConfig, path)  # what we wrote must be a valid recipe
+        written.append(path)
+    logger.info("wrote tuned configs %s", [str(p) for p in written])
+    return written
+
+
+def evaluation_entry(result: EvaluationResult, data_dir: str | Path) -> dict[str, Any]:
+    """The JSON-safe summary recorded in a bundle's manifest under metrics.evaluation."""
+    def safe(v: float) -> float | None:
+        return float(v) if np.isfinite(v) else None
+
+    return {
+        "dataset": result.dataset,
+        "data_fingerprint": data_fingerprint(data_dir),
+        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "split": {k: v for k, v in result.split_info.items() if not isinstance(v, dict)},
+        "models": {m: {k: safe(v) for k, v in r.items()} for m, r in result.metrics.items()},
+        "tuned_params": {m: t.best_params for m, t in result.tuning.items()},
+    }
+
+
+def record_in_bundle(bundle_root: str | Path, entry: dict[str, Any]) -> Manifest:
+    """Rewrite the bundle's manifest.json atomically with ``metrics["evaluation"] = entry``.
+
+    manifest.json is not in its own file list, so the checksums stay valid; the bundle is
+    verified before and after.
+    """
+    root = Path(bundle_root)
+    manifest = Bundle.open(root).manifest
+    updated = Manifest.model_validate(
+        {**manifest.model_dump(mode="json"), "metrics": {**manifest.metrics, "evaluation": entry}}
+    )
+    tmp = root / f".{MANIFEST_NAME}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(updated.model_dump_json(indent=2))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / MANIFEST_NAME)
+    Bundle.open(root)
+    logger.info("recorded evaluation of %s in %s", entry.get("dataset"), root / MANIFEST_NAME)
+    return updated
+
+
+def placement_f1(manifest: Manifest) -> dict[str, float] | None:
+    """Per-circle F1 of the bundle's placement model (all users), when training measured it."""
+    node: Any = manifest.metrics
+    for key in ("placement", "model", "subsets", "all", "per_circle"):
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return None
+    f1 = {c: v.get("f1") for c, v in node.items() if isinstance(v, dict)}
+    return {c: float(v) for c, v in f1.items() if v is not None} or None

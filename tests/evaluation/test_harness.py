@@ -1,0 +1,209 @@
+"""The evaluation harness on a tiny planted data directory (two taste groups, timed events)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from recsys.adapters.common import DATASET_JSON, AdapterInfo
+from recsys.bundle import Bundle, BundleWriter
+from recsys.config import load_config
+from recsys.contract import table_spec
+from recsys.datastore import DataDir
+from recsys.errors import ConfigError
+from recsys.evaluation.harness import (
+    evaluation_entry,
+    placement_f1,
+    prepare,
+    record_in_bundle,
+    resolve_split,
+    run_evaluation,
+    write_tuned_configs,
+)
+from recsys.evaluation.splits import LOG_COLUMNS
+from recsys.idmap import IdMap
+from recsys.training.config import TrainConfig
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+WORDS = ("lipstick serum makeup", "phone charger cable")
+
+
+def _table(name: str, rows: list[dict]) -> pa.Table:
+    spec = table_spec(name)
+    defaults = {"title": "t", "merchant_id": "m", "price": 1.0, "status": "listed",
+                "is_group_buy": False, "share_opt_out": False, "created_ts": T0,
+                "signup_ts": T0}
+    cols = {f.name: pa.array([r.get(f.name, defaults.get(f.name)) for r in rows], type=f.type)
+            for f in spec.schema}
+    return pa.table(cols, schema=spec.schema)
+
+
+def make_data_dir(root: Path, *, n_users: int = 60, n_items: int = 40, seed: int = 0,
+                  fixed_split: bool = False, timed: bool = True) -> Path:
+    """Users of group g interact mostly with items of group g (items i{2k+g}), 12 events each.
+
+    Two items (the last of each group) get a single user, so the shipped model content-maps
+    them. Titles carry the group's words, so content vectors separate the groups.
+    """
+    rng = np.random.default_rng(seed)
+    data = DataDir(root)
+    users = [f"u{u}" for u in range(n_users)]
+    items = [f"i{i}" for i in range(n_items)]
+    rows, n = [], 0
+    for u in range(n_users):
+        group = u % 2
+        own = np.arange(group, n_items - 2, 2)
+        picks = rng.choice(own, size=10, replace=False).tolist() + rng.choice(
+            n_items - 2, size=2, replace=False).tolist()
+        for j, i in enumerate(picks):
+            ts = T0 + timedelta(hours=(j * 24 + u) if timed else 0)
+            rows.append(dict(event_id=f"e{n}", user_id=f"u{u}", item_id=f"i{i}",
+                             type="view", ts=ts))
+            n += 1
+    for u, i in ((0, n_items - 2), (1, n_items - 1)):
+        rows.append(dict(event_id=f"e{n}", user_id=f"u{u}", item_id=f"i{i}", type="purchase",
+                         ts=T0 + timedelta(days=1)))
+        n += 1
+    data.write_table("users", _table("users", [dict(user_id=u) for u in users]))
+    data.write_table("items", _table("items", [
+        dict(item_id=f"i{i}", title=f"{WORDS[i % 2]} model {i}", category=f"c{i % 2}")
+        for i in range(n_items)]))
+    data.write_table("events", _table("events", rows))
+    data.idmap_dir.mkdir(parents=True, exist_ok=True)
+    IdMap(users).save(data.idmap_path("users"))
+    IdMap(items).save(data.idmap_path("items"))
+    info = AdapterInfo(name="tiny", has_timestamps=timed, ordered=timed)
+    if fixed_split:
+        ev = pd.DataFrame(rows)
+        fold = np.where(np.random.default_rng(1).random(len(ev)) < 0.2, "test", "train")
+        (root / "meta").mkdir(exist_ok=True)
+        pd.DataFrame({"user_id": ev["user_id"], "item_id": ev["item_id"], "fold": fold}).to_parquet(
+            root / "meta" / "split.parquet")
+        info.split = {"path": "meta/split.parquet", "key": ["user_id", "item_id"],
+                      "folds": ["train", "test"]}
+    (root / DATASET_JSON).write_text(info.to_json())
+    return root
+
+
+FAST = TrainConfig.model_validate(
+    {"cf": {"factors": 8, "iterations": 5}, "content": {"n_components": 4, "min_df": 1}}
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_data_dir(tmp_path_factory.mktemp("tiny"))
+
+
+def _pairs(m) -> set[tuple[int, int]]:
+    coo = m.tocoo()
+    return set(zip(coo.row.tolist(), coo.col.tolist(), strict=True))
+
+
+def test_resolve_split_prefers_fixed_then_times_then_random() -> None:
+    timed = pd.DataFrame({c: [0, 0] for c in LOG_COLUMNS}).assign(ts=[1, 2])
+    untimed = timed.assign(ts=[0, 0])
+    with_split = AdapterInfo(name="x", has_timestamps=False, ordered=False,
+                             split={"path": "meta/split.parquet"})
+    assert resolve_split("auto", with_split, untimed) == "fixed"
+    assert resolve_split("auto", None, timed) == "temporal"
+    assert resolve_split("auto", None, untimed) == "random"
+    assert resolve_split("leave_last_out", with_split, timed) == "leave_last_out"
+    with pytest.raises(ConfigError, match="no predefined split"):
+        resolve_split("fixed", None, timed)
+
+
+@pytest.mark.parametrize("method", ["temporal", "leave_last_out", "random"])
+def test_prepare_keeps_test_and_validation_out_of_training(tiny: Path, method: str) -> None:
+    p = prepare(tiny, split=method, config=FAST, seed=3)
+    assert p.train.shape == p.test.shape == p.valid.shape == (60, 40)
+    train, inner = _pairs(p.train), _pairs(p.inner_train)
+    test, valid = _pairs(p.test), _pairs(p.valid)
+    assert test and valid
+    assert not test & train  # never evaluate on what was trained on
+    assert not valid & inner
+    assert valid <= train and inner <= train  # validation is carved from train only
+    assert p.split.info["method"] == method and p.split.info["validation"]["method"] == method
+    assert p.content.shape == (40, 4)
+
+
+def test_prepare_is_seeded(tiny: Path) -> None:
+    a = prepare(tiny, split="random", config=FAST, seed=1, with_content=False)
+    b = prepare(tiny, split="random", config=FAST, seed=1, with_content=False)
+    c = prepare(tiny, split="random", config=FAST, seed=2, with_content=False)
+    assert _pairs(a.test) == _pairs(b.test) != _pairs(c.test)
+
+
+def test_fixed_split_follows_the_data_sets_folds(tmp_path: Path) -> None:
+    root = make_data_dir(tmp_path / "fixed", fixed_split=True)
+    p = prepare(root, config=FAST, with_content=False)  # auto -> fixed
+    assert p.split.info["method"] == "fixed"
+    folds = pd.read_parquet(root / "meta" / "split.parquet")
+    users = IdMap.load(root / "idmap/users.parquet")
+    items = IdMap.load(root / "idmap/items.parquet")
+    key = users.to_index(folds["user_id"]) * 40 + items.to_index(folds["item_id"])
+    in_train = set(key[folds["fold"] == "train"].tolist())
+    expected = set(key[folds["fold"] == "test"].tolist()) - in_train
+    got = {u * 40 + i for u, i in _pairs(p.test)}
+    dropped = p.split.info["dropped_unknown_user"] + p.split.info["dropped_unknown_item"]
+    assert got <= expected and len(expected) - len(got) <= dropped
+    assert {u * 40 + i for u, i in _pairs(p.train)} == in_train
+
+
+@pytest.fixture(scope="module")
+def result(tiny: Path):
+    p = prepare(tiny, split="random", config=FAST, seed=0)
+    return run_evaluation(p, config=FAST, baselines=("popularity", "als"), n_trials=2, seed=0)
+
+
+def test_run_evaluation_compares_every_model_on_the_same_split(result) -> None:
+    assert set(result.metrics) == {"popularity", "als", "shipped", "shipped_tuned"}
+    users = {r["n_users"] for r in result.metrics.values()}
+    assert len(users) == 1
+    for r in result.metrics.values():
+        assert 0.0 <= r["ndcg@10"] <= 1.0 and "long_tail_share@20" in r
+    # the planted groups are learnable: a factor model beats most-popular
+    assert result.metrics["shipped"]["ndcg@10"] > result.metrics["popularity"]["ndcg@10"]
+    assert set(result.tuning) == {"popularity", "als", "shipped"}
+    assert set(result.tuning["shipped"].best_params) == {"factors", "regularization", "alpha"}
+
+
+def test_unknown_baseline_is_a_config_error(tiny: Path) -> None:
+    p = prepare(tiny, split="random", config=FAST, with_content=False)
+    with pytest.raises(ConfigError, match="unknown baseline"):
+        run_evaluation(p, baselines=("slim",), n_trials=1)
+
+
+def test_tuned_configs_are_a_valid_recipe_and_a_baselines_file(result, tmp_path: Path) -> None:
+    recipe, baselines = sorted(write_tuned_configs(result, tmp_path), key=lambda p: p.name)[::-1]
+    cfg = load_config(TrainConfig, recipe)
+    best = result.tuning["shipped"].best_params
+    assert cfg.cf.factors == best["factors"] and cfg.cf.alpha == pytest.approx(best["alpha"])
+    assert cfg.content == TrainConfig().content  # only [cf] is tuned
+    text = baselines.read_text()
+    assert baselines.name == "tiny.baselines.toml" and "[als]" in text and "[popularity]" in text
+
+
+def test_record_in_bundle_keeps_the_bundle_valid(result, tiny: Path, tmp_path: Path) -> None:
+    per_circle = {"beauty": {"f1": 0.5, "precision": 1.0, "recall": 0.3, "support": 3},
+                  "digital": {"f1": None, "precision": None, "recall": 0.0, "support": 0}}
+    metrics = {"placement": {"model": {"subsets": {"all": {"per_circle": per_circle}}}}}
+    with BundleWriter(tmp_path / "models") as writer:
+        writer.write_array("items/factors", np.ones((3, 2), np.float32))
+        root = writer.commit(config=FAST.model_dump(mode="json"), metrics=metrics)
+    entry = evaluation_entry(result, tiny)
+    record_in_bundle(root, entry)
+    bundle = Bundle.open(root)  # checksums still verify
+    assert bundle.manifest.metric("evaluation.models.shipped.ndcg@10") == pytest.approx(
+        result.metrics["shipped"]["ndcg@10"])
+    assert bundle.manifest.metrics["placement"] == metrics["placement"]
+    assert placement_f1(bundle.manifest) == {"beauty": 0.5}
+    stored = json.loads((root / "manifest.json").read_text())
+    assert stored["metrics"]["evaluation"]["dataset"] == "tiny"
+    assert not list(root.glob(".*tmp"))

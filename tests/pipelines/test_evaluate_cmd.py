@@ -1,0 +1,86 @@
+"""`recsys evaluate` end to end on a tiny planted data directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from recsys.bundle import Bundle, BundleWriter
+from recsys.config import load_config
+from recsys.training.config import TrainConfig
+from tests.evaluation.test_harness import FAST, make_data_dir
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_data_dir(tmp_path_factory.mktemp("evaluate") / "tiny")
+
+
+def test_evaluate_writes_report_metrics_and_tuned_configs(data: Path, tmp_path: Path) -> None:
+    config = tmp_path / "fast.toml"
+    config.write_text(
+        "[cf]\nfactors = 8\niterations = 5\n[content]\nn_components = 4\nmin_df = 1\n"
+    )
+    result = runner.invoke(app, [
+        "evaluate", "--data", str(data), "--split", "leave_last_out", "--baselines", "popularity",
+        "--trials", "1", "--config", str(config), "--out", str(tmp_path / "report"),
+        "--tuned-dir", str(tmp_path / "tuned"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "shipped_tuned" in result.output and "report:" in result.output
+    payload = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert set(payload["models"]) == {"popularity", "shipped", "shipped_tuned"}
+    assert payload["meta"]["split"]["method"] == "leave_last_out"
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3  # bars, accuracy vs tail, popularity
+    tuned = load_config(TrainConfig, tmp_path / "tuned" / "tiny.toml")
+    assert tuned.cf.factors in (32, 64, 128) and tuned.cf.iterations == 5
+    assert (tmp_path / "tuned" / "tiny.baselines.toml").is_file()
+
+
+def test_evaluate_with_bundle_evaluates_its_recipe_and_records_results(
+    data: Path, tmp_path: Path
+) -> None:
+    per_circle = {"c0": {"f1": 0.7}, "c1": {"f1": 0.4}}
+    with BundleWriter(tmp_path / "models") as writer:
+        writer.write_array("item_vectors", np.ones((4, 2), np.float32))
+        root = writer.commit(
+            config=FAST.model_dump(mode="json"),
+            metrics={"placement": {"model": {"subsets": {"all": {"per_circle": per_circle}}}}},
+        )
+    result = runner.invoke(app, [
+        "evaluate", "--data", str(data), "--bundle", str(root), "--split", "random",
+        "--baselines", "", "--trials", "1", "--out", str(tmp_path / "report"),
+        "--tuned-dir", str(tmp_path / "tuned"),
+    ])
+    assert result.exit_code == 0, result.output
+    manifest = Bundle.open(root).manifest  # still verifies
+    entry = manifest.metrics["evaluation"]
+    assert entry["dataset"] == "tiny" and set(entry["models"]) == {"shipped", "shipped_tuned"}
+    assert entry["split"]["method"] == "random"
+    payload = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert payload["placement_f1"] == {"c0": 0.7, "c1": 0.4}
+    assert entry["models"]["shipped"]["ndcg@10"] == pytest.approx(
+        payload["models"]["shipped"]["ndcg@10"])
+    assert "bundle " + root.name in payload["meta"]["shipped recipe"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--split", "weekly"], "--split must be one of"),
+        (["--baselines", "slim"], "unknown baseline"),
+        (["--bundle", "nowhere"], "no such bundle folder"),
+    ],
+)
+def test_bad_options_fail_with_a_clear_error(data: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["evaluate", "--data", str(data), *args])
+    assert result.exit_code == 1
+    assert message in result.output
