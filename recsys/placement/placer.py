@@ -34,6 +34,17 @@ _ARRAYS = (
 )  # fmt: skip
 
 
+def _finite_rows(X: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+    """X[rows] as float64; a NaN or inf feature is an error naming its row, not a NaN affinity."""
+    part = np.asarray(X[rows], dtype=np.float64)
+    finite = np.isfinite(part).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        row = rows.start + first if isinstance(rows, slice) else int(rows[first])
+        raise ValueError(f"X has a non-finite feature at row {row}")
+    return part
+
+
 class CirclePlacer:
     """One-vs-rest logistic circle placement with held-out calibration and thresholds.
 
@@ -46,7 +57,7 @@ class CirclePlacer:
         max_members None means no upper bound.
     calibration_fraction : share of labelled users held out for calibration and thresholds.
     max_train_users : cap on labelled users used to fit (a uniform sample beyond it), which
-        bounds fit time on big platforms; the calibration fold is taken first.
+        bounds fit time and memory on big platforms; the calibration fold is capped alike.
     random_state : seeds the fold split and the sample.
     """
 
@@ -124,15 +135,13 @@ class CirclePlacer:
         rng = np.random.default_rng(self.random_state)
         rows = rng.permutation(rows)
         n_cal = max(1, int(round(len(rows) * self.calibration_fraction)))
-        cal_rows, train_rows = np.sort(rows[:n_cal]), rows[n_cal:]
-        if len(train_rows) > self.max_train_users:
-            logger.info("fitting on a sample of %d of %d labelled users",
-                        self.max_train_users, len(train_rows))  # fmt: skip
+        cal_rows, train_rows = rows[:n_cal], rows[n_cal:]
+        if max(len(train_rows), len(cal_rows)) > self.max_train_users:
+            logger.info("using samples of at most %d of %d train / %d calibration users",
+                        self.max_train_users, len(train_rows), len(cal_rows))  # fmt: skip
         train_rows = np.sort(train_rows[: self.max_train_users])
-        X_train = np.asarray(X[train_rows], dtype=np.float64)
-        if not np.isfinite(X_train).all():
-            bad = int(train_rows[np.flatnonzero(~np.isfinite(X_train).all(axis=1))[0]])
-            raise ValueError(f"X has a non-finite feature at row {bad}")
+        cal_rows = np.sort(cal_rows[: self.max_train_users])
+        X_train = _finite_rows(X, train_rows)
         Y_train = np.asarray(Y[train_rows], dtype=bool)
         Y_cal = np.asarray(Y[cal_rows], dtype=bool)
         n_circles = Y.shape[1]
@@ -160,7 +169,7 @@ class CirclePlacer:
             self.coef_[c] = model.coef_[0]
             self.intercept_[c] = model.intercept_[0]
 
-        cal_decision = self._decision(np.asarray(X[cal_rows]))
+        cal_decision = self._decision(_finite_rows(X, cal_rows))
         self._fit_calibration(cal_decision, Y_cal)
         self.thresholds_ = best_f1_thresholds(self._proba_from_decision(cal_decision), Y_cal)
         self.n_features_ = X.shape[1]
@@ -258,8 +267,8 @@ class CirclePlacer:
         out = np.empty((len(X), self.n_circles_), dtype=np.float32)
         starts = range(0, len(X), batch_size)
         for start in tqdm(starts, desc="placement: predict", disable=len(starts) <= 1):
-            rows = slice(start, start + batch_size)
-            out[rows] = self._proba_from_decision(self._decision(X[rows]))
+            rows = slice(start, min(start + batch_size, len(X)))
+            out[rows] = self._proba_from_decision(self._decision(_finite_rows(X, rows)))
         return out
 
     def predict_members(self, X: np.ndarray, *, batch_size: int = 1 << 18) -> np.ndarray:

@@ -110,3 +110,12 @@ def test_errors(training: tuple, tmp_path: Path) -> None:
     (tmp_path / "coef.npy").unlink()
     with pytest.raises(BundleError, match="coef.npy"):
         CirclePlacer.load(tmp_path)
+
+
+def test_non_finite_features_at_predict_name_the_row(training: tuple) -> None:
+    X, Y, labelled = training
+    model = CirclePlacer().fit(X, Y, labelled)
+    bad = X.copy()
+    bad[123, 4] = np.inf
+    with pytest.raises(ValueError, match="row 123"):
+        model.predict_proba(bad, batch_size=100)
