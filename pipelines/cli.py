@@ -65,3 +65,7 @@ app.command("demo")(demo.demo)
 from pipelines import evaluate  # noqa: E402
 
 app.command("evaluate")(evaluate.evaluate)
+
+from pipelines import refresh  # noqa: E402
+
+app.command("refresh")(refresh.refresh)

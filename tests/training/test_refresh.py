@@ -1,0 +1,263 @@
+"""Catalogue refresh: new group buys and posts reach a child bundle without a retrain."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.train import run_training
+from recsys.bundle.bundle import Bundle
+from recsys.bundle.manifest import data_fingerprint
+from recsys.bundle.registry import ModelRegistry
+from recsys.datastore import DataDir
+from recsys.errors import BundleError, UnusableFileError
+from recsys.idmap import IdMap
+from recsys.ingest import ingest
+from recsys.synth import SynthConfig, generate
+from recsys.training.artifacts import TrainedModel
+from recsys.training.config import TrainConfig
+from recsys.training.refresh import check_prefix, refresh_catalogue
+
+DAY = "2024-12-31"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A 500-user sample, ingested, trained and promoted (copied by each test)."""
+    root = tmp_path_factory.mktemp("refresh")
+    generate(SynthConfig(n_users=500, n_items=300, seed=5), root / "raw")
+    ingest(root / "raw", root / "data")
+    config = TrainConfig.model_validate({"seed": 1, "content": {"evaluate_cold_start": False}})
+    path = run_training(root / "data", config, models_dir=root / "models")
+    ModelRegistry(root / "models").promote(path.name)
+    return root
+
+
+@pytest.fixture
+def env(trained, tmp_path) -> dict[str, Path]:
+    shutil.copytree(trained / "data", tmp_path / "data")
+    shutil.copytree(trained / "models", tmp_path / "models")
+    (tmp_path / "delta").mkdir()
+    return {"data": tmp_path / "data", "models": tmp_path / "models", "delta": tmp_path / "delta"}
+
+
+def _items(rows: list[dict]) -> pd.DataFrame:
+    base = {
+        "title": "fresh item",
+        "category": "drinks",
+        "brand": "newbrand",
+        "merchant_id": "m_new",
+        "price": "19.9",
+        "is_group_buy": "true",
+        "created_ts": f"{DAY}T08:00:00Z",
+        "status": "listed",
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def _group_buy_delta(env: dict[str, Path], users: list[str]) -> list[str]:
+    """3 new group-buy drinks items, posts naming them, group buys and join events."""
+    new = ["gb_new_1", "gb_new_2", "gb_new_3"]
+    titles = ["sparkling peach tea", "cold brew coffee six pack", "mango juice party box"]
+    _items([{"item_id": i, "title": t} for i, t in zip(new, titles, strict=True)]).to_csv(
+        env["delta"] / "items.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "post_id": [f"p_new_{k}" for k in range(3)],
+            "author_id": users[:3],
+            "circle_id": "snacks",
+            "item_id": new,
+            "created_ts": f"{DAY}T09:00:00Z",
+            "text": ["so refreshing peach tea", "strong coffee for mornings", "juice for kids"],
+            "deleted": "false",
+        }
+    ).to_csv(env["delta"] / "posts.csv", index=False)
+    pd.DataFrame(
+        {
+            "group_id": [f"g_new_{k}" for k in range(3)],
+            "item_id": new,
+            "initiator_id": users[:3],
+            "created_ts": f"{DAY}T10:00:00Z",
+            "deadline_ts": "2025-01-02T10:00:00Z",
+            "target_size": "3",
+            "status": "open",
+        }
+    ).to_csv(env["delta"] / "group_buys.csv", index=False)
+    events = [
+        {
+            "event_id": f"e_new_{g}_{u}",
+            "user_id": users[u],
+            "item_id": new[g],
+            "type": "group_buy_join",
+            "group_id": f"g_new_{g}",
+            "channel": "feed",
+            "ts": f"{DAY}T1{u}:30:00Z",
+        }
+        for g in range(3)
+        for u in range(3)
+    ]
+    pd.DataFrame(events).to_csv(env["delta"] / "events.csv", index=False)
+    return new
+
+
+def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
+    registry = ModelRegistry(env["models"])
+    parent = registry.current_bundle()
+    before = TrainedModel.load(parent.root, mmap=False)
+    new = _group_buy_delta(env, before.users.ids[:3].tolist())
+
+    summary = refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert registry.promoted() == summary.version != parent.version
+    Bundle.open(parent.root, verify=True)  # the parent is untouched
+    child = registry.current_bundle(verify=True)
+    assert child.manifest.parent_version == parent.version
+    assert child.manifest.row_counts["items"] == len(before.items) + 3
+    assert child.manifest.metrics["refresh"]["new_items"] == 3
+    assert child.manifest.metrics["refresh"]["new_posts"] == 3
+    assert child.manifest.metrics["holdout"] == parent.manifest.metrics["holdout"]
+    assert summary.new_items == 3 and summary.new_users_not_placed == 0
+
+    model = TrainedModel.load(child.root)
+    idx = model.items.to_index(new)
+    assert (idx == np.arange(len(before.items), len(before.items) + 3)).all()
+    vectors = np.asarray(model.item_vectors)
+    assert vectors.shape == (len(before.items) + 3, before.item_vectors.shape[1])
+    assert np.isfinite(vectors[idx]).all() and np.abs(vectors[idx]).sum() > 0
+    np.testing.assert_array_equal(vectors[: len(before.items)], before.item_vectors)
+    assert model.item_index.ntotal == len(model.items)
+    ids, scores = model.item_index.search(vectors[idx], k=model.item_index.ntotal)
+    for row, item in enumerate(idx):
+        hit = np.flatnonzero(ids[row] == item)
+        assert len(hit) == 1
+        assert scores[row, hit[0]] == pytest.approx(vectors[item] @ vectors[item], rel=1e-4)
+    assert model.user_items.shape == (len(before.users), len(model.items))
+    assert model.user_items.nnz == before.user_items.nnz
+    circle = int(model.item_meta["circle_idx"].iloc[idx[0]])
+    assert circle >= 0
+    group_buy_items, _ = model.lists.group_buy.get(circle)
+    assert set(group_buy_items.tolist()) & set(idx.tolist())
+    assert len(model.lists.item_popularity) == len(model.items)
+    assert model.lists.item_popularity[idx].min() > 0
+    top, _ = model.top_items(np.arange(5), k=10)
+    assert top.shape == (5, 10)
+    # The data directory holds the new rows too, under the same ids.
+    data = DataDir(env["data"])
+    assert len(IdMap.load(data.idmap_path("items"))) == len(model.items)
+    assert not list(env["data"].parent.glob(".data.refresh-*"))
+
+
+def test_bad_rows_are_quarantined_and_delistings_applied(env) -> None:
+    parent = ModelRegistry(env["models"]).current_bundle()
+    before = TrainedModel.load(parent.root, mmap=False)
+    listed = before.item_meta.loc[before.item_meta["listed"], "item_id"].iloc[0]
+    _items(
+        [
+            {"item_id": "ok_1"},
+            {"item_id": listed, "status": "delisted"},  # an update of an existing item
+            {"item_id": "bad_price", "price": "cheap"},
+        ]
+    ).to_csv(env["delta"] / "items.csv", index=False)
+
+    summary = refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert summary.new_items == 1
+    assert summary.quarantined == {"items": 1}
+    assert summary.status_updates == 1 and summary.delisted_items == 1
+    quarantine = pq.read_table(DataDir(env["data"]).quarantine_path("items")).to_pandas()
+    bad = quarantine[quarantine["item_id"] == "bad_price"]
+    assert bad[["_file", "_row", "_field"]].values.tolist() == [["delta/items.csv", 3, "price"]]
+    model = TrainedModel.load(ModelRegistry(env["models"]).current_bundle().root)
+    meta = model.item_meta.set_index("item_id")
+    assert not meta.loc[listed, "listed"]
+    assert meta.loc["ok_1", "listed"]
+    ids, _ = model.top_items(np.arange(len(model.users)), k=20)
+    assert model.items.to_index([listed])[0] not in ids
+    items = DataDir(env["data"]).read_table("items").to_pandas().set_index("item_id")
+    assert items.loc[listed, "status"] == "delisted"
+
+
+def test_new_and_unknown_users_are_reported(env) -> None:
+    parent = ModelRegistry(env["models"]).current_bundle()
+    model = TrainedModel.load(parent.root, mmap=False)
+    item = model.items.ids[0]
+    _items([{"item_id": "solo_1", "is_group_buy": "false"}]).to_csv(
+        env["delta"] / "items.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "user_id": ["u_brand_new"],
+            "signup_ts": [f"{DAY}T00:00:00Z"],
+            "share_opt_out": ["false"],
+        }
+    ).to_csv(env["delta"] / "users.csv", index=False)
+    pd.DataFrame(
+        {
+            "event_id": ["e_known", "e_unknown"],
+            "user_id": ["u_brand_new", "u_nobody"],
+            "item_id": [item, item],
+            "type": ["view", "view"],
+            "ts": [f"{DAY}T12:00:00Z"] * 2,
+        }
+    ).to_csv(env["delta"] / "events.csv", index=False)
+
+    summary = refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert summary.new_users_not_placed == 1
+    assert summary.quarantined == {"events": 1}
+    quarantine = pq.read_table(DataDir(env["data"]).quarantine_path("events")).to_pandas()
+    assert quarantine.loc[quarantine["event_id"] == "e_unknown", "_field"].tolist() == ["user_id"]
+    child = ModelRegistry(env["models"]).current_bundle()
+    assert child.manifest.metrics["refresh"]["new_users_not_placed"] == 1
+    assert child.manifest.row_counts["users"] == len(model.users)
+
+
+def test_failed_refresh_changes_nothing(env) -> None:
+    registry = ModelRegistry(env["models"])
+    promoted = registry.promoted()
+    versions = sorted(p.name for p in env["models"].iterdir())
+    fingerprint = data_fingerprint(env["data"])
+    # No title column at all: ingest cannot use the file.
+    _items([{"item_id": "x1"}]).drop(columns=["title"]).to_csv(
+        env["delta"] / "items.csv", index=False
+    )
+
+    with pytest.raises(UnusableFileError, match="delta/items.csv.*title"):
+        refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert registry.promoted() == promoted
+    assert sorted(p.name for p in env["models"].iterdir()) == versions
+    assert data_fingerprint(env["data"]) == fingerprint
+    assert not list(env["data"].parent.glob(".data.*"))
+
+
+def test_cli_no_promote_writes_an_unpromoted_child(env) -> None:
+    registry = ModelRegistry(env["models"])
+    promoted = registry.promoted()
+    _items([{"item_id": "cli_1"}]).to_csv(env["delta"] / "items.csv", index=False)
+    args = ["refresh", "--data", str(env["data"]), "--new", str(env["delta"])]
+    args += ["--models-dir", str(env["models"]), "--no-promote"]
+
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    assert "new items 1" in result.output and "not promoted" in result.output
+    assert registry.promoted() == promoted
+    children = [m for m in registry.versions() if m.parent_version == promoted]
+    assert len(children) == 1
+
+
+def test_refresh_refuses_when_ids_moved() -> None:
+    check_prefix(IdMap(["a", "b"]), IdMap(["a", "b", "c"]), "items")
+    with pytest.raises(BundleError, match="retrain"):
+        check_prefix(IdMap(["a", "b"]), IdMap(["b", "a", "c"]), "items")
+    with pytest.raises(BundleError, match="retrain"):
+        check_prefix(IdMap(["a", "b"]), IdMap(["a"]), "items")
