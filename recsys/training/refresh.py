@@ -17,22 +17,24 @@ import logging
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import scipy.sparse as sp
 from tqdm import tqdm
 
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.registry import ModelRegistry
 from recsys.bundle.writer import BundleWriter
-from recsys.candidate_lists import build_candidate_lists
+from recsys.candidate_lists import CandidateLists, build_candidate_lists
+from recsys.circles import CircleCatalogue
 from recsys.content.documents import item_documents
+from recsys.content.placer import ContentPlacer
 from recsys.datastore import DataDir, replace_dir
 from recsys.errors import BundleError, UnusableFileError
 from recsys.features.interactions import load_interaction_log
@@ -40,7 +42,6 @@ from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.ingest import ingest
 from recsys.training import steps
-from recsys.training.artifacts import TrainedModel, save_csr
 from recsys.training.config import TrainConfig
 from recsys.training.refresh_source import build_combined_source, from_delta, remap_quarantine
 
@@ -63,6 +64,7 @@ class RefreshSummary:
     delta_rows: dict[str, int]
     quarantined: dict[str, int]
     seconds: float
+    step_seconds: dict[str, float]
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -71,42 +73,70 @@ class RefreshSummary:
 # -- the child bundle ------------------------------------------------------------------
 
 
-def check_prefix(old: IdMap, new: IdMap, what: str) -> None:
+def check_prefix(old: IdMap | pa.Array, new: IdMap | pa.Array, what: str) -> None:
     """The bundle's ids must keep their indices in the refreshed data; else a retrain is due."""
-    n = len(old)
-    if len(new) < n or not np.array_equal(new.ids[:n], old.ids):
-        moved = np.flatnonzero(new.ids[: min(n, len(new))] != old.ids[: min(n, len(new))])
-        example = old.ids[moved[:3]].tolist() if len(moved) else old.ids[len(new) : n][:3].tolist()
+    old_ids = pa.array(old.ids, pa.string()) if isinstance(old, IdMap) else old
+    new_ids = pa.array(new.ids, pa.string()) if isinstance(new, IdMap) else new
+    n = len(old_ids)
+    same = len(new_ids) >= n and pc.all(pc.equal(new_ids.slice(0, n), old_ids)).as_py() is not False
+    if not same:
+        m = min(n, len(new_ids))
+        moved = np.flatnonzero(~pc.equal(new_ids.slice(0, m), old_ids.slice(0, m)).to_numpy(False))
+        example = old_ids.take(moved[:3]) if len(moved) else old_ids.slice(m, 3)
         raise BundleError(
-            f"the refreshed {what} id map ({len(new)} ids) does not start with the bundle's "
-            f"{n} ids (e.g. {example} moved or missing): indices changed, retrain instead"
+            f"the refreshed {what} id map ({len(new_ids)} ids) does not start with the bundle's "
+            f"{n} ids (e.g. {example.to_pylist()} moved or missing): indices changed, retrain"
         )
 
 
-def refresh_model(
-    model: TrainedModel, data: DataDir, config: TrainConfig, *, n_posts_before: int
-) -> tuple[TrainedModel, dict[str, int]]:
-    """`model` extended to the items of the refreshed `data`; returns it and what changed.
+@dataclass
+class RefreshedItems:
+    """The item-side artefacts a refresh rewrites; everything user-side stays the parent's."""
 
-    New items get content-mapped vectors appended to `item_vectors` and the item index. Cold
-    (content-mapped) items named by new posts are re-mapped when the index is exact, where
-    rebuilding it is a copy; an approximate index keeps their old vectors until the retrain.
+    items: IdMap
+    item_meta: pd.DataFrame
+    item_vectors: np.ndarray  # (n_items, n_factors) float32
+    item_index: VectorIndex
+    lists: CandidateLists
+    n_users: int  # rows of the bundle's user_items (users the bundle knows)
+
+
+def refresh_items(
+    parent: Bundle, data: DataDir, config: TrainConfig, *, n_posts_before: int
+) -> tuple[RefreshedItems, dict[str, int]]:
+    """The parent's item artefacts extended to the items of the refreshed `data`.
+
+    Reads only item-side files of the bundle (user factors, placement and the user-item
+    matrix of 10M users are never loaded). New items get content-mapped vectors appended to
+    `item_vectors` and the item index. Cold (content-mapped) items named by new posts are
+    re-mapped when the index is exact, where rebuilding it is a copy; an approximate index
+    keeps their old vectors until the retrain.
     """
+    root = parent.root
     users, items = IdMap.load(data.idmap_path("users")), IdMap.load(data.idmap_path("items"))
-    check_prefix(model.items, items, "items")
-    check_prefix(model.users, users, "users")
-    n_old, n_items = len(model.items), len(items)
-    meta = steps.item_metadata(data, items, model.catalogue)
-    vectors = np.array(model.item_vectors, dtype=np.float32)
+    old_items = IdMap.load(root / "idmap" / "items.parquet")
+    check_prefix(old_items, items, "items")
+    bundle_users = pq.read_table(root / "idmap" / "users.parquet").column(0).combine_chunks()
+    check_prefix(bundle_users, pa.array(users.ids, pa.string()), "users")
+    n_old, n_items = len(old_items), len(items)
+    catalogue = CircleCatalogue.from_table(pq.read_table(root / "circles.parquet"))
+    meta = steps.item_metadata(data, items, catalogue)
+    content = ContentPlacer.load(root / "content")
+    vectors = np.load(root / "item_vectors.npy").astype(np.float32, copy=False)
     if n_items > n_old:
         docs = item_documents(data, IdMap(items.ids[n_old:]))
-        vectors = np.concatenate([vectors, model.content.item_vectors(docs)]).astype(np.float32)
-    grown = _cold_items_with_new_posts(model, data, items, config, n_posts_before)
-    item_index = model.item_index
+        vectors = np.concatenate([vectors, content.item_vectors(docs).astype(np.float32)])
+    # Distinct training users per item = non-zeros per column of the bundle's user_items.
+    indices = np.load(root / "user_items" / "indices.npy", mmap_mode="r")
+    item_users = np.bincount(indices, minlength=n_old)
+    grown = _cold_items_with_new_posts(
+        data, items, n_old, item_users < config.content.warm_min_users, n_posts_before
+    )
+    item_index = VectorIndex.load(root / "index" / "items")
     remapped = 0
     if len(grown) and item_index.kind == "flat":
         docs = item_documents(data, IdMap(items.ids[grown]))
-        vectors[grown] = model.content.item_vectors(docs)
+        vectors[grown] = content.item_vectors(docs)
         remapped = len(grown)
         item_index = VectorIndex(item_index.config).build(vectors)
     else:
@@ -120,36 +150,26 @@ def refresh_model(
         item_circle=meta["circle_idx"].to_numpy(),
         is_group_buy=meta["is_group_buy"].to_numpy(),
         is_listed=meta["listed"].to_numpy(),
-        n_circles=len(model.catalogue),
+        n_circles=len(catalogue),
         head_share=config.lists.head_share,
         per_circle=config.lists.per_circle,
         trending_days=config.lists.trending_days,
     )
-    ui = model.user_items
-    # New items have no training history yet: empty columns keep the history filter aligned.
-    widened = sp.csr_matrix((ui.data, ui.indices, ui.indptr), shape=(ui.shape[0], n_items))
-    was_listed = model.item_meta["listed"].to_numpy(dtype=bool)
+    was_listed = pq.read_table(root / "items_meta.parquet", columns=["listed"]).column(0)
+    still = meta["listed"].to_numpy(dtype=bool)[:n_old]
     counts = {
         "new_items": n_items - n_old,
         "remapped_cold_items": remapped,
-        "delisted_items": int((was_listed & ~meta["listed"].to_numpy(dtype=bool)[:n_old]).sum()),
-        "new_users_not_placed": len(users) - len(model.users),
+        "delisted_items": int((was_listed.to_numpy(zero_copy_only=False) & ~still).sum()),
+        "new_users_not_placed": len(users) - len(bundle_users),
         "events_used": int(len(log)),
     }
-    refreshed = replace(
-        model,
-        items=items,
-        item_meta=meta,
-        user_items=widened,
-        item_vectors=vectors,
-        lists=lists,
-        item_index=item_index,
-    )
+    refreshed = RefreshedItems(items, meta, vectors, item_index, lists, len(bundle_users))
     return refreshed, counts
 
 
 def _cold_items_with_new_posts(
-    model: TrainedModel, data: DataDir, items: IdMap, config: TrainConfig, n_posts_before: int
+    data: DataDir, items: IdMap, n_old: int, cold: np.ndarray, n_posts_before: int
 ) -> np.ndarray:
     """Existing content-mapped items that posts added by this refresh name (their text grew).
 
@@ -159,46 +179,49 @@ def _cold_items_with_new_posts(
         return np.empty(0, dtype=np.int64)
     fresh = data.read_table("posts", ["item_id"]).slice(n_posts_before).column("item_id")
     idx = items.to_index(pc.drop_null(fresh).to_numpy(zero_copy_only=False))
-    idx = np.unique(idx[(idx >= 0) & (idx < len(model.items))])
-    warm = np.diff(model.user_items.tocsc().indptr) >= config.content.warm_min_users
-    return idx[~warm[idx]]
+    idx = np.unique(idx[(idx >= 0) & (idx < n_old)])
+    return idx[cold[idx]]
 
 
 def write_child_bundle(
     parent: Bundle,
     models_dir: Path,
-    model: TrainedModel,
+    refreshed: RefreshedItems,
     data: DataDir,
     *,
     refresh: dict[str, object],
     events_used: int,
+    step_timings: dict[str, float],
 ) -> Path:
-    """Commit the refreshed model as a child of `parent`, rewriting only the changed files.
+    """Commit the refreshed items as a child of `parent`, rewriting only the changed files.
 
-    Users, CF factors, placement and the user index are unchanged and stay the parent's copies.
+    Users, CF factors, placement and the user index stay the parent's copies; user_items gets
+    empty columns for the new items, which only changes its shape file.
     """
     with BundleWriter(models_dir, parent=parent) as writer:
         root = writer.root
-        model.items.save(root / "idmap" / "items.parquet")
+        refreshed.items.save(root / "idmap" / "items.parquet")
         pq.write_table(
-            pa.Table.from_pandas(model.item_meta, preserve_index=False),
+            pa.Table.from_pandas(refreshed.item_meta, preserve_index=False),
             root / "items_meta.parquet",
         )
-        save_csr(root / "user_items", model.user_items)
-        writer.write_array("item_vectors", model.item_vectors)
+        shape = np.asarray([refreshed.n_users, len(refreshed.items)], dtype=np.int64)
+        writer.write_array("user_items/shape", shape)
+        writer.write_array("item_vectors", refreshed.item_vectors)
         writer.remove("lists")
-        for key, array in model.lists.to_arrays().items():
+        for key, array in refreshed.lists.to_arrays().items():
             writer.write_array(f"lists/{key}", array)
         writer.remove("index/items")
-        model.item_index.save(writer.path("index/items"))
+        refreshed.item_index.save(writer.path("index/items"))
         row_counts = {
             **parent.manifest.row_counts,
-            "items": len(model.items),
+            "items": len(refreshed.items),
             "events_used": events_used,
         }
         return writer.commit(
             data_fingerprint=data_fingerprint(data.root),
             row_counts=row_counts,
+            step_timings={**parent.manifest.step_timings, **step_timings},
             metrics={**parent.manifest.metrics, "refresh": refresh},
         )
 
@@ -220,14 +243,15 @@ def refresh_catalogue(
     registry = ModelRegistry(models_dir)
     parent = registry.current_bundle(verify=True)
     logger.info("refreshing bundle %s from delta %s", parent.version, delta_dir)
-    model = TrainedModel.load(parent.root, mmap=False)
     config = TrainConfig.model_validate(parent.manifest.config)
     posts_map = data.idmap_path("posts")
     n_posts_before = len(IdMap.load(posts_map)) if posts_map.is_file() else 0
     work = data.root.parent / f".{data.root.name}.refresh-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
+    timings: dict[str, float] = {}
     try:
         with tqdm(total=4, desc="refresh", unit="step") as bar:
+            t0 = time.perf_counter()
             combined = build_combined_source(data, Path(delta_dir), work / "src")
             out = DataDir(work / "data")
             try:
@@ -235,9 +259,10 @@ def refresh_catalogue(
             except UnusableFileError as exc:
                 raise from_delta(exc, combined) from None
             remap_quarantine(out, combined, data)
-            bar.update()
-            refreshed, counts = refresh_model(model, out, config, n_posts_before=n_posts_before)
-            bar.update()
+            timings["refresh.ingest"] = _since(t0, bar)
+            t0 = time.perf_counter()
+            refreshed, counts = refresh_items(parent, out, config, n_posts_before=n_posts_before)
+            timings["refresh.items"] = _since(t0, bar)
             posts_after = len(IdMap.load(out.idmap_path("posts"))) if out.has_table("posts") else 0
             entry = {
                 "parent_version": parent.version,
@@ -251,17 +276,25 @@ def refresh_catalogue(
                 "quarantined": {
                     n: t.quarantined for n, t in report.tables.items() if t.quarantined
                 },
+                "seconds": round(time.perf_counter() - started, 3),  # up to the bundle write
             }
-            entry["seconds"] = round(time.perf_counter() - started, 3)
+            t0 = time.perf_counter()
             path = write_child_bundle(
-                parent, models_dir, refreshed, out, refresh=entry, events_used=counts["events_used"]
+                parent,
+                models_dir,
+                refreshed,
+                out,
+                refresh=entry,
+                events_used=counts["events_used"],
+                step_timings=timings,
             )
-            bar.update()
+            timings["refresh.bundle"] = _since(t0, bar)
             # Only now the data moves: a failure above leaves DATA_DIR as it was.
+            t0 = time.perf_counter()
             replace_dir(out.root, data.root)
             if promote:
                 registry.promote(path.name)
-            bar.update()
+            timings["refresh.swap_promote"] = _since(t0, bar)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if entry["new_users_not_placed"]:
@@ -270,6 +303,14 @@ def refresh_catalogue(
             "cold-user path)",
             entry["new_users_not_placed"],
         )
-    summary = RefreshSummary(version=path.name, promoted=promote, **entry)  # type: ignore[arg-type]
+    total = round(time.perf_counter() - started, 3)
+    summary = RefreshSummary(
+        version=path.name, promoted=promote, step_seconds=timings, **{**entry, "seconds": total}
+    )
     logger.info("refresh done: %s", summary.to_dict())
     return summary
+
+
+def _since(t0: float, bar: tqdm) -> float:
+    bar.update()
+    return round(time.perf_counter() - t0, 3)

@@ -124,6 +124,8 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     assert child.manifest.metrics["refresh"]["new_items"] == 3
     assert child.manifest.metrics["refresh"]["new_posts"] == 3
     assert child.manifest.metrics["holdout"] == parent.manifest.metrics["holdout"]
+    assert child.manifest.data_fingerprint == data_fingerprint(env["data"])
+    assert "refresh.items" in child.manifest.step_timings
     assert summary.new_items == 3 and summary.new_users_not_placed == 0
 
     model = TrainedModel.load(child.root)
@@ -192,13 +194,14 @@ def test_new_and_unknown_users_are_reported(env) -> None:
     _items([{"item_id": "solo_1", "is_group_buy": "false"}]).to_csv(
         env["delta"] / "items.csv", index=False
     )
+    # A typed Parquet delta: its cells are judged as text like a CSV's.
     pd.DataFrame(
         {
-            "user_id": ["u_brand_new"],
-            "signup_ts": [f"{DAY}T00:00:00Z"],
-            "share_opt_out": ["false"],
+            "user_id": ["u_brand_new", "u_bad_signup"],
+            "signup_ts": pd.to_datetime([f"{DAY}T00:00:00Z", "1960-01-01T00:00:00Z"]),
+            "share_opt_out": [False, False],
         }
-    ).to_csv(env["delta"] / "users.csv", index=False)
+    ).to_parquet(env["delta"] / "users.parquet")
     pd.DataFrame(
         {
             "event_id": ["e_known", "e_unknown"],
@@ -212,12 +215,44 @@ def test_new_and_unknown_users_are_reported(env) -> None:
     summary = refresh_catalogue(env["data"], env["delta"], env["models"])
 
     assert summary.new_users_not_placed == 1
-    assert summary.quarantined == {"events": 1}
+    assert summary.quarantined == {"users": 1, "events": 1}
     quarantine = pq.read_table(DataDir(env["data"]).quarantine_path("events")).to_pandas()
     assert quarantine.loc[quarantine["event_id"] == "e_unknown", "_field"].tolist() == ["user_id"]
     child = ModelRegistry(env["models"]).current_bundle()
     assert child.manifest.metrics["refresh"]["new_users_not_placed"] == 1
     assert child.manifest.row_counts["users"] == len(model.users)
+
+
+def test_cold_item_with_new_posts_is_remapped(env) -> None:
+    parent = ModelRegistry(env["models"]).current_bundle()
+    before = TrainedModel.load(parent.root, mmap=False)
+    item_users = np.diff(before.user_items.tocsc().indptr)
+    cold = np.flatnonzero(item_users < TrainConfig().content.warm_min_users)
+    assert len(cold), "the sample should have cold items"
+    item = int(cold[0])
+    author = before.users.ids[0]
+    pd.DataFrame(
+        {
+            "post_id": ["p_cold_1", "p_cold_2"],
+            "author_id": [author, author],
+            "circle_id": ["snacks", "snacks"],
+            "item_id": [before.items.ids[item]] * 2,
+            "created_ts": [f"{DAY}T09:00:00Z"] * 2,
+            "text": ["spicy noodles late night snack", "crispy chips and spicy noodles"],
+            "deleted": ["false", "false"],
+        }
+    ).to_csv(env["delta"] / "posts.csv", index=False)
+
+    summary = refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert summary.new_items == 0 and summary.new_posts == 2
+    assert summary.remapped_cold_items == 1
+    model = TrainedModel.load(ModelRegistry(env["models"]).current_bundle().root)
+    changed = np.flatnonzero(np.any(model.item_vectors != before.item_vectors, axis=1))
+    assert changed.tolist() == [item]
+    ids, _ = model.item_index.search(model.item_vectors[[item]], k=model.item_index.ntotal)
+    scores = model.item_vectors @ model.item_vectors[item]
+    assert ids[0, 0] == int(np.argmax(scores))  # the index holds the re-mapped vector
 
 
 def test_failed_refresh_changes_nothing(env) -> None:
