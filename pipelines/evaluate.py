@@ -61,6 +61,8 @@ def run_evaluate(
     config: TrainConfig | None = None,
     bundle: Path | None = None,
     tuned_dir: Path | None = DEFAULT_TUNED_DIR,
+    model_trials: dict[str, int] | None = None,
+    with_cf_only: bool = False,
 ) -> EvaluateRun:
     """Prepare the split, tune and compare, write the report (and tuned configs, bundle entry)."""
     started = time.perf_counter()
@@ -73,7 +75,8 @@ def run_evaluate(
     config = config or load_config(TrainConfig, DEFAULT_CONFIG)
     prepared = prepare(data_dir, split=split, config=config, seed=seed)
     result = run_evaluation(
-        prepared, config=config, baselines=baselines, n_trials=n_trials, seed=seed
+        prepared, config=config, baselines=baselines, n_trials=n_trials, seed=seed,
+        model_trials=model_trials, with_cf_only=with_cf_only,
     )
     seconds = time.perf_counter() - started
     meta = {
@@ -82,8 +85,8 @@ def run_evaluate(
         "split": result.split_info,
         "shipped recipe": (f"bundle {opened.version}" if opened else "default recipe")
         + f": cf {config.cf.model_dump(mode='json')}",
-        "tuning": f"seeded random search on validation only, {n_trials} trials per model, "
-        f"seed {seed}",
+        "tuning": f"seeded random search on validation only, {n_trials} trials per model "
+        f"(overrides {model_trials or 'none'}), seed {seed}",
         "tuned settings": {m: t.best_params for m, t in result.tuning.items()},
         "not run": result.skipped or "none",
         "seconds (tune + fit) per model": {m: round(s, 1) for m, s in result.seconds.items()},

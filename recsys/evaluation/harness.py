@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,8 +223,16 @@ def run_evaluation(
     metric: str = "ndcg@10",
     ks: Sequence[int] = (10, 20),
     tune_shipped_recipe: bool = True,
+    model_trials: Mapping[str, int] | None = None,
+    with_cf_only: bool = False,
 ) -> EvaluationResult:
-    """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test."""
+    """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test.
+
+    `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
+    whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
+    the default recipe without its content-mapped vectors (a diagnostic).
+    """
+    trials_of = {**{m: n_trials for m in (*baselines, "shipped")}, **(model_trials or {})}
     config = config or TrainConfig()
     unknown = sorted(set(baselines) - set(BASELINE_SPACES))
     if unknown:
@@ -242,17 +250,23 @@ def run_evaluation(
             continue
         fixed = _FIXED.get(name, {})
         tuning[name] = tune(name, BASELINE_SPACES[name], p.inner_train, p.valid,
-                            n_trials=n_trials, seed=seed, metric=metric, fixed_params=fixed)
+                            n_trials=trials_of[name], seed=seed, metric=metric,
+                            fixed_params=fixed)
         cls = recommender_class(name)
         models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
     models["shipped"] = ShippedRecommender(config=config, content=p.content).fit(p.train)
     seconds["shipped"] = time.perf_counter() - start
+    if with_cf_only and p.content is not None:
+        # Diagnostic: the same recipe without content-mapped vectors, to see what they cost.
+        start = time.perf_counter()
+        models["shipped_cf_only"] = ShippedRecommender(config=config).fit(p.train)
+        seconds["shipped_cf_only"] = time.perf_counter() - start
     if tune_shipped_recipe:
         start = time.perf_counter()
         tuning["shipped"] = tune_shipped(config, p.inner_train, p.valid, content=p.content,
-                                         n_trials=n_trials, seed=seed, metric=metric)
+                                         n_trials=trials_of["shipped"], seed=seed, metric=metric)
         tuned_cfg = with_cf_params(config, tuning["shipped"].best_params)
         shipped_tuned = ShippedRecommender(config=tuned_cfg, content=p.content)
         models["shipped_tuned"] = shipped_tuned.fit(p.train)

@@ -159,11 +159,13 @@ def test_fixed_split_follows_the_data_sets_folds(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def result(tiny: Path):
     p = prepare(tiny, split="random", config=FAST, seed=0)
-    return run_evaluation(p, config=FAST, baselines=("popularity", "als"), n_trials=2, seed=0)
+    return run_evaluation(p, config=FAST, baselines=("popularity", "als"), n_trials=2, seed=0,
+                          with_cf_only=True)
 
 
 def test_run_evaluation_compares_every_model_on_the_same_split(result) -> None:
-    assert set(result.metrics) == {"popularity", "als", "shipped", "shipped_tuned"}
+    assert set(result.metrics) == {
+        "popularity", "als", "shipped", "shipped_tuned", "shipped_cf_only"}
     users = {r["n_users"] for r in result.metrics.values()}
     assert len(users) == 1
     for r in result.metrics.values():
