@@ -71,7 +71,7 @@ class CirclePlacer:
         min_members: int = 1,
         max_members: int | None = None,
         calibration_fraction: float = 0.3,
-        max_train_users: int = 500_000,
+        max_train_users: int = 200_000,
         random_state: int = 0,
     ) -> None:
         self.C = C
