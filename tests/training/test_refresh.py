@@ -30,9 +30,9 @@ DAY = "2024-12-31"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """A 500-user sample, ingested, trained and promoted (copied by each test)."""
+    """A 400-user sample, ingested, trained and promoted (copied by each test)."""
     root = tmp_path_factory.mktemp("refresh")
-    generate(SynthConfig(n_users=500, n_items=300, seed=5), root / "raw")
+    generate(SynthConfig(n_users=400, n_items=250, seed=5), root / "raw")
     ingest(root / "raw", root / "data")
     config = TrainConfig.model_validate({"seed": 1, "content": {"evaluate_cold_start": False}})
     path = run_training(root / "data", config, models_dir=root / "models")
