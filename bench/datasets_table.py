@@ -49,7 +49,36 @@ DATASETS: dict[str, tuple[str, str]] = {
     "taobao": ("taobao_ecomm_dyhatr", "temporal"),
     "brightkite-gb": ("brightkite_gb_j2prec", "fixed"),
 }
-MUST_WIN = ("movielens-1m", "lastfm-hetrec", "amazon-beauty")
+TIE = 5e-4
+NOTES = """\
+## Notes: where the shipped recipe does not win, and why
+
+- **The shipped recipe beats every tuned baseline on none of the six sets**, so the issue's bar
+  (ML-1M, Last.fm, Amazon Beauty) is not met. On ML-1M the default recipe (0.391) beats tuned
+  ALS, ItemKNN, BPR and popularity but loses to EASE (0.437). On Last.fm, Brightkite and Taobao
+  the gap is the `[cf]` settings: the default `alpha = 1.0` (an observed cell counts only twice
+  an unobserved one) with `regularization = 0.05` underfits; with ALS tuned on validation
+  (alpha ~5-20, `pipelines/configs/tuned/<name>.toml`) the same recipe (`shipped_tuned`) ties
+  tuned ALS: Last.fm 0.180 -> 0.243 NDCG@10 (+35%), Brightkite 0.231 -> 0.237, Taobao
+  0.0185 -> 0.0195. Suggestion for the team (defaults are not changed here): raise `cf.alpha`
+  to ~5-10 and lower `cf.regularization`, or ship the tuned file per deployment.
+- **The content map is neutral for accuracy** (`shipped` vs `shipped_cf_only`, within
+  +-0.002 NDCG@10 everywhere): it only changes the vectors of items with < 2 training users,
+  which are rarely relevant in these tests. It does move exposure (ML-100K long-tail share
+  0.025 -> 0.061; Taobao 0.078 -> 0.001, where the mapped vectors sit near the mean factor).
+- **Where a baseline beats even the tuned recipe**: ItemKNN on Amazon Beauty (0.043 vs 0.028;
+  5-core purchase sequences with ~9 items per user, where item-to-item co-occurrence of the last
+  items is the strongest signal and a 64-factor ALS smooths it away), and EASE on ML-100K (and
+  on ML-1M, see its section), as in the literature: EASE is a strong dense-catalogue baseline
+  that a low-rank model does not reach. A factor model is what the feed can serve at 1M items
+  (EASE's item x item matrix cannot), so these are the honest gaps to close, e.g. with an
+  item-kNN or EASE candidate source for small catalogues.
+- **EASE was not run above 10,000 items** (Last.fm, Amazon, Taobao, Brightkite) in this bench:
+  one trial took 90 s at 3.9k items on this shared machine and grows with the cube of the
+  catalogue. Those sections therefore lack the strongest dense baseline.
+- Trials are few (2-3 per model, the machine was shared with five other jobs), so tuned values
+  are a first search, not an optimum; rerun with `--trials 8` for decisions.
+"""
 
 
 def machine() -> str:
@@ -130,9 +159,11 @@ def table(results: list[dict]) -> str:
         cf_only = m.get("shipped_cf_only", {}).get("ndcg@10", np.nan)
         best = max(base, key=base.get)
         ship, tuned = m["shipped"]["ndcg@10"], m.get("shipped_tuned", {}).get("ndcg@10", np.nan)
-        verdict = ("shipped (default) beats every baseline" if ship > base[best] else
-                   "tuned recipe beats every baseline" if tuned > base[best] else
-                   f"{best} wins")
+        # Differences below TIE are run-to-run noise (seeds, thread order), not a win.
+        verdict = ("shipped (default) beats every baseline" if ship > base[best] + TIE else
+                   "tuned recipe beats every baseline" if tuned > base[best] + TIE else
+                   f"tuned recipe ties {best}" if tuned >= base[best] - TIE else
+                   f"{best} wins by {base[best] - max(ship, tuned):.4f}")
         als = f"{base['als']:.4f}" if "als" in base else "-"
         lines.append(f"| {r['dataset']} | {r['split']} | {best} {base[best]:.4f} | {ship:.4f} "
                      f"| {tuned:.4f} | {cf_only:.4f} | {als} | {verdict} |")
@@ -170,7 +201,7 @@ def table(results: list[dict]) -> str:
             lines += ["", "Not run: " + "; ".join(f"{k}: {v}" for k, v in r["skipped"].items())]
         lines += ["", f"Run: import {r['import_s']:.0f} s, evaluate {r['evaluate_s']:.0f} s, "
                   f"finished {r['finished']} on {r['machine']}. Command: `{r['command']}`."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + NOTES
 
 
 def main(argv: list[str]) -> None:
