@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from pipelines.evaluate import run_evaluate
 from pipelines.train import run_training
 from recsys.bundle.registry import ModelRegistry
 from recsys.data_summary import summarize
@@ -38,6 +39,7 @@ def demo(
     items: int = typer.Option(1500, help="Items in the generated sample."),
     seed: int = typer.Option(0, help="Seed of the sample and of training."),
     show_users: int = typer.Option(3, help="How many users' circles and items to print."),
+    trials: int = typer.Option(3, help="Tuning trials per baseline in the evaluation step."),
 ) -> None:
     """Generate a sample, ingest it, train and promote a bundle, and print what it learned."""
     raw = workdir / "raw" / "sample"
@@ -95,6 +97,28 @@ def demo(
             tag = " [group buy]" if m["is_group_buy"] else ""
             typer.echo(f"   {score:6.3f}  {m['title']}  ({m['category']}){tag}")
 
+    _section("6. evaluate the recipe against tuned baselines (recsys evaluate)")
+    run = run_evaluate(
+        processed,
+        out_dir=workdir / "reports" / "sample",
+        bundle=bundle_path,
+        n_trials=trials,
+        seed=seed,
+        tuned_dir=None,
+    )
+    typer.echo(f"split: {run.result.split_info}")
+    _print_comparison(run.result.metrics)
+    typer.echo(f"report: {run.report}")
+
+
+def _print_comparison(metrics: dict[str, dict[str, float]]) -> None:
+    columns = ("ndcg@10", "recall@10", "map@10", "coverage@10", "long_tail_share@10")
+    typer.echo(f"{'model':<16}" + "".join(f"{c:>20}" for c in columns))
+    ranked = sorted(metrics.items(), key=lambda kv: -kv[1].get("ndcg@10", 0.0))
+    for name, values in ranked:
+        cells = "".join(f"{values.get(c, float('nan')):>20.4f}" for c in columns)
+        typer.echo(f"{name:<16}{cells}")
+
 
 def _headline(report: dict) -> dict:
     """The top-level numbers of a placement report (per-circle detail stays in the manifest)."""
@@ -106,3 +130,4 @@ def _headline(report: dict) -> dict:
         }
         for subset, values in report.get("subsets", {}).items()
     }
+
