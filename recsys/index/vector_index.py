@@ -81,7 +81,7 @@ class IndexConfig(FrozenConfig):
     ivf_nprobe: int = Field(32, ge=1)
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_construction: int = Field(200, ge=8)
-    hnsw_ef_search: int = Field(128, ge=1)
+    hnsw_ef_search: int = Field(256, ge=1)
     #: Link HNSW nodes on one thread: a parallel build gives a slightly different graph each
     #: run. Costs build time (not search time); switch off for very large user indexes.
     hnsw_deterministic: bool = True
