@@ -1,26 +1,26 @@
-"""Per-user input features of circle placement, built from behaviour and ALS user factors.
+"""Pair features of circle placement: one row per (user, circle), meaning the same for every circle.
 
-For each engagement kind the features are the user's smoothed circle shares (*where* the user
-is active) and log1p of the row total (*how much*). Shares are shrunk toward the uniform mix
-by `prior_strength` pseudo-events, (counts + s / n_circles) / (total + s): a share from two
-events is mostly noise and should not look like a share from two hundred; on the synthetic
-check this beat raw shares by ~0.015 macro F1. ALS user factors follow, carrying taste the
-circle counts miss. Everything is row-wise with no fitted state, so callers place 10M users
-batch by batch with `placement_feature_batches` and get the same features as in training.
+A per-circle model learns ~100 weights per circle from the ~10 positives a small platform gives
+it. Here every circle shares one weight vector over features that mean the same for any circle
+(the user's smoothed share of that circle in each behaviour kind, log1p counts, the user's total
+activity, whether it is the user's top circle, and the CF affinity of the user to the circle's
+centroid), and only a per-circle bias is circle-specific: far fewer parameters, 21x more rows.
 
-The kinds the labels are built from (`labels.LABEL_SOURCE_KINDS`) are left out by default:
-as features they let the model copy the label noise, and users without UGC would show the
-model an input it never saw with labels (macro F1 for them fell from 0.70 to 0.49).
+Everything here is row-wise given the circle centroids, so 10M users are placed batch by batch
+with the same features as in training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.placement.labels import LABEL_SOURCE_KINDS
+#: Per kind (and for all kinds summed): smoothed share, log1p count, log1p total, is-top.
+PER_KIND = 4
+#: CF block: affinity, affinity minus the user's best, z-score within the user, softmax.
+PER_CF = 4
 
 
 def row_shares(counts: sp.spmatrix | np.ndarray) -> np.ndarray:
@@ -33,7 +33,10 @@ def row_shares(counts: sp.spmatrix | np.ndarray) -> np.ndarray:
 
 
 def smoothed_shares(counts: sp.spmatrix | np.ndarray, prior_strength: float) -> np.ndarray:
-    """(n_rows, n_cols) float32 shares shrunk toward uniform by `prior_strength` pseudo-counts."""
+    """(n_rows, n_cols) float32 shares shrunk toward uniform by `prior_strength` pseudo-counts.
+
+    A share from two events is mostly noise and should not look like one from two hundred.
+    """
     dense = counts.toarray() if sp.issparse(counts) else np.asarray(counts)
     dense = dense.astype(np.float32, copy=True)
     totals = dense.sum(axis=1, keepdims=True)
@@ -42,75 +45,85 @@ def smoothed_shares(counts: sp.spmatrix | np.ndarray, prior_strength: float) -> 
     return dense
 
 
-def default_kinds(engagement: Mapping[str, sp.spmatrix]) -> list[str]:
-    """All engagement kinds but the label sources, sorted so the column layout is stable."""
-    return sorted(k for k in engagement if k not in LABEL_SOURCE_KINDS)
+def n_pair_features(n_kinds: int, with_cf: bool) -> int:
+    """Width of `pair_features` for `n_kinds` behaviour kinds (the summed block included)."""
+    return (n_kinds + 1) * PER_KIND + (PER_CF if with_cf else 0)
 
 
-def placement_features(
+def circle_centroids(
+    user_factors: np.ndarray, counts: sp.spmatrix, *, batch_size: int = 1 << 18
+) -> np.ndarray:
+    """(n_circles, f) float64 unit centroids: user factors averaged by their circle shares.
+
+    Unsupervised (all users, no labels), so it stays well defined for circles no labelled user
+    is in; computed in row batches to bound memory.
+    """
+    counts = sp.csr_matrix(counts)
+    if counts.shape[0] != len(user_factors):
+        raise ValueError(
+            f"user_factors has {len(user_factors)} rows; engagement has {counts.shape[0]} users"
+        )
+    total = np.zeros((counts.shape[1], user_factors.shape[1]))
+    for start in range(0, counts.shape[0], batch_size):
+        rows = slice(start, start + batch_size)
+        shares = sp.csr_matrix(row_shares(counts[rows]))
+        total += shares.T @ np.asarray(user_factors[rows], dtype=np.float64)
+    norm = np.linalg.norm(total, axis=1, keepdims=True)
+    return np.divide(total, norm, out=np.zeros_like(total), where=norm > 0)
+
+
+def _kind_block(counts: np.ndarray, prior_strength: float) -> list[np.ndarray]:
+    n, c = counts.shape
+    total = counts.sum(axis=1, keepdims=True)
+    top = (counts == counts.max(axis=1, keepdims=True)) & (total > 0)
+    return [
+        smoothed_shares(counts, prior_strength),
+        np.log1p(counts),
+        np.broadcast_to(np.log1p(total), (n, c)),
+        top,
+    ]
+
+
+def pair_features(
+    counts: Mapping[str, np.ndarray | sp.spmatrix],
     user_factors: np.ndarray | None,
-    engagement: Mapping[str, sp.spmatrix],
+    centroids: np.ndarray | None,
     *,
-    kinds: Sequence[str] | None = None,
+    kinds: Sequence[str],
     prior_strength: float = 3.0,
 ) -> np.ndarray:
-    """Feature matrix of circle placement.
+    """Pair features of a batch of users.
 
     Parameters
     ----------
-    user_factors : (n_users, f) ALS user factors, or None to use behaviour only.
-    engagement : kind -> (n_users, n_circles) sparse counts (e.g. "posts_engaged", "purchases").
-    kinds : engagement kinds to use, in this order; default `default_kinds(engagement)`.
+    counts : kind -> (n, n_circles) counts of the batch's users.
+    user_factors : (n, f) CF user factors, or None (then `centroids` must be None too).
+    centroids : (n_circles, f) unit circle centroids (`circle_centroids`), or None.
+    kinds : kinds to use, in this order.
     prior_strength : pseudo-events of the uniform prior in the shares; > 0.
 
     Returns
     -------
-    (n_users, len(kinds) * (n_circles + 1) + f) float32: per kind, smoothed circle shares then
-    log1p of the total; then the factors.
+    (n, n_circles, n_pair_features(len(kinds), centroids is not None)) float32.
     """
     if prior_strength <= 0:
         raise ValueError(f"prior_strength must be > 0; got {prior_strength}")
-    kinds = default_kinds(engagement) if kinds is None else list(kinds)
-    missing = [k for k in kinds if k not in engagement]
+    missing = [k for k in kinds if k not in counts]
     if missing:
-        raise KeyError(f"engagement lacks kinds {missing}; it has {sorted(engagement)}")
-    if not kinds and user_factors is None:
-        raise ValueError("placement features need user factors or at least one engagement kind")
-    shapes = {engagement[k].shape for k in kinds}
-    if len(shapes) > 1:
-        raise ValueError(f"engagement matrices differ in shape: {sorted(shapes)}")
-    n_users = next(iter(shapes))[0] if shapes else len(user_factors)  # type: ignore[arg-type]
+        raise KeyError(f"engagement lacks kinds {missing}; it has {sorted(counts)}")
+    dense = [
+        np.asarray(counts[k].toarray() if sp.issparse(counts[k]) else counts[k], np.float32)
+        for k in kinds
+    ]
     blocks: list[np.ndarray] = []
-    for kind in kinds:
-        counts = sp.csr_matrix(engagement[kind])
-        blocks.append(smoothed_shares(counts, prior_strength))
-        total = np.asarray(counts.sum(axis=1), dtype=np.float64).reshape(-1, 1)
-        blocks.append(np.log1p(np.maximum(total, 0)).astype(np.float32))
-    if user_factors is not None:
-        if len(user_factors) != n_users:
-            raise ValueError(
-                f"user_factors has {len(user_factors)} rows; engagement has {n_users} users"
-            )
-        blocks.append(np.asarray(user_factors, dtype=np.float32))
-    return np.hstack(blocks)
-
-
-def placement_feature_batches(
-    user_factors: np.ndarray | None,
-    engagement: Mapping[str, sp.spmatrix],
-    *,
-    kinds: Sequence[str] | None = None,
-    prior_strength: float = 3.0,
-    batch_size: int = 1 << 18,
-) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield (rows, features of those rows) so all users are placed in bounded memory."""
-    kinds = default_kinds(engagement) if kinds is None else list(kinds)
-    csr = {k: sp.csr_matrix(engagement[k]) for k in kinds}
-    n_users = next(iter(csr.values())).shape[0] if csr else len(user_factors)  # type: ignore[arg-type]
-    for start in range(0, n_users, batch_size):
-        rows = slice(start, min(start + batch_size, n_users))
-        factors = None if user_factors is None else user_factors[rows]
-        batch = {k: m[rows] for k, m in csr.items()}
-        yield rows, placement_features(
-            factors, batch, kinds=kinds, prior_strength=prior_strength
-        )
+    for block in [*dense, sum(dense)]:
+        blocks += _kind_block(np.asarray(block, np.float32), prior_strength)
+    if centroids is not None:
+        if user_factors is None or len(user_factors) != len(dense[0]):
+            raise ValueError("user_factors must give one row per user when centroids are given")
+        a = np.asarray(user_factors, np.float32) @ centroids.T.astype(np.float32)
+        spread = a.std(axis=1, keepdims=True) + 1e-6
+        z = np.exp(3 * (a - a.max(axis=1, keepdims=True)))
+        centred = (a - a.mean(axis=1, keepdims=True)) / spread
+        blocks += [a, a - a.max(axis=1, keepdims=True), centred, z / z.sum(axis=1, keepdims=True)]
+    return np.stack([np.asarray(b, np.float32) for b in blocks], axis=2)

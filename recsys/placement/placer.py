@@ -1,67 +1,72 @@
 """CirclePlacer: calibrated circle affinities and member circles for every user.
 
-One logistic regression per circle (one-vs-rest) learns "is this user a member of circle c"
-from users whose UGC shows their circles (`labels.ugc_labels`). Labelled users are split in
-two: the models are fitted on one part, and on the held-out part each circle gets a
-calibration map (Platt sigmoid or isotonic; the regularised model's raw probabilities are
-not trustworthy as probabilities) and an F1-tuned decision threshold. Prediction is a
-standardise -> matmul -> calibrate pipeline over row batches, so 10M users need no Python
-loop over users. Persistence is arrays (.npy) plus params.json, never pickles.
+One logistic regression over (user, circle) pairs with shared weights (`features.pair_features`)
+plus a per-circle bias learns "is this user a member of circle c" from users whose posts show
+their circles. Labelled users enter as augmented copies (`augment.training_copy`: posts split
+between features and labels, activity thinned to the population's), because they are few and
+much heavier than the users to place. Labelled users are split in two: the model is fitted on
+one part; on the held-out part one pooled calibration map (Platt or isotonic) and one F1-tuned
+threshold are fitted; per-circle thresholds from a few dozen positives per circle were noise
+(macro F1 -0.02 on the pipeline data). Prediction is features -> matmul -> calibrate over row
+batches. Persistence is .npy plus params.json, never pickles.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from recsys.errors import BundleError, NotFittedError
+from recsys.placement.augment import ENGAGED, POSTS, training_copy
 from recsys.placement.decision import best_f1_thresholds, select_members
+from recsys.placement.features import circle_centroids, n_pair_features, pair_features
 
 logger = logging.getLogger(__name__)
 
 Calibration = Literal["sigmoid", "isotonic", "none"]
-_ARRAYS = (
-    "mean_", "scale_", "coef_", "intercept_", "constant_", "platt_", "iso_x_", "iso_y_",
-    "thresholds_",
-)  # fmt: skip
+Engagement = Mapping[str, sp.spmatrix]
+_ARRAYS = ("centroids_", "coef_", "circle_bias_", "platt_", "iso_x_", "iso_y_", "thresholds_")
 
 
-def _finite_rows(X: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-    """X[rows] as float64; a NaN or inf feature is an error naming its row, not a NaN affinity."""
-    part = np.asarray(X[rows], dtype=np.float64)
-    finite = np.isfinite(part).all(axis=1)
+def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
+    if len(user_factors) != n_users:
+        raise ValueError(f"user_factors has {len(user_factors)} rows; engagement has {n_users}")
+    finite = np.isfinite(user_factors).all(axis=1)
     if not finite.all():
-        first = int(np.argmin(finite))
-        row = rows.start + first if isinstance(rows, slice) else int(rows[first])
-        raise ValueError(f"X has a non-finite feature at row {row}")
-    return part
+        raise ValueError(f"user_factors has a non-finite value at row {int(np.argmin(finite))}")
 
 
 class CirclePlacer:
-    """One-vs-rest logistic circle placement with held-out calibration and thresholds.
+    """Shared-weight pairwise logistic circle placement, calibrated on held-out labelled users.
 
     Parameters
     ----------
-    C : inverse L2 regularisation strength of each circle's logistic regression; > 0.
-    calibration : "sigmoid" (Platt; robust with few positives), "isotonic" (non-parametric,
-        wants many labelled users) or "none" (raw model probabilities).
-    min_members, max_members : bounds on member circles per user (`decision.select_members`);
-        max_members None means no upper bound.
-    calibration_fraction : share of labelled users held out for calibration and thresholds.
-    max_train_users : cap on labelled users used to fit (a uniform sample beyond it), which
-        bounds fit time and memory on big platforms; the calibration fold is capped alike.
-    random_state : seeds the fold split and the sample.
+    C : inverse L2 regularisation strength of the logistic regression; > 0.
+    calibration : "sigmoid" (Platt), "isotonic" or "none" (raw model probabilities).
+    min_members, max_members : bounds on member circles per user (`decision.select_members`).
+    calibration_fraction : share of labelled users held out for calibration and threshold.
+    max_train_users : cap on labelled users per fold (a uniform sample beyond it); the shared
+        model needs few, and it bounds fit time and memory on big platforms.
+    n_copies : augmented copies of each labelled user (the first is not thinned).
+    min_ugc : posts a user must have written to be labelled.
+    min_label_posts, min_share, engaged_weight : label rule applied to the label part of the
+        posts of a copy (`labels.ugc_labels`).
+    feature_post_share : upper bound of the per-user share of posts moved to the features.
+    prior_strength : pseudo-events of the uniform prior in the shares.
+    random_state : seeds folds, samples and copies.
     """
 
-    name = "circle_placer"
+    name = "circle_placer_pairwise"
 
     def __init__(
         self,
@@ -71,7 +76,14 @@ class CirclePlacer:
         min_members: int = 1,
         max_members: int | None = None,
         calibration_fraction: float = 0.3,
-        max_train_users: int = 200_000,
+        max_train_users: int = 10_000,
+        n_copies: int = 4,
+        min_ugc: int = 3,
+        min_label_posts: int = 2,
+        min_share: float = 0.2,
+        engaged_weight: float = 0.25,
+        feature_post_share: float = 0.5,
+        prior_strength: float = 3.0,
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -80,18 +92,21 @@ class CirclePlacer:
         self.max_members = max_members
         self.calibration_fraction = calibration_fraction
         self.max_train_users = max_train_users
+        self.n_copies = n_copies
+        self.min_ugc = min_ugc
+        self.min_label_posts = min_label_posts
+        self.min_share = min_share
+        self.engaged_weight = engaged_weight
+        self.feature_post_share = feature_post_share
+        self.prior_strength = prior_strength
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
-        return {
-            "C": self.C,
-            "calibration": self.calibration,
-            "min_members": self.min_members,
-            "max_members": self.max_members,
-            "calibration_fraction": self.calibration_fraction,
-            "max_train_users": self.max_train_users,
-            "random_state": self.random_state,
-        }
+        keys = ("C", "calibration", "min_members", "max_members", "calibration_fraction",
+                "max_train_users", "n_copies", "min_ugc", "min_label_posts", "min_share",
+                "engaged_weight", "feature_post_share", "prior_strength",
+                "random_state")  # fmt: skip
+        return {k: getattr(self, k) for k in keys}
 
     def _validate_params(self) -> None:
         if self.C <= 0:
@@ -104,6 +119,13 @@ class CirclePlacer:
             raise ValueError(
                 f"calibration_fraction must be in (0, 1); got {self.calibration_fraction}"
             )
+        if not 0 <= self.feature_post_share < 1:
+            raise ValueError(f"feature_post_share must be in [0, 1); got {self.feature_post_share}")
+        if self.n_copies < 1 or self.max_train_users < 1 or self.min_ugc < self.min_label_posts:
+            raise ValueError(
+                "need n_copies >= 1, max_train_users >= 1 and min_ugc >= min_label_posts; got "
+                f"{self.n_copies}, {self.max_train_users}, {self.min_ugc} < {self.min_label_posts}"
+            )
         if self.min_members < 0 or (
             self.max_members is not None and self.max_members < max(self.min_members, 1)
         ):
@@ -113,113 +135,118 @@ class CirclePlacer:
 
     # -- fitting -----------------------------------------------------------------------------
 
-    def fit(self, X: np.ndarray, Y: np.ndarray, labelled_mask: np.ndarray) -> Self:
-        """Learn from the labelled rows of X.
+    def fit(self, engagement: Engagement, user_factors: np.ndarray | None = None) -> Self:
+        """Learn from users with at least `min_ugc` written posts.
 
         Parameters
         ----------
-        X : (n_users, n_features) features of all users (`features.placement_features`).
-        Y : (n_users, n_circles) bool labels; rows outside `labelled_mask` are ignored.
-        labelled_mask : (n_users,) bool, users whose labels are known.
+        engagement : kind -> (n_users, n_circles) sparse counts; needs "posts_written" and
+            "posts_engaged" (the label sources), any other kinds are features too.
+        user_factors : (n_users, f) CF user factors, or None for behaviour only.
         """
         self._validate_params()
-        labelled_mask = np.asarray(labelled_mask, dtype=bool)
-        if not (len(X) == len(Y) == len(labelled_mask)):
+        missing = {POSTS, ENGAGED} - set(engagement)
+        if missing:
+            raise KeyError(f"engagement lacks the label kinds {sorted(missing)}")
+        kinds = sorted(engagement)
+        csr = {k: sp.csr_matrix(engagement[k]) for k in kinds}
+        n_users, n_circles = csr[POSTS].shape
+        if {m.shape for m in csr.values()} != {(n_users, n_circles)}:
             raise ValueError(
-                f"X, Y and labelled_mask disagree on users: {len(X)}, {len(Y)}, "
-                f"{len(labelled_mask)}"
+                f"engagement matrices differ in shape: {[m.shape for m in csr.values()]}"
             )
-        rows = np.flatnonzero(labelled_mask)
+        if user_factors is not None:
+            _check_factors(user_factors, n_users)
+        rows = np.flatnonzero(np.asarray(csr[POSTS].sum(axis=1)).ravel() >= self.min_ugc)
         if len(rows) < 10:
             raise ValueError(f"need at least 10 labelled users to fit; got {len(rows)}")
         rng = np.random.default_rng(self.random_state)
         rows = rng.permutation(rows)
         n_cal = max(1, int(round(len(rows) * self.calibration_fraction)))
-        cal_rows, train_rows = rows[:n_cal], rows[n_cal:]
-        if max(len(train_rows), len(cal_rows)) > self.max_train_users:
-            logger.info("using samples of at most %d of %d train / %d calibration users",
-                        self.max_train_users, len(train_rows), len(cal_rows))  # fmt: skip
-        train_rows = np.sort(train_rows[: self.max_train_users])
-        cal_rows = np.sort(cal_rows[: self.max_train_users])
-        X_train = _finite_rows(X, train_rows)
-        Y_train = np.asarray(Y[train_rows], dtype=bool)
-        Y_cal = np.asarray(Y[cal_rows], dtype=bool)
-        n_circles = Y.shape[1]
-
-        self.mean_ = X_train.mean(axis=0)
-        scale = X_train.std(axis=0)
-        # Constant columns (e.g. a kind nobody uses) keep scale 1 instead of dividing by zero.
-        self.scale_ = np.where(scale > 1e-12, scale, 1.0)
-        Z_train = (X_train - self.mean_) / self.scale_
-        self.coef_ = np.zeros((n_circles, X.shape[1]))
-        self.intercept_ = np.zeros(n_circles)
-        self.constant_ = np.full(n_circles, np.nan)
-        for c in tqdm(range(n_circles), desc="placement: fit circles", leave=False):
-            y = Y_train[:, c]
-            if y.all() or not y.any():
-                self.constant_[c] = float(Y[rows, c].mean())
-                logger.warning(
-                    "circle column %d has %s among %d training users; affinity fixed at %.3f",
-                    c, "only positives" if y.any() else "no positives", len(y), self.constant_[c],
-                )  # fmt: skip
-                continue
-            # newton-cholesky suits many users x ~100 features, and is far faster than lbfgs here.
-            model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200)
-            model.fit(Z_train, y)
-            self.coef_[c] = model.coef_[0]
-            self.intercept_[c] = model.intercept_[0]
-
-        cal_decision = self._decision(_finite_rows(X, cal_rows))
-        self._fit_calibration(cal_decision, Y_cal)
-        self.thresholds_ = best_f1_thresholds(self._proba_from_decision(cal_decision), Y_cal)
-        self.n_features_ = X.shape[1]
+        cal_rows = np.sort(rows[:n_cal][: self.max_train_users])
+        train_rows = np.sort(rows[n_cal:][: self.max_train_users])
+        others = [k for k in kinds if k != POSTS]
+        unlabelled = np.ones(n_users, bool)
+        unlabelled[rows] = False
+        totals = np.asarray(sum(csr[k] for k in others).sum(axis=1)).ravel() if others else None
+        self.kinds_ = kinds
         self.n_circles_ = n_circles
+        history = sum(csr.values())
+        self.centroids_ = (
+            np.zeros((0, 0)) if user_factors is None else circle_centroids(user_factors, history)
+        )
+        target = None if totals is None else totals[unlabelled]
+        X, y = self._copies(csr, user_factors, train_rows, rng, target)
+        model = LogisticRegression(C=self.C, max_iter=500)
+        mean, scale = X[:, :-n_circles].mean(axis=0), X[:, :-n_circles].std(axis=0)
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        X[:, :-n_circles] = (X[:, :-n_circles] - mean) / scale
+        model.fit(X, y)
+        w = model.coef_[0]
+        # Standardisation folded into the weights: predict is one matmul plus a bias per circle.
+        self.coef_ = w[:-n_circles] / scale
+        self.circle_bias_ = w[-n_circles:] + model.intercept_[0] - float(self.coef_ @ mean)
+        del X
+        X_cal, y_cal = self._copies(csr, user_factors, cal_rows, rng, target)
+        d = X_cal.shape[1] - n_circles
+        decision = X_cal[:, :d] @ self.coef_ + X_cal[:, d:] @ self.circle_bias_
+        self._fit_calibration(decision, y_cal)
+        proba = self._proba_from_decision(decision)
+        threshold = best_f1_thresholds(proba[:, None], y_cal[:, None])[0]
+        self.thresholds_ = np.full(n_circles, threshold)
         logger.info(
-            "CirclePlacer fitted: %d circles, %d features, %d train / %d calibration users, "
-            "%d constant circles",
-            n_circles, X.shape[1], len(train_rows), len(cal_rows),
-            int((~np.isnan(self.constant_)).sum()),
+            "CirclePlacer fitted: %d kinds, %d pair features, %d train / %d calibration users "
+            "x %d copies, threshold %.3f",
+            len(kinds), d, len(train_rows), len(cal_rows), self.n_copies, threshold,
         )  # fmt: skip
         return self
 
-    def _fit_calibration(self, decision: np.ndarray, Y_cal: np.ndarray) -> None:
-        """Per-circle maps from decision value to probability, fitted on the held-out fold."""
-        n_circles = Y_cal.shape[1]
-        # Identity in logit space ([a, b] with p = expit(a * z + b)) is the "none" map.
-        self.platt_ = np.tile([1.0, 0.0], (n_circles, 1))
-        self.iso_x_ = np.full((n_circles, 0), np.nan)
-        self.iso_y_ = np.full((n_circles, 0), np.nan)
-        if self.calibration == "none":
-            return
-        iso: list[tuple[np.ndarray, np.ndarray]] = []
-        for c in range(n_circles):
-            y = Y_cal[:, c]
-            learned = np.isnan(self.constant_[c])
-            if learned and y.any() and not y.all():
-                z = decision[:, c]
-                if self.calibration == "sigmoid":
-                    platt = LogisticRegression(C=1e4, solver="newton-cholesky")
-                    platt.fit(z[:, None], y)
-                    self.platt_[c] = [platt.coef_[0, 0], platt.intercept_[0]]
-                else:
-                    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-                    model.fit(z, y.astype(np.float64))
-                    iso.append((model.X_thresholds_, model.y_thresholds_))
-                    continue
-            elif learned:
-                logger.warning(
-                    "circle column %d: calibration fold has %s; using raw model probabilities",
-                    c, "only positives" if y.any() else "no positives",
-                )  # fmt: skip
-            # Isotonic falls back to the raw sigmoid through an empty table (length 0).
-            iso.append((np.empty(0), np.empty(0)))
-        if self.calibration == "isotonic":
-            width = max(len(x) for x, _ in iso)
-            self.iso_x_ = np.full((n_circles, width), np.nan)
-            self.iso_y_ = np.full((n_circles, width), np.nan)
-            for c, (x, y_) in enumerate(iso):
-                self.iso_x_[c, : len(x)] = x
-                self.iso_y_[c, : len(y_)] = y_
+    def _copies(
+        self,
+        csr: dict[str, sp.csr_matrix],
+        user_factors: np.ndarray | None,
+        rows: np.ndarray,
+        rng: np.random.Generator,
+        target: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels."""
+        xs, ys = [], []
+        eye = np.eye(self.n_circles_)
+        for copy in tqdm(range(self.n_copies), desc="placement: copies", leave=False):
+            counts, labels, labelled = training_copy(
+                csr, rows, rng, target_totals=target if copy else None,
+                feature_post_share=self.feature_post_share, min_label_posts=self.min_label_posts,
+                min_share=self.min_share, engaged_weight=self.engaged_weight,
+            )  # fmt: skip
+            F = self._features(counts, None if user_factors is None else user_factors[rows])
+            F, labels = F[labelled], labels[labelled]
+            onehot = np.broadcast_to(eye, (len(F), *eye.shape))
+            xs.append(np.concatenate([F, onehot], axis=2).reshape(-1, F.shape[2] + len(eye)))
+            ys.append(labels.ravel())
+        X, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys)
+        if not y.any() or y.all():
+            raise ValueError("labelled users give only one label class; cannot fit placement")
+        return X, y
+
+    def _features(self, counts: Mapping[str, Any], factors: np.ndarray | None) -> np.ndarray:
+        centroids = self.centroids_ if self.centroids_.size else None
+        return pair_features(
+            counts, factors if centroids is not None else None, centroids,
+            kinds=self.kinds_, prior_strength=self.prior_strength,
+        )  # fmt: skip
+
+    def _fit_calibration(self, decision: np.ndarray, y: np.ndarray) -> None:
+        """One pooled map from decision value to probability, fitted on the held-out copies."""
+        self.platt_ = np.array([1.0, 0.0])
+        self.iso_x_ = np.empty(0)
+        self.iso_y_ = np.empty(0)
+        if self.calibration == "sigmoid":
+            platt = LogisticRegression(C=1e4).fit(decision[:, None], y)
+            self.platt_ = np.array([platt.coef_[0, 0], platt.intercept_[0]])
+        elif self.calibration == "isotonic":
+            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            iso.fit(decision, y.astype(np.float64))
+            self.iso_x_, self.iso_y_ = iso.X_thresholds_, iso.y_thresholds_
 
     # -- prediction --------------------------------------------------------------------------
 
@@ -227,53 +254,58 @@ class CirclePlacer:
         if not hasattr(self, "thresholds_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load()")
 
-    def _decision(self, X: np.ndarray) -> np.ndarray:
-        """(n, n_circles) float64 logits of the per-circle models."""
-        return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_) @ self.coef_.T + (
-            self.intercept_
-        )
-
     def _proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
-        if self.iso_x_.shape[1] == 0:
-            proba = expit(decision * self.platt_[:, 0] + self.platt_[:, 1])
-        else:
-            proba = expit(decision)
-            for c in range(decision.shape[1]):
-                valid = ~np.isnan(self.iso_x_[c])
-                if valid.any():
-                    proba[:, c] = np.interp(
-                        decision[:, c], self.iso_x_[c, valid], self.iso_y_[c, valid]
-                    )
-        constant = ~np.isnan(self.constant_)
-        proba[:, constant] = self.constant_[constant]
-        return proba
+        if len(self.iso_x_):
+            return np.interp(decision, self.iso_x_, self.iso_y_)
+        return expit(decision * self.platt_[0] + self.platt_[1])
 
-    def predict_proba(self, X: np.ndarray, *, batch_size: int = 1 << 18) -> np.ndarray:
+    def predict_proba(
+        self,
+        engagement: Engagement,
+        user_factors: np.ndarray | None = None,
+        *,
+        batch_size: int = 1 << 15,
+    ) -> np.ndarray:
         """Calibrated affinities, P(user is a member of circle c).
 
         Parameters
         ----------
-        X : (n_users, n_features) features; may be a memory map, read batch by batch.
+        engagement : kind -> (n_users, n_circles) sparse counts with the fitted kinds.
+        user_factors : (n_users, f) CF user factors; required when fitted with them.
 
         Returns
         -------
         (n_users, n_circles) float32 in [0, 1].
         """
         self._check_fitted()
-        if X.ndim != 2 or X.shape[1] != self.n_features_:
-            raise ValueError(
-                f"X must be (n_users, {self.n_features_}); got shape {X.shape}"
-            )
-        out = np.empty((len(X), self.n_circles_), dtype=np.float32)
-        starts = range(0, len(X), batch_size)
+        missing = [k for k in self.kinds_ if k not in engagement]
+        if missing:
+            raise KeyError(f"engagement lacks kinds {missing} the placer was fitted on")
+        csr = {k: sp.csr_matrix(engagement[k]) for k in self.kinds_}
+        n_users = csr[self.kinds_[0]].shape[0]
+        if any(m.shape != (n_users, self.n_circles_) for m in csr.values()):
+            raise ValueError(f"engagement matrices must be (n_users, {self.n_circles_})")
+        if self.centroids_.size:
+            if user_factors is None or user_factors.shape[1] != self.centroids_.shape[1]:
+                raise ValueError(
+                    f"user_factors must be (n_users, {self.centroids_.shape[1]}); fitted with them"
+                )
+            _check_factors(user_factors, n_users)
+        out = np.empty((n_users, self.n_circles_), dtype=np.float32)
+        starts = range(0, n_users, batch_size)
         for start in tqdm(starts, desc="placement: predict", disable=len(starts) <= 1):
-            rows = slice(start, min(start + batch_size, len(X)))
-            out[rows] = self._proba_from_decision(self._decision(_finite_rows(X, rows)))
+            rows = slice(start, min(start + batch_size, n_users))
+            counts = {k: m[rows].toarray() for k, m in csr.items()}
+            F = self._features(counts, None if user_factors is None else user_factors[rows])
+            decision = F @ self.coef_.astype(np.float32) + self.circle_bias_.astype(np.float32)
+            out[rows] = self._proba_from_decision(decision)
         return out
 
-    def predict_members(self, X: np.ndarray, *, batch_size: int = 1 << 18) -> np.ndarray:
-        """(n_users, n_circles) bool member circles (tuned thresholds, min/max members)."""
-        return self.members_from_proba(self.predict_proba(X, batch_size=batch_size))
+    def predict_members(
+        self, engagement: Engagement, user_factors: np.ndarray | None = None, **kwargs: Any
+    ) -> np.ndarray:
+        """(n_users, n_circles) bool member circles (tuned threshold, min/max members)."""
+        return self.members_from_proba(self.predict_proba(engagement, user_factors, **kwargs))
 
     def members_from_proba(self, proba: np.ndarray) -> np.ndarray:
         """Member circles from affinities already computed by `predict_proba`."""
@@ -289,12 +321,8 @@ class CirclePlacer:
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "model": self.name,
-            "params": self.get_params(),
-            "n_features": int(self.n_features_),
-            "n_circles": int(self.n_circles_),
-        }
+        meta = {"model": self.name, "params": self.get_params(), "kinds": self.kinds_,
+                "n_circles": int(self.n_circles_)}  # fmt: skip
         (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         for key in _ARRAYS:
             np.save(directory / f"{key.rstrip('_')}.npy", getattr(self, key), allow_pickle=False)
@@ -316,11 +344,12 @@ class CirclePlacer:
                 setattr(model, key, np.load(path, allow_pickle=False))
             except FileNotFoundError:
                 raise BundleError(f"{path}: missing; the saved placer is incomplete") from None
-        model.n_features_ = int(meta["n_features"])
+        model.kinds_ = list(meta["kinds"])
         model.n_circles_ = int(meta["n_circles"])
-        if model.coef_.shape != (model.n_circles_, model.n_features_):
+        expected = n_pair_features(len(model.kinds_), bool(model.centroids_.size))
+        if model.coef_.shape != (expected,) or model.circle_bias_.shape != (model.n_circles_,):
             raise BundleError(
-                f"{directory}: coef shape {model.coef_.shape} does not match "
-                f"({model.n_circles_}, {model.n_features_}) in params.json"
+                f"{directory}: coef {model.coef_.shape} / circle_bias {model.circle_bias_.shape} "
+                f"do not match {len(model.kinds_)} kinds and {model.n_circles_} circles"
             )
         return model

@@ -26,7 +26,6 @@ from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
 from recsys.index.vector_index import VectorIndex
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
-from recsys.placement.features import placement_features
 from recsys.placement.labels import ugc_labels
 from recsys.placement.placer import CirclePlacer
 from recsys.recommenders.base import Recommender
@@ -168,14 +167,13 @@ def place_users(
 ) -> tuple[CirclePlacer, np.ndarray, np.ndarray, dict[str, object]]:
     """Fit the placer on UGC-labelled users, place everyone, and report against planted truth."""
     labels, labelled = ugc_labels(engagement["posts_written"], engagement["posts_engaged"])
-    features = placement_features(user_factors, engagement)
     placer = CirclePlacer(
         C=config.placement.C,
         calibration=config.placement.calibration,
         min_members=config.placement.min_members,
         random_state=config.seed,
-    ).fit(features, labels, labelled)
-    affinities = placer.predict_proba(features)
+    ).fit(engagement, user_factors)
+    affinities = placer.predict_proba(engagement, user_factors)
     members = placer.members_from_proba(affinities)
     metrics: dict[str, object] = {
         "labelled_users": int(labelled.sum()),
@@ -186,7 +184,7 @@ def place_users(
         ugc = (
             engagement["posts_written"].getnnz(axis=1) + engagement["posts_engaged"].getnnz(axis=1)
         ) > 0
-        subsets = {"all": np.ones(len(ugc), bool), "no_ugc": ~ugc}
+        subsets = {"all": np.ones(len(ugc), bool), "no_ugc": ~ugc, "labelled": labelled}
         history = history_counts(engagement)
         baseline = HistoryFrequencyBaseline(min_members=config.placement.min_members).fit(
             history, labels, labelled

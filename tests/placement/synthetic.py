@@ -21,7 +21,6 @@ from recsys.placement import (
     CirclePlacer,
     HistoryFrequencyBaseline,
     history_counts,
-    placement_features,
     ugc_labels,
 )
 
@@ -77,15 +76,20 @@ def run_check(problem: Problem, placer: CirclePlacer | None = None) -> dict[str,
     """Fit placer and baseline on the problem's UGC labels; their placement reports."""
     eng = problem.engagement
     Y, labelled = ugc_labels(eng["posts_written"], eng["posts_engaged"])
-    X = placement_features(problem.user_factors, eng)
-    placer = (placer or CirclePlacer(random_state=0)).fit(X, Y, labelled)
+    factors = problem.user_factors
+    placer = (placer or CirclePlacer(random_state=0)).fit(eng, factors)
     history = history_counts(eng)
     baseline = HistoryFrequencyBaseline().fit(history, Y, labelled)
     circle_ids = [f"c{j}" for j in range(Y.shape[1])]
     masks = {"ugc": labelled, "no_ugc": ~labelled}
     reports = {}
-    for name, model, inputs in (("placer", placer, X), ("baseline", baseline, history)):
-        proba = model.predict_proba(inputs)
+    for name in ("placer", "baseline"):
+        model = placer if name == "placer" else baseline
+        proba = (
+            placer.predict_proba(eng, factors)
+            if name == "placer"
+            else baseline.predict_proba(history)
+        )
         reports[name] = placement_report(
             model.members_from_proba(proba), proba, problem.truth_members,
             problem.truth_weights, circle_ids, subset_masks=masks,

@@ -1,4 +1,4 @@
-"""Placement features: layout, smoothing, label sources left out, batches equal the whole."""
+"""Pair features: layout by hand, centroids, batches equal the whole, bad input refused."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.placement.features import (
-    placement_feature_batches,
-    placement_features,
+    PER_KIND,
+    circle_centroids,
+    n_pair_features,
+    pair_features,
     smoothed_shares,
 )
 
-ENGAGEMENT = {
-    "purchases": sp.csr_matrix(np.array([[2, 0], [0, 0], [1, 1]])),
-    "posts_engaged": sp.csr_matrix(np.array([[0, 6], [1, 0], [0, 0]])),
+COUNTS = {
+    "purchases": np.array([[2, 0], [0, 0], [1, 1]], dtype=np.float32),
     "posts_written": sp.csr_matrix(np.array([[5, 0], [0, 0], [0, 0]])),
 }
 FACTORS = np.array([[0.5, -1.0], [0.0, 0.0], [1.0, 2.0]], dtype=np.float32)
@@ -26,29 +27,51 @@ def test_smoothed_shares_by_hand() -> None:
     np.testing.assert_allclose(shares, [[0.75, 0.25], [0.5, 0.5]])
 
 
-def test_layout_leaves_out_label_sources() -> None:
-    X = placement_features(FACTORS, ENGAGEMENT, prior_strength=2.0)
-    # Sorted kinds without posts_written: posts_engaged (2 shares, log total), purchases, factors.
-    assert X.shape == (3, 2 * 3 + 2) and X.dtype == np.float32
-    np.testing.assert_allclose(X[0, :3], [1 / 8, 7 / 8, np.log1p(6)], rtol=1e-6)
-    np.testing.assert_allclose(X[0, 3:6], [0.75, 0.25, np.log1p(2)], rtol=1e-6)
-    np.testing.assert_array_equal(X[:, 6:], FACTORS)
+def test_layout_by_hand() -> None:
+    F = pair_features(COUNTS, None, None, kinds=["purchases", "posts_written"], prior_strength=2.0)
+    assert F.shape == (3, 2, n_pair_features(2, with_cf=False)) and F.dtype == np.float32
+    # purchases block of user 0, circle 0: share, log1p count, log1p total, is top.
+    np.testing.assert_allclose(F[0, 0, :PER_KIND], [0.75, np.log1p(2), np.log1p(2), 1], rtol=1e-6)
+    np.testing.assert_allclose(F[0, 1, :PER_KIND], [0.25, 0, np.log1p(2), 0], rtol=1e-6)
+    # summed block: 7 events in circle 0; an empty user is never "top".
+    np.testing.assert_allclose(F[0, 0, 2 * PER_KIND + 1], np.log1p(7), rtol=1e-6)
+    assert F[1, :, 3].sum() == 0
 
 
-def test_explicit_kinds_and_no_factors() -> None:
-    X = placement_features(None, ENGAGEMENT, kinds=["posts_written"])
-    assert X.shape == (3, 3)
-    with pytest.raises(KeyError, match="clicks"):
-        placement_features(None, ENGAGEMENT, kinds=["clicks"])
+def test_cf_block_ranks_the_nearest_centroid_first() -> None:
+    centroids = np.array([[1.0, 0.0], [0.0, 1.0]])
+    F = pair_features(COUNTS, FACTORS, centroids, kinds=["purchases"])
+    assert F.shape[2] == n_pair_features(1, with_cf=True)
+    cf = F[:, :, -4]
+    np.testing.assert_allclose(cf[2], [1.0, 2.0])
+    assert F[2, 1, -3] == 0 and F[2, 0, -3] < 0  # affinity minus the user's best
 
 
-def test_row_mismatch_is_refused() -> None:
-    with pytest.raises(ValueError, match="user_factors has 2 rows"):
-        placement_features(FACTORS[:2], ENGAGEMENT)
+def test_centroids_follow_the_shares() -> None:
+    counts = sp.csr_matrix(np.array([[3, 0], [0, 1], [0, 0]]))
+    factors = np.array([[2.0, 0.0], [0.0, -5.0], [7.0, 7.0]])
+    whole = circle_centroids(factors, counts)
+    np.testing.assert_allclose(whole, [[1, 0], [0, -1]])
+    np.testing.assert_allclose(circle_centroids(factors, counts, batch_size=1), whole)
+    with pytest.raises(ValueError, match="2 rows"):
+        circle_centroids(factors[:2], counts)
 
 
 def test_batches_equal_whole() -> None:
-    whole = placement_features(FACTORS, ENGAGEMENT)
-    parts = list(placement_feature_batches(FACTORS, ENGAGEMENT, batch_size=2))
-    assert [rows for rows, _ in parts] == [slice(0, 2), slice(2, 3)]
-    np.testing.assert_array_equal(np.vstack([x for _, x in parts]), whole)
+    centroids = circle_centroids(FACTORS, sp.csr_matrix(COUNTS["purchases"]))
+    whole = pair_features(COUNTS, FACTORS, centroids, kinds=["purchases", "posts_written"])
+    parts = [
+        pair_features({k: v[rows] for k, v in COUNTS.items()}, FACTORS[rows], centroids,
+                      kinds=["purchases", "posts_written"])
+        for rows in (slice(0, 2), slice(2, 3))
+    ]  # fmt: skip
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(KeyError, match="clicks"):
+        pair_features(COUNTS, None, None, kinds=["clicks"])
+    with pytest.raises(ValueError, match="prior_strength"):
+        pair_features(COUNTS, None, None, kinds=["purchases"], prior_strength=0)
+    with pytest.raises(ValueError, match="one row per user"):
+        pair_features(COUNTS, FACTORS[:2], np.eye(2), kinds=["purchases"])
