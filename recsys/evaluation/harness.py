@@ -304,7 +304,7 @@ def write_tuned_configs(result: EvaluationResult, tuned_dir: str | Path) -> list
         cfg = with_cf_params(result.shipped_config, shipped.best_params)
         lines = [
             f"# Training recipe for data set {result.dataset!r}: the shipped recipe with its CF",
-            f"# hyper-parameters tuned on a validation split ({shipped.metric} "
+            f"# and item-item settings tuned on a validation split ({shipped.metric} "
             f"{shipped.best_score:.4f}, {len(shipped.trials)} trials, seed {shipped.seed}).",
             "# Unlisted keys keep the defaults of pipelines/configs/default.toml.",
             f"# Use: recsys train --data DATA_DIR --config {tuned_dir.name}/{result.dataset}.toml",
@@ -313,6 +313,9 @@ def write_tuned_configs(result: EvaluationResult, tuned_dir: str | Path) -> list
             "",
             "[cf]",
             *(f"{k} = {_toml(v)}" for k, v in cfg.cf.model_dump(mode="json").items()),
+            "",
+            "[item_knn]",
+            *(f"{k} = {_toml(v)}" for k, v in cfg.item_knn.model_dump(mode="json").items()),
         ]
         path = tuned_dir / f"{result.dataset}.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -4,18 +4,21 @@ The feed scores ``user_factors . item_vectors``, where item vectors are the reci
 factors except for items with fewer than ``content.warm_min_users`` training users, whose
 factors are too noisy (or absent); those get vectors mapped from their content by a ridge map
 fitted on the warm items, weighted by ``log1p(users)`` so well-estimated factors count more.
+When ``item_knn.weight > 0`` those CF scores are blended with sparse item-item neighbour
+scores (`recsys.recommenders.hybrid.blend_scores`), each normalised per user.
 The long-tail re-ranking knob is not applied here (it is zero for accuracy comparisons).
 
-`tune_shipped` tunes the recipe's CF hyper-parameters on a validation split, exactly as the
+`tune_shipped` tunes the recipe's CF and item-item settings on a validation split, as the
 baselines are tuned, so "shipped (tuned)" and "shipped (default)" can both be reported.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -32,6 +35,8 @@ from recsys.evaluation.tuning import (
     sample_params,
 )
 from recsys.recommenders.base import Recommender
+from recsys.recommenders.hybrid import blend_scores, neighbour_scores
+from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.registry import recommender_class
 from recsys.training.config import TrainConfig
 
@@ -40,17 +45,27 @@ logger = logging.getLogger(__name__)
 # Resampling attempts before a small discrete space counts as exhausted (as in tuning.tune).
 _MAX_RESAMPLES = 50
 
-#: CF hyper-parameters searched for the tuned shipped recipe, per CF model of the recipe.
+#: Item-item settings searched with every CF model ("section.key" names a non-[cf] key).
+_ITEM_KNN_SPACE: dict[str, Any] = {
+    "item_knn.k": Range(20, 1000, log=True, integer=True),
+    "item_knn.similarity": ["cosine", "bm25"],
+}
+#: Blend weights scored for every trial's fit: the weight needs no refit, only a re-score.
+BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+
+#: Hyper-parameters searched for the tuned shipped recipe, per CF model of the recipe.
 SHIPPED_SPACES: dict[str, dict[str, Any]] = {
     "als": {
         "factors": [32, 64, 128],
         "regularization": Range(1e-3, 10.0, log=True),
         "alpha": Range(0.3, 30.0, log=True),
+        **_ITEM_KNN_SPACE,
     },
     "bpr": {
         "factors": [32, 64, 128],
         "learning_rate": Range(0.003, 0.1, log=True),
         "regularization": Range(1e-4, 0.1, log=True),
+        **_ITEM_KNN_SPACE,
     },
 }
 
@@ -64,13 +79,21 @@ def _as_config(config: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
 
 
 def with_cf_params(config: TrainConfig, params: Mapping[str, Any]) -> TrainConfig:
-    """`config` with its `[cf]` section updated by `params` (validated, unknown keys fail)."""
-    cf = {**config.cf.model_dump(mode="json"), **params}
-    return TrainConfig.model_validate({**config.model_dump(mode="json"), "cf": cf})
+    """`config` updated by `params`: plain keys go to `[cf]`, "section.key" to that section
+    (validated, unknown keys fail)."""
+    data = config.model_dump(mode="json")
+    for key, value in params.items():
+        section, _, name = key.rpartition(".")
+        section = section or "cf"
+        if not isinstance(data.get(section), dict):
+            raise ConfigError(f"unknown config section {section!r} in tuned key {key!r}")
+        data[section] = {**data[section], name: value}
+    return TrainConfig.model_validate(data)
 
 
 class ShippedRecommender(Recommender):
-    """The training recipe's CF model plus content-mapped vectors for under-observed items.
+    """The training recipe's CF model plus content-mapped vectors for under-observed items,
+    blended with item-item neighbours when the recipe's ``item_knn.weight`` is above 0.
 
     Parameters
     ----------
@@ -83,6 +106,7 @@ class ShippedRecommender(Recommender):
     user_factors_ : (n_users, f) float32
     item_vectors_ : (n_items, f) float32; CF factors, content-mapped rows for cold items.
     cold_items_ : (n_cold,) int64 item indices whose vectors came from content.
+    similarity_ : (n_items, n_items) float32 CSR item-item neighbours, or None (weight 0).
     """
 
     name = "shipped"
@@ -122,6 +146,10 @@ class ShippedRecommender(Recommender):
                     item_weight=np.log1p(n_users_of),
                 )
                 self.cold_items_ = cold
+        self.similarity_: sp.csr_matrix | None = None
+        if cfg.item_knn.weight > 0:
+            knn = ItemKNNRecommender(k=cfg.item_knn.k, similarity=cfg.item_knn.similarity)
+            self.similarity_ = knn.fit(x, show_progress=False).similarity_
         self.n_items_ = int(x.shape[1])
         logger.info(
             "shipped recipe (%s, %s) fitted in %.1f s; %d of %d items content-mapped",
@@ -141,7 +169,23 @@ class ShippedRecommender(Recommender):
                 f"the shipped model knows users 0..{n_users - 1}; "
                 f"got {user_ids[unknown][:5].tolist()}"
             )
-        return self.user_factors_[user_ids] @ np.asarray(self.item_vectors_).T
+        factor = self.user_factors_[user_ids] @ np.asarray(self.item_vectors_).T
+        if self.similarity_ is None:
+            return factor
+        knn = neighbour_scores(user_items, self.similarity_)
+        return blend_scores(factor, knn, self.config.item_knn.weight)
+
+    def with_blend_weight(self, weight: float) -> ShippedRecommender:
+        """A shallow copy scoring with another blend weight (no refit: both parts are kept).
+
+        Needs a model fitted with weight > 0 (weight 0 fits no neighbours).
+        """
+        self._check_fitted()
+        if self.similarity_ is None:
+            raise ConfigError("with_blend_weight needs a model fitted with item_knn.weight > 0")
+        other = copy.copy(self)
+        other.config = with_cf_params(self.config, {"item_knn.weight": float(weight)})
+        return other
 
     def get_params(self) -> dict[str, Any]:
         # Content vectors are an input of `fit`, not a hyper-parameter: the fitted state
@@ -149,16 +193,33 @@ class ShippedRecommender(Recommender):
         return {"config": self.config.model_dump(mode="json")}
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {
+        state = {
             "user_factors_": self.user_factors_,
             "item_vectors_": self.item_vectors_,
             "cold_items_": self.cold_items_,
         }
+        if self.similarity_ is not None:
+            s = self.similarity_
+            state.update(similarity_data=s.data, similarity_indices=s.indices,
+                         similarity_indptr=s.indptr)
+        return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self.user_factors_ = state["user_factors_"]
         self.item_vectors_ = state["item_vectors_"]
         self.cold_items_ = state["cold_items_"]
+        self.similarity_ = None
+        if "similarity_indptr" in state:
+            n = len(state["similarity_indptr"]) - 1
+            self.similarity_ = sp.csr_matrix(
+                (state["similarity_data"], state["similarity_indices"],
+                 state["similarity_indptr"]), shape=(n, n),
+            )
+
+
+def _current(config: TrainConfig, key: str) -> Any:
+    section, _, name = key.rpartition(".")
+    return getattr(getattr(config, section or "cf"), name)
 
 
 def tune_shipped(
@@ -171,12 +232,16 @@ def tune_shipped(
     n_trials: int,
     seed: int,
     metric: str = "ndcg@10",
+    blend_weights: Sequence[float] | None = BLEND_WEIGHTS,
 ) -> TuningResult:
-    """Random search over the recipe's CF hyper-parameters, fit on `train`, scored on `valid`.
+    """Random search over the recipe's CF and item-item settings, fit on `train`, scored on
+    `valid`.
 
-    The same protocol as `recsys.evaluation.tuning.tune` (seeded draws, no repeated draw,
-    best first on ties); the recipe's other sections stay as given. `best_params` are `[cf]`
-    keys, ready for `with_cf_params`.
+    The first trial is `config` itself (so tuning never ends below the recipe it starts from
+    on validation), then seeded draws without repeats as in `recsys.evaluation.tuning.tune`.
+    Each fit is scored at every weight of `blend_weights` (a re-score, not a refit; each is a
+    recorded trial); None keeps the config's weight. `best_params` use `with_cf_params` keys
+    ("factors", "item_knn.k", ...).
     """
     if n_trials < 1:
         raise ConfigError(f"n_trials must be >= 1; got {n_trials}")
@@ -184,26 +249,41 @@ def tune_shipped(
     if not k.isdigit():
         raise ConfigError(f"metric must look like 'ndcg@10'; got {metric!r}")
     space = SHIPPED_SPACES[config.cf.model] if space is None else space
+    weights = [config.item_knn.weight] if not blend_weights else list(blend_weights)
     rng = np.random.default_rng(seed)
     trials: list[Trial] = []
     seen: set[str] = set()
     for number in range(n_trials):
-        for _ in range(_MAX_RESAMPLES):
-            params = sample_params(space, rng)
-            key = json.dumps(params, sort_keys=True, default=str)
-            if key not in seen:
-                break
+        if number == 0:
+            params = {key: _current(config, key) for key in space}
         else:
-            logger.info("tune shipped: space exhausted after %d trials", number)
-            break
-        seen.add(key)
+            for _ in range(_MAX_RESAMPLES):
+                params = sample_params(space, rng)
+                if json.dumps(params, sort_keys=True, default=str) not in seen:
+                    break
+            else:
+                logger.info("tune shipped: space exhausted after %d fits", number)
+                break
+        seen.add(json.dumps(params, sort_keys=True, default=str))
         start = time.perf_counter()
-        model = ShippedRecommender(config=with_cf_params(config, params), content=content)
-        result = evaluate_model(model.fit(train), train, valid, ks=(int(k),))
-        trials.append(Trial(number, params, result[metric], result, time.perf_counter() - start))
+        # Fit with neighbours whenever some weight needs them; each weight is then a re-score.
+        fit_weight = max(weights) if max(weights) > 0 else 0.0
+        model = ShippedRecommender(
+            config=with_cf_params(config, {**params, "item_knn.weight": fit_weight}),
+            content=content,
+        ).fit(train)
+        for w in weights:
+            scored = model if fit_weight == 0 else model.with_blend_weight(w)
+            result = evaluate_model(scored, train, valid, ks=(int(k),))
+            full = {**params, "item_knn.weight": float(w)}
+            trials.append(Trial(len(trials), full, result[metric], result,
+                                time.perf_counter() - start))
+            start = time.perf_counter()
+        best_here = max(trials[-len(weights):], key=lambda t: t.score)
         logger.info(
-            "tune shipped trial %d/%d: %s -> %s=%.4f (%.1f s)",
-            number + 1, n_trials, params, metric, result[metric], trials[-1].seconds,
+            "tune shipped fit %d/%d: %s -> best %s=%.4f at weight %s",
+            number + 1, n_trials, params, metric, best_here.score,
+            best_here.params["item_knn.weight"],
         )
     best = max(trials, key=lambda t: (t.score, -t.number))
     return TuningResult("shipped", metric, seed, dict(best.params), best.score, trials)

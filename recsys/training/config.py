@@ -36,6 +36,18 @@ class CFConfig(FrozenConfig):
         return {**common, "learning_rate": self.learning_rate}
 
 
+class ItemKNNConfig(FrozenConfig):
+    """Sparse item-item neighbours blended with the CF scores (the shipped scorer).
+
+    Each user's CF and item-item scores are scaled by their per-user maximum and mixed as
+    ``(1 - weight) * cf + weight * item_knn``; weight 0 serves CF alone and fits no neighbours.
+    """
+
+    weight: float = Field(0.0, ge=0, le=1, description="share of item-item scores; 0 disables")
+    k: int = Field(100, gt=0, description="neighbours kept per item")
+    similarity: Literal["cosine", "bm25", "tfidf"] = "cosine"
+
+
 class ContentConfig(FrozenConfig):
     """Content embeddings of item texts and the map from content space to CF factor space."""
 
@@ -84,6 +96,7 @@ class TrainConfig(FrozenConfig):
     seed: int = 0
     interactions: InteractionConfig = InteractionConfig()
     cf: CFConfig = CFConfig()
+    item_knn: ItemKNNConfig = ItemKNNConfig()
     content: ContentConfig = ContentConfig()
     placement: PlacementConfig = PlacementConfig()
     index: IndexConfig = IndexConfig()

@@ -1,4 +1,4 @@
-"""ShippedRecommender: the recipe's CF plus content-mapped vectors for under-observed items."""
+"""ShippedRecommender: the recipe's CF plus content-mapped vectors, blended with item-kNN."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.content.cold_start import place_cold_items
-from recsys.errors import ContractError, UnknownUserError
-from recsys.evaluation.shipped import ShippedRecommender, tune_shipped, with_cf_params
+from recsys.errors import ConfigError, ContractError, UnknownUserError
+from recsys.evaluation.shipped import (
+    BLEND_WEIGHTS,
+    ShippedRecommender,
+    tune_shipped,
+    with_cf_params,
+)
 from recsys.recommenders.als import ALSRecommender
 from recsys.recommenders.bpr import BPRRecommender
+from recsys.recommenders.hybrid import blend_scores
+from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.training.config import TrainConfig
 
 CONFIG = TrainConfig.model_validate({"cf": {"factors": 6, "iterations": 4}})
@@ -103,15 +110,81 @@ def test_with_cf_params_validates() -> None:
         with_cf_params(CONFIG, {"alfa": 7.0})
 
 
-def test_tune_shipped_is_seeded_and_searches_the_cf_space(planted) -> None:
-    x, content = planted
+def _split(x: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     coo = x.tocoo()
     hide = np.random.default_rng(0).random(coo.nnz) < 0.2
     train = sp.csr_matrix((coo.data[~hide], (coo.row[~hide], coo.col[~hide])), shape=x.shape)
     valid = sp.csr_matrix((coo.data[hide], (coo.row[hide], coo.col[hide])), shape=x.shape)
+    return train, valid
+
+
+def test_tune_shipped_is_seeded_and_searches_the_cf_space(planted) -> None:
+    x, content = planted
+    train, valid = _split(x)
     a = tune_shipped(CONFIG, train, valid, content=content, n_trials=3, seed=5)
     b = tune_shipped(CONFIG, train, valid, content=content, n_trials=3, seed=5)
-    assert a.best_params == b.best_params and len(a.trials) == 3
+    assert a.best_params == b.best_params
+    # three fits, each scored at every blend weight
+    assert len(a.trials) == 3 * len(BLEND_WEIGHTS)
     assert a.best_score == max(t.score for t in a.trials)
-    assert a.best_params["factors"] in (32, 64, 128)
-    assert 1e-3 <= a.best_params["regularization"] <= 10.0
+    # the first fit is the recipe as given, then draws from the space
+    assert a.trials[0].params["factors"] == 6 and a.trials[0].params["item_knn.k"] == 100
+    assert [t.params["item_knn.weight"] for t in a.trials[:len(BLEND_WEIGHTS)]] == list(
+        BLEND_WEIGHTS)
+    drawn = a.trials[len(BLEND_WEIGHTS)].params
+    assert drawn["factors"] in (32, 64, 128) and 1e-3 <= drawn["regularization"] <= 10.0
+    assert 20 <= drawn["item_knn.k"] <= 1000
+    tuned = with_cf_params(CONFIG, a.best_params)  # best params are a valid recipe
+    assert tuned.item_knn.weight == a.best_params["item_knn.weight"]
+
+
+def test_tune_shipped_without_blend_keeps_the_configured_weight(planted) -> None:
+    x, _ = planted
+    train, valid = _split(x)
+    space = {"alpha": [1.0, 2.0]}
+    result = tune_shipped(CONFIG, train, valid, space=space, n_trials=2, seed=0,
+                          blend_weights=None)
+    assert [t.params for t in result.trials] == [
+        {"alpha": 1.0, "item_knn.weight": 0.0}, {"alpha": 2.0, "item_knn.weight": 0.0}]
+
+
+BLEND = with_cf_params(CONFIG, {"item_knn.weight": 0.4, "item_knn.k": 10})
+
+
+def test_blend_scores_cf_and_item_neighbours_per_user(planted) -> None:
+    x, content = planted
+    shipped = ShippedRecommender(config=BLEND, content=content).fit(x)
+    plain = ShippedRecommender(config=CONFIG, content=content).fit(x)
+    knn = ItemKNNRecommender(k=10, similarity="cosine").fit(x, show_progress=False)
+    users = np.arange(40)
+    factor = plain._score(users, x)
+    expected = blend_scores(factor, (x @ knn.similarity_).toarray(), 0.4)
+    np.testing.assert_allclose(shipped._score(users, x), expected, rtol=1e-5, atol=1e-6)
+    assert shipped.similarity_.shape == (30, 30)
+    # weight 0 of the same fit ranks exactly as CF alone
+    zero = shipped.with_blend_weight(0.0)
+    assert np.array_equal(zero.recommend(users, x, k=5)[0], plain.recommend(users, x, k=5)[0])
+    assert shipped.config.item_knn.weight == 0.4  # the copy did not touch the original
+    with pytest.raises(ConfigError, match="item_knn.weight > 0"):
+        plain.with_blend_weight(0.5)
+
+
+def test_blend_save_load_round_trip(planted, tmp_path: Path) -> None:
+    x, content = planted
+    shipped = ShippedRecommender(config=BLEND, content=content).fit(x)
+    shipped.save(tmp_path / "m")
+    back = ShippedRecommender.load(tmp_path / "m")
+    assert back.config == BLEND
+    assert (back.similarity_ != shipped.similarity_).nnz == 0
+    users = np.arange(40)
+    for a, b in zip(shipped.recommend(users, x, k=7), back.recommend(users, x, k=7), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_with_cf_params_routes_section_keys() -> None:
+    cfg = with_cf_params(CONFIG, {"factors": 9, "item_knn.k": 33})
+    assert (cfg.cf.factors, cfg.item_knn.k) == (9, 33)
+    with pytest.raises(ConfigError, match="unknown config section"):
+        with_cf_params(CONFIG, {"itemknn.k": 33})
+    with pytest.raises(ValueError):
+        with_cf_params(CONFIG, {"item_knn.weight": 1.5})
