@@ -59,6 +59,7 @@ def run_training(
         item_meta = steps.item_metadata(data, items, catalogue)
     with timer.step("cf"):
         cf = steps.fit_cf(user_items, config)
+        item_similarity = steps.fit_item_neighbours(user_items, config)
     with timer.step("content"):
         encoder, content = steps.fit_content(data, items, config)
         content_placer, item_vectors, cold = steps.map_cold_items(
@@ -104,6 +105,8 @@ def run_training(
         lists=lists,
         item_index=item_index,
         user_index=user_index,
+        item_similarity=item_similarity,
+        blend_weight=config.item_knn.weight,
     )
     with timer.step("bundle"):
         writer = BundleWriter(models_dir or Path(config.bundle.models_dir))

@@ -11,6 +11,8 @@ Layout (relative to `models/<version>/`)::
     user_items/{data,indices,indptr,shape}.npy    training confidence matrix (history filter)
     cf/                                           the CF model (Recommender.save)
     item_vectors.npy                              CF item factors, content-mapped for cold items
+    item_knn/{data,indices,indptr,shape}.npy      item-item neighbours blended with CF scores,
+    item_knn/blend.json                           and the blend weight (absent: CF alone)
     content/                                      content encoder + content -> factor map
     placement/                                    the circle placer; affinities.npy; members.npy
     lists/*.npy                                   candidate lists
@@ -37,6 +39,7 @@ from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.placement.placer import CirclePlacer
 from recsys.recommenders.base import Recommender, top_k
+from recsys.recommenders.hybrid import blend_scores, neighbour_scores
 from recsys.recommenders.registry import RECOMMENDERS
 
 _LIST_KEYS = ("item_popularity", "item_users", "is_head")
@@ -58,19 +61,29 @@ class TrainedModel:
     lists: CandidateLists
     item_index: VectorIndex
     user_index: VectorIndex
+    #: (n_items, n_items) float32 CSR neighbours; None serves CF scores alone. A refreshed
+    #: bundle may know more items than this matrix: those have no neighbours yet.
+    item_similarity: sp.csr_matrix | None = None
+    blend_weight: float = 0.0
 
     @property
     def user_factors(self) -> np.ndarray:
         return self.cf.user_factors_  # type: ignore[attr-defined]
 
     def top_items(self, user_idx: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Best unseen, listed items for dense user indices: user factors . item vectors.
+        """Best unseen, listed items for dense user indices: user factors . item vectors,
+        blended with item-item neighbour scores when the bundle has them (the shipped scorer,
+        `recsys.evaluation.shipped.ShippedRecommender`).
 
         Item vectors include the content-mapped ones of cold items, so new group buys compete.
         """
         user_idx = np.asarray(user_idx, dtype=np.int64)
         scores = np.asarray(self.user_factors[user_idx] @ self.item_vectors.T, dtype=np.float32)
-        seen = self.user_items[user_idx].tocoo()
+        rows = self.user_items[user_idx]
+        if self.item_similarity is not None and self.blend_weight > 0:
+            knn = neighbour_scores(rows, self.item_similarity)
+            scores = blend_scores(scores, knn, self.blend_weight)
+        seen = rows.tocoo()
         scores[seen.row, seen.col] = -np.inf
         scores[:, ~self.item_meta["listed"].to_numpy()] = -np.inf
         return top_k(scores, k)
@@ -87,6 +100,11 @@ class TrainedModel:
         save_csr(root / "user_items", self.user_items)
         self.cf.save(root / "cf")
         _save_npy(root / "item_vectors.npy", self.item_vectors)
+        if self.item_similarity is not None:
+            save_csr(root / "item_knn", self.item_similarity)
+            (root / "item_knn" / "blend.json").write_text(
+                json.dumps({"weight": float(self.blend_weight)}), encoding="utf-8"
+            )
         self.content.save(root / "content")
         self.placer.save(root / "placement" / "placer")
         _save_npy(root / "placement" / "affinities.npy", self.affinities)
@@ -104,6 +122,10 @@ class TrainedModel:
         mode = "r" if mmap else None
         try:
             cf_cls = RECOMMENDERS[json.loads((root / "cf" / "params.json").read_text())["model"]]
+            similarity, weight = None, 0.0
+            if (root / "item_knn").is_dir():
+                similarity = load_csr(root / "item_knn")
+                weight = float(json.loads((root / "item_knn" / "blend.json").read_text())["weight"])
             lists = CandidateLists.from_arrays(
                 {p.stem: np.load(p, mmap_mode=mode) for p in (root / "lists").glob("*.npy")}
             )
@@ -122,6 +144,8 @@ class TrainedModel:
                 lists=lists,
                 item_index=VectorIndex.load(root / "index" / "items"),
                 user_index=VectorIndex.load(root / "index" / "users"),
+                item_similarity=similarity,
+                blend_weight=weight,
             )
         except (FileNotFoundError, KeyError) as exc:
             raise BundleError(f"{root}: incomplete bundle, cannot load {exc}") from exc

@@ -29,6 +29,7 @@ from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
 from recsys.placement.labels import ugc_labels
 from recsys.placement.placer import CirclePlacer
 from recsys.recommenders.base import Recommender
+from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.registry import RECOMMENDERS
 from recsys.training.config import TrainConfig
 
@@ -53,6 +54,16 @@ def item_metadata(data: DataDir, items: IdMap, catalogue: CircleCatalogue) -> pd
 def fit_cf(user_items: sp.csr_matrix, config: TrainConfig) -> Recommender:
     model = RECOMMENDERS[config.cf.model](**config.cf.model_kwargs(config.seed))
     return model.fit(user_items)
+
+
+def fit_item_neighbours(user_items: sp.csr_matrix, config: TrainConfig) -> sp.csr_matrix | None:
+    """The item-item neighbours the feed blends with CF scores, or None when
+    ``item_knn.weight`` is 0. (n_items, n_items) float32 CSR, at most k non-zeros per row."""
+    knn = config.item_knn
+    if knn.weight == 0:
+        return None
+    model = ItemKNNRecommender(k=knn.k, similarity=knn.similarity).fit(user_items)
+    return model.similarity_
 
 
 def validation_fit(

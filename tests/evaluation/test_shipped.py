@@ -188,3 +188,47 @@ def test_with_cf_params_routes_section_keys() -> None:
         with_cf_params(CONFIG, {"itemknn.k": 33})
     with pytest.raises(ValueError):
         with_cf_params(CONFIG, {"item_knn.weight": 1.5})
+
+
+def test_trained_bundle_serves_the_shipped_blend(tmp_path: Path) -> None:
+    """`recsys train` with the blend on saves the neighbours, and `top_items` ranks exactly
+    as ShippedRecommender with the bundle's state (what the evaluation measures)."""
+    from pipelines.train import run_training
+    from recsys.ingest import ingest
+    from recsys.synth import SynthConfig, generate
+    from recsys.training.artifacts import TrainedModel
+
+    generate(SynthConfig(n_users=300, n_items=200, seed=1), tmp_path / "raw")
+    ingest(tmp_path / "raw", tmp_path / "data")
+    cfg = TrainConfig.model_validate({
+        "cf": {"factors": 8, "iterations": 3},
+        "item_knn": {"weight": 0.5, "k": 20},
+        "content": {"evaluate_cold_start": False, "n_components": 8},
+        "holdout_fraction": 0.0,
+    })
+    root = run_training(tmp_path / "data", cfg, models_dir=tmp_path / "models")
+    assert (root / "item_knn" / "indptr.npy").is_file()
+    model = TrainedModel.load(root)
+    assert model.blend_weight == 0.5
+    expected = ItemKNNRecommender(k=20).fit(model.user_items, show_progress=False).similarity_
+    assert abs(model.item_similarity - expected).max() < 1e-6
+
+    shipped = ShippedRecommender(config=cfg)
+    shipped._set_state({
+        "user_factors_": model.user_factors, "item_vectors_": model.item_vectors,
+        "cold_items_": np.empty(0, np.int64), "similarity_data": model.item_similarity.data,
+        "similarity_indices": model.item_similarity.indices,
+        "similarity_indptr": model.item_similarity.indptr,
+    })
+    shipped.n_items_ = len(model.items)
+    users = np.arange(40)
+    unlisted = np.flatnonzero(~model.item_meta["listed"].to_numpy())
+    want = shipped.recommend(users, model.user_items[users], k=10, exclude_items=unlisted)
+    got = model.top_items(users, k=10)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5)
+    # without the blend the bundle has no neighbours and ranks by CF alone
+    plain = run_training(tmp_path / "data", with_cf_params(cfg, {"item_knn.weight": 0.0}),
+                         models_dir=tmp_path / "models")
+    assert not (plain / "item_knn").exists()
+    assert TrainedModel.load(plain).item_similarity is None
