@@ -230,7 +230,7 @@ def run_evaluation(
 
     `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
     whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
-    the default recipe without its content-mapped vectors (a diagnostic).
+    the recipe's CF alone: no content-mapped vectors, no item-kNN blend (a diagnostic).
     """
     trials_of = {**{m: n_trials for m in (*baselines, "shipped")}, **(model_trials or {})}
     config = config or TrainConfig()
@@ -259,9 +259,11 @@ def run_evaluation(
     models["shipped"] = ShippedRecommender(config=config, content=p.content).fit(p.train)
     seconds["shipped"] = time.perf_counter() - start
     if with_cf_only and p.content is not None:
-        # Diagnostic: the same recipe without content-mapped vectors, to see what they cost.
+        # Diagnostic: the recipe's CF alone (no content-mapped vectors, no item-kNN blend),
+        # to see what those two add.
         start = time.perf_counter()
-        models["shipped_cf_only"] = ShippedRecommender(config=config).fit(p.train)
+        cf_only = with_cf_params(config, {"item_knn.weight": 0.0})
+        models["shipped_cf_only"] = ShippedRecommender(config=cf_only).fit(p.train)
         seconds["shipped_cf_only"] = time.perf_counter() - start
     if tune_shipped_recipe:
         start = time.perf_counter()

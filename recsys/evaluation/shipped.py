@@ -239,9 +239,9 @@ def tune_shipped(
 
     The first trial is `config` itself (so tuning never ends below the recipe it starts from
     on validation), then seeded draws without repeats as in `recsys.evaluation.tuning.tune`.
-    Each fit is scored at every weight of `blend_weights` (a re-score, not a refit; each is a
-    recorded trial); None keeps the config's weight. `best_params` use `with_cf_params` keys
-    ("factors", "item_knn.k", ...).
+    Each fit is scored at every weight of `blend_weights` and the config's own (a re-score,
+    not a refit; each is a recorded trial); None keeps the config's weight. `best_params`
+    use `with_cf_params` keys ("factors", "item_knn.k", ...).
     """
     if n_trials < 1:
         raise ConfigError(f"n_trials must be >= 1; got {n_trials}")
@@ -249,7 +249,8 @@ def tune_shipped(
     if not k.isdigit():
         raise ConfigError(f"metric must look like 'ndcg@10'; got {metric!r}")
     space = SHIPPED_SPACES[config.cf.model] if space is None else space
-    weights = [config.item_knn.weight] if not blend_weights else list(blend_weights)
+    weights = ([config.item_knn.weight] if not blend_weights
+               else sorted({*blend_weights, config.item_knn.weight}))
     rng = np.random.default_rng(seed)
     trials: list[Trial] = []
     seen: set[str] = set()

@@ -19,9 +19,11 @@ class CFConfig(FrozenConfig):
 
     model: Literal["als", "bpr"] = "als"
     factors: int = Field(64, gt=0)
-    regularization: float = Field(0.05, ge=0)
+    # Chosen on validation splits of ML-1M, Last.fm and Amazon Beauty together (one recipe
+    # for every data set; bench/results/datasets.md): alpha 1 / reg 0.05 underfit all three.
+    regularization: float = Field(10.0, ge=0)
     iterations: int = Field(15, gt=0)
-    alpha: float = Field(1.0, gt=0, description="ALS only: confidence = 1 + alpha * weight")
+    alpha: float = Field(5.0, gt=0, description="ALS only: confidence = 1 + alpha * weight")
     learning_rate: float = Field(0.01, gt=0, description="BPR only")
 
     def model_kwargs(self, seed: int) -> dict[str, object]:
@@ -43,8 +45,8 @@ class ItemKNNConfig(FrozenConfig):
     ``(1 - weight) * cf + weight * item_knn``; weight 0 serves CF alone and fits no neighbours.
     """
 
-    weight: float = Field(0.0, ge=0, le=1, description="share of item-item scores; 0 disables")
-    k: int = Field(100, gt=0, description="neighbours kept per item")
+    weight: float = Field(0.7, ge=0, le=1, description="share of item-item scores; 0 disables")
+    k: int = Field(300, gt=0, description="neighbours kept per item")
     similarity: Literal["cosine", "bm25", "tfidf"] = "cosine"
 
 

@@ -22,7 +22,10 @@ from recsys.recommenders.hybrid import blend_scores
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.training.config import TrainConfig
 
-CONFIG = TrainConfig.model_validate({"cf": {"factors": 6, "iterations": 4}})
+# CF alone (the blend is tested with BLEND below).
+CONFIG = TrainConfig.model_validate(
+    {"cf": {"factors": 6, "iterations": 4}, "item_knn": {"weight": 0.0}}
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,8 @@ def test_items_with_too_few_users_get_content_mapped_vectors(planted) -> None:
 def test_bpr_recipe_and_warm_threshold_follow_the_config(planted) -> None:
     x, content = planted
     cfg = TrainConfig.model_validate(
-        {"cf": {"model": "bpr", "factors": 4, "iterations": 5}, "content": {"warm_min_users": 5}}
+        {"cf": {"model": "bpr", "factors": 4, "iterations": 5}, "content": {"warm_min_users": 5},
+         "item_knn": {"weight": 0.0}}
     )
     shipped = ShippedRecommender(config=cfg, content=content).fit(x)
     assert shipped.item_vectors_.shape == (30, 5)  # BPR's bias column is mapped too
@@ -128,7 +132,7 @@ def test_tune_shipped_is_seeded_and_searches_the_cf_space(planted) -> None:
     assert len(a.trials) == 3 * len(BLEND_WEIGHTS)
     assert a.best_score == max(t.score for t in a.trials)
     # the first fit is the recipe as given, then draws from the space
-    assert a.trials[0].params["factors"] == 6 and a.trials[0].params["item_knn.k"] == 100
+    assert a.trials[0].params["factors"] == 6 and a.trials[0].params["item_knn.k"] == 300
     assert [t.params["item_knn.weight"] for t in a.trials[:len(BLEND_WEIGHTS)]] == list(
         BLEND_WEIGHTS)
     drawn = a.trials[len(BLEND_WEIGHTS)].params
@@ -142,10 +146,12 @@ def test_tune_shipped_without_blend_keeps_the_configured_weight(planted) -> None
     x, _ = planted
     train, valid = _split(x)
     space = {"alpha": [1.0, 2.0]}
-    result = tune_shipped(CONFIG, train, valid, space=space, n_trials=2, seed=0,
+    result = tune_shipped(CONFIG, train, valid, space=space, n_trials=4, seed=0,
                           blend_weights=None)
-    assert [t.params for t in result.trials] == [
-        {"alpha": 1.0, "item_knn.weight": 0.0}, {"alpha": 2.0, "item_knn.weight": 0.0}]
+    # the recipe's own alpha first, then the two draws; the space is then exhausted
+    assert [t.params["alpha"] for t in result.trials][0] == CONFIG.cf.alpha == 5.0
+    assert sorted(t.params["alpha"] for t in result.trials[1:]) == [1.0, 2.0]
+    assert {t.params["item_knn.weight"] for t in result.trials} == {0.0}
 
 
 BLEND = with_cf_params(CONFIG, {"item_knn.weight": 0.4, "item_knn.k": 10})
@@ -232,3 +238,9 @@ def test_trained_bundle_serves_the_shipped_blend(tmp_path: Path) -> None:
                          models_dir=tmp_path / "models")
     assert not (plain / "item_knn").exists()
     assert TrainedModel.load(plain).item_similarity is None
+
+
+def test_default_recipe_is_the_als_item_knn_blend() -> None:
+    """The shipped default (chosen on validation, bench/results/datasets.md) blends item-kNN."""
+    cfg = TrainConfig()
+    assert cfg.cf.model == "als" and cfg.item_knn.weight > 0
