@@ -145,8 +145,10 @@ def table(results: list[dict]) -> str:
         "it (ALS on the event confidence matrix + content-mapped vectors for items with < 2 "
         "training users, blended per user with sparse item-kNN scores; long-tail knob at "
         "zero); `shipped_tuned` = the same recipe with `[cf]` and `[item_knn]` tuned on "
-        "validation (its first fit is the default recipe; each fit is scored at 7 blend "
-        "weights, so its trial count is fits x 7). `shipped_cf_only` = the default recipe "
+        "validation (its first fit is the default recipe, its second the tuned ALS and "
+        "item-kNN baselines' settings together, then random draws; each fit is scored at the "
+        "blend weights of `shipped.BLEND_WEIGHTS` and the configured one, so its trial count "
+        "is fits x weights). `shipped_cf_only` = the default recipe "
         "without content map and without the item-kNN blend (ALS alone, default `[cf]`).",
         "",
         "Regenerate: `.venv/bin/python bench/datasets_table.py` (see docs/evaluation.md).",

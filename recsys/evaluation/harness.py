@@ -268,7 +268,8 @@ def run_evaluation(
     if tune_shipped_recipe:
         start = time.perf_counter()
         tuning["shipped"] = tune_shipped(config, p.inner_train, p.valid, content=p.content,
-                                         n_trials=trials_of["shipped"], seed=seed, metric=metric)
+                                         n_trials=trials_of["shipped"], seed=seed, metric=metric,
+                                         candidates=_blend_of_tuned_baselines(config, tuning))
         tuned_cfg = with_cf_params(config, tuning["shipped"].best_params)
         shipped_tuned = ShippedRecommender(config=tuned_cfg, content=p.content)
         models["shipped_tuned"] = shipped_tuned.fit(p.train)
@@ -281,6 +282,17 @@ def run_evaluation(
         dataset=p.dataset, comparison=comparison, tuning=tuning, split_info=p.split.info,
         shipped_config=config, skipped=skipped, seconds=seconds,
     )
+
+
+def _blend_of_tuned_baselines(config: TrainConfig,
+                               tuning: Mapping[str, TuningResult]) -> list[dict[str, Any]]:
+    """The recipe's two halves set as their tuned baselines (ALS and item-kNN), as one
+    candidate fit for `tune_shipped`: each half then starts from its own validation optimum."""
+    if config.cf.model != "als" or "als" not in tuning or "itemknn" not in tuning:
+        return []
+    knn = tuning["itemknn"].best_params
+    return [{**tuning["als"].best_params, "item_knn.k": knn["k"],
+             "item_knn.similarity": knn["similarity"]}]
 
 
 def _toml(value: Any) -> str:

@@ -51,7 +51,7 @@ _ITEM_KNN_SPACE: dict[str, Any] = {
     "item_knn.similarity": ["cosine", "bm25"],
 }
 #: Blend weights scored for every trial's fit: the weight needs no refit, only a re-score.
-BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0)
 
 #: Hyper-parameters searched for the tuned shipped recipe, per CF model of the recipe.
 SHIPPED_SPACES: dict[str, dict[str, Any]] = {
@@ -233,12 +233,15 @@ def tune_shipped(
     seed: int,
     metric: str = "ndcg@10",
     blend_weights: Sequence[float] | None = BLEND_WEIGHTS,
+    candidates: Sequence[Mapping[str, Any]] = (),
 ) -> TuningResult:
     """Random search over the recipe's CF and item-item settings, fit on `train`, scored on
     `valid`.
 
-    The first trial is `config` itself (so tuning never ends below the recipe it starts from
-    on validation), then seeded draws without repeats as in `recsys.evaluation.tuning.tune`.
+    The first fit is `config` itself (so tuning never ends below the recipe it starts from
+    on validation), then each of `candidates` (e.g. the tuned ALS and item-kNN baselines'
+    settings together), then seeded draws without repeats as in `recsys.evaluation.tuning.tune`,
+    `n_trials` fits in all.
     Each fit is scored at every weight of `blend_weights` and the config's own (a re-score,
     not a refit; each is a recorded trial); None keeps the config's weight. `best_params`
     use `with_cf_params` keys ("factors", "item_knn.k", ...).
@@ -257,6 +260,8 @@ def tune_shipped(
     for number in range(n_trials):
         if number == 0:
             params = {key: _current(config, key) for key in space}
+        elif number <= len(candidates):
+            params = {key: _current(config, key) for key in space} | dict(candidates[number - 1])
         else:
             for _ in range(_MAX_RESAMPLES):
                 params = sample_params(space, rng)

@@ -173,7 +173,9 @@ def test_run_evaluation_compares_every_model_on_the_same_split(result) -> None:
     # the planted groups are learnable: a factor model beats most-popular
     assert result.metrics["shipped"]["ndcg@10"] > result.metrics["popularity"]["ndcg@10"]
     assert set(result.tuning) == {"popularity", "als", "shipped"}
-    assert set(result.tuning["shipped"].best_params) == {"factors", "regularization", "alpha"}
+    assert set(result.tuning["shipped"].best_params) == {
+        "factors", "regularization", "alpha", "item_knn.k", "item_knn.similarity",
+        "item_knn.weight"}
 
 
 def test_unknown_baseline_is_a_config_error(tiny: Path) -> None:

@@ -244,3 +244,15 @@ def test_default_recipe_is_the_als_item_knn_blend() -> None:
     """The shipped default (chosen on validation, bench/results/datasets.md) blends item-kNN."""
     cfg = TrainConfig()
     assert cfg.cf.model == "als" and cfg.item_knn.weight > 0
+
+
+def test_tune_shipped_fits_candidates_after_the_recipe(planted) -> None:
+    x, _ = planted
+    train, valid = _split(x)
+    result = tune_shipped(BLEND, train, valid, n_trials=2, seed=0, blend_weights=(0.0, 1.0),
+                          candidates=[{"factors": 5, "item_knn.k": 4}])
+    # weights: the sweep plus the recipe's own 0.4; two fits (recipe, then the candidate)
+    assert [t.params["item_knn.weight"] for t in result.trials] == [0.0, 0.4, 1.0] * 2
+    assert result.trials[0].params["factors"] == 6 and result.trials[0].params["item_knn.k"] == 10
+    cand = result.trials[3].params
+    assert (cand["factors"], cand["item_knn.k"], cand["alpha"]) == (5, 4, BLEND.cf.alpha)

@@ -41,7 +41,8 @@ def test_evaluate_writes_report_metrics_and_tuned_configs(data: Path, tmp_path: 
     html = (tmp_path / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # bars, accuracy vs tail, popularity
     tuned = load_config(TrainConfig, tmp_path / "tuned" / "tiny.toml")
-    assert tuned.cf.factors in (32, 64, 128) and tuned.cf.iterations == 5
+    # tuned from the recipe (its first fit, factors 8) or a draw of the space
+    assert tuned.cf.factors in (8, 32, 64, 128) and tuned.cf.iterations == 5
     assert (tmp_path / "tuned" / "tiny.baselines.toml").is_file()
 
 
