@@ -45,7 +45,7 @@ class ItemKNNConfig(FrozenConfig):
     ``(1 - weight) * cf + weight * item_knn``; weight 0 serves CF alone and fits no neighbours.
     """
 
-    weight: float = Field(0.7, ge=0, le=1, description="share of item-item scores; 0 disables")
+    weight: float = Field(0.0, ge=0, le=1, description="share of item-item scores; 0 disables")
     k: int = Field(300, gt=0, description="neighbours kept per item")
     similarity: Literal["cosine", "bm25", "tfidf"] = "cosine"
 
