@@ -14,7 +14,6 @@ import typer
 
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.writer import BundleWriter
-from recsys.candidate_lists import build_candidate_lists
 from recsys.circles import CircleCatalogue
 from recsys.config import load_config
 from recsys.datastore import DataDir
@@ -79,17 +78,7 @@ def run_training(
             item_vectors, cf.user_factors_, config
         )
     with timer.step("lists"):
-        lists = build_candidate_lists(
-            log,
-            n_items=n_items,
-            item_circle=item_meta["circle_idx"].to_numpy(),
-            is_group_buy=item_meta["is_group_buy"].to_numpy(),
-            is_listed=item_meta["listed"].to_numpy(),
-            n_circles=len(catalogue),
-            head_share=config.lists.head_share,
-            per_circle=config.lists.per_circle,
-            trending_days=config.lists.trending_days,
-        )
+        lists = steps.candidate_lists(log, item_meta, len(catalogue), config)
     model = TrainedModel(
         users=users,
         items=items,

@@ -31,7 +31,7 @@ from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.registry import ModelRegistry
 from recsys.bundle.writer import BundleWriter
-from recsys.candidate_lists import CandidateLists, build_candidate_lists
+from recsys.candidate_lists import CandidateLists
 from recsys.circles import CircleCatalogue
 from recsys.content.documents import item_documents
 from recsys.content.placer import ContentPlacer
@@ -144,17 +144,7 @@ def refresh_items(
             logger.info("%d cold items got posts; old vectors kept (approximate index)", len(grown))
         item_index.add(vectors[n_old:])
     log = load_interaction_log(data, users, items, config.interactions)
-    lists = build_candidate_lists(
-        log,
-        n_items=n_items,
-        item_circle=meta["circle_idx"].to_numpy(),
-        is_group_buy=meta["is_group_buy"].to_numpy(),
-        is_listed=meta["listed"].to_numpy(),
-        n_circles=len(catalogue),
-        head_share=config.lists.head_share,
-        per_circle=config.lists.per_circle,
-        trending_days=config.lists.trending_days,
-    )
+    lists = steps.candidate_lists(log, meta, len(catalogue), config)
     was_listed = pq.read_table(root / "items_meta.parquet", columns=["listed"]).column(0)
     still = meta["listed"].to_numpy(dtype=bool)[:n_old]
     counts = {

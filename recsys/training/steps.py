@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
 from recsys.content.cold_start import evaluate_cold_items, place_cold_items
 from recsys.content.documents import item_documents
@@ -49,6 +50,24 @@ def item_metadata(data: DataDir, items: IdMap, catalogue: CircleCatalogue) -> pd
     if unmapped:
         logger.info("%d of %d items have a category that seeds no circle", unmapped, len(table))
     return table.drop(columns=["status"])
+
+
+def candidate_lists(
+    log: pd.DataFrame, item_meta: pd.DataFrame, n_circles: int, config: TrainConfig
+) -> CandidateLists:
+    """Popular / trending / group-buy lists per circle from the log and item metadata
+    (shared by training and the catalogue refresh)."""
+    return build_candidate_lists(
+        log,
+        n_items=len(item_meta),
+        item_circle=item_meta["circle_idx"].to_numpy(),
+        is_group_buy=item_meta["is_group_buy"].to_numpy(),
+        is_listed=item_meta["listed"].to_numpy(),
+        n_circles=n_circles,
+        head_share=config.lists.head_share,
+        per_circle=config.lists.per_circle,
+        trending_days=config.lists.trending_days,
+    )
 
 
 def fit_cf(user_items: sp.csr_matrix, config: TrainConfig) -> Recommender:
