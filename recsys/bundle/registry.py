@@ -26,7 +26,10 @@ logger = logging.getLogger(__name__)
 POINTER = "PROMOTED"
 HISTORY = "promotions.jsonl"
 #: Metrics (dotted keys into the manifest metrics, higher is better) a promotion must not lose.
-DEFAULT_GUARDED_METRICS: tuple[str, ...] = ("placement.model.subsets.all.macro_f1", "holdout.ndcg@10")
+DEFAULT_GUARDED_METRICS: tuple[str, ...] = (
+    "placement.model.subsets.all.macro_f1",
+    "holdout.ndcg@10",
+)
 #: Largest allowed drop of a guarded metric, in the metric's own units (absolute).
 DEFAULT_TOLERANCE = 0.02
 
