@@ -15,26 +15,34 @@ from recsys.config import load_config
 from recsys.errors import RecsysError
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")]
-UsersOpt = Annotated[int | None, typer.Option("--users", help="Number of users [10000].")]
+UsersOpt = Annotated[int | None, typer.Option("--users", help="Number of users (default 10000).")]
 ItemsOpt = Annotated[
-    int | None, typer.Option("--items", help="Number of items [users / 10, at least 50].")
+    int | None, typer.Option("--items", help="Number of items (default: users / 10, at least 50).")
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Root seed [0].")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Root seed (default 0).")]
 EventsOpt = Annotated[
-    float | None, typer.Option("--events-per-user", help="Mean events per user [10].")
+    float | None, typer.Option("--events-per-user", help="Mean events per user (default 10).")
 ]
 NoiseOpt = Annotated[
-    float | None, typer.Option("--noise-share", help="Share of off-interest actions [0.2].")
+    float | None, typer.Option("--noise-share", help="Share of off-interest actions (default 0.2).")
 ]
 ChunkOpt = Annotated[
-    int | None, typer.Option("--chunk-users", help="Users per chunk and part file [100000].")
+    int | None,
+    typer.Option(
+        "--chunk-users",
+        help="Users per chunk and part file (default 100000).",
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="TOML file of SynthConfig knobs; the options above win."),
 ]
 CirclesOpt = Annotated[
-    Path | None, typer.Option("--circles", help="Circle catalogue TOML [data/circles.toml].")
+    Path | None,
+    typer.Option(
+        "--circles",
+        help="Circle catalogue TOML (default data/circles.toml).",
+    ),
 ]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
 
@@ -51,8 +59,9 @@ def synth(
     circles: CirclesOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
-    """Generate users, items, posts, group buys, events and social edges in the contract layout,
-    with the planted interests saved apart in OUT/truth/."""
+    """Generate platform-like data with planted truth.
+
+    Writes the contract tables (users ... social_edges) and OUT/truth/ (planted interests)."""
     from recsys.circles import load_catalogue
     from recsys.synth import SynthConfig, generate
 

@@ -95,7 +95,10 @@ class SynthConfig(FrozenConfig):
         0.15, ge=0, le=1, description="Share of items sold as group buys."
     )
     group_buy_tail_share: float = Field(
-        0.8, ge=0, le=1, description="Share of group-buy items placed in the tail."
+        0.95,
+        ge=0,
+        le=1,
+        description="Share of group-buy items placed in the tail (all items: 1 - head_share).",
     )
     new_item_share: float = Field(
         0.3,

@@ -50,7 +50,7 @@ FROZEN_DEFAULTS = {
     "post_event_share": 0.3, "extra_views": 0.3, "like_prob": 0.2, "comment_prob": 0.05,
     "share_prob": 0.05, "purchase_prob": 0.12, "post_like_prob": 0.15, "post_comment_prob": 0.05,
     "post_share_prob": 0.02, "popularity_exponent": 0.8, "head_share": 0.2,
-    "group_buy_item_share": 0.15, "group_buy_tail_share": 0.8, "new_item_share": 0.3,
+    "group_buy_item_share": 0.15, "group_buy_tail_share": 0.95, "new_item_share": 0.3,
     "delisted_share": 0.03, "posts_per_user": 1.0, "posting_sigma": 1.5,
     "review_post_share": 0.4, "deleted_post_share": 0.02, "post_words": 12,
     "circle_word_share": 0.5, "friends_per_user": 8.0, "friends_sigma": 1.0, "homophily": 0.7,
