@@ -68,7 +68,7 @@ def demo(
     metrics = manifest["metrics"]
     typer.echo(f"bundle {bundle_path.name} promoted; step timings (s): {manifest['step_timings']}")
     typer.echo(f"holdout: {metrics.get('holdout')}")
-    typer.echo(f"cold start: {metrics.get('cold_start')}")
+    _print_cold_start(metrics.get("cold_start", {}))
     placement = metrics.get("placement", {})
     for who in ("model", "baseline_history_frequency"):
         if who in placement:
@@ -118,6 +118,18 @@ def _print_comparison(metrics: dict[str, dict[str, float]]) -> None:
     for name, values in ranked:
         cells = "".join(f"{values.get(c, float('nan')):>20.4f}" for c in columns)
         typer.echo(f"{name:<16}{cells}")
+
+
+def _print_cold_start(report: dict) -> None:
+    """One line per (placement, pair set): AUC of the model against its two baselines."""
+    for variant in ("catalogue_only", "with_ugc"):
+        for who, r in report.get(variant, {}).items():
+            typer.echo(
+                f"cold items ({variant}, {who}, {r['n_pairs']:.0f} pairs): AUC model "
+                f"{r['model_auc']:.3f} / popularity in category {r['popularity_auc']:.3f} / "
+                f"random {r['random_auc']:.3f}; hit@10 {r['model_hit@10']:.3f} / "
+                f"{r['popularity_hit@10']:.3f} / {r['random_hit@10']:.3f}"
+            )
 
 
 def _headline(report: dict) -> dict:

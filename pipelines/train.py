@@ -19,7 +19,7 @@ from recsys.config import load_config
 from recsys.datastore import DataDir
 from recsys.errors import RecsysError
 from recsys.features.circle_engagement import user_circle_engagement
-from recsys.features.interactions import load_interaction_log, to_csr
+from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
 from recsys.training import steps
 from recsys.training.artifacts import TrainedModel
@@ -28,6 +28,8 @@ from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
+TRAIN_STEPS = ("interactions", "cf", "content", "validation", "placement", "indexes", "lists",
+               "bundle")  # fmt: skip
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
 
@@ -40,7 +42,7 @@ def run_training(
 ) -> Path:
     """Train every artefact from `data_dir` and write a new bundle; returns its folder."""
     data = DataDir(data_dir)
-    timer = StepTimer()
+    timer = StepTimer(TRAIN_STEPS, desc="train")
     users = IdMap.load(data.idmap_path("users"))
     items = IdMap.load(data.idmap_path("items"))
     catalogue = CircleCatalogue.from_table(data.read_table("circles"))
@@ -60,14 +62,20 @@ def run_training(
         cf = steps.fit_cf(user_items, config)
         item_similarity = steps.fit_item_neighbours(user_items, config)
     with timer.step("content"):
-        encoder, content = steps.fit_content(data, items, config)
+        texts = steps.item_texts(data, items)
+        encoder, content = steps.fit_content(texts.full, config)
         content_placer, item_vectors, cold = steps.map_cold_items(
             cf, encoder, content, user_items, config
         )
     metrics: dict[str, object] = {}
     with timer.step("validation"):
         category_codes = item_meta["category"].astype("category").cat.codes.to_numpy()
-        metrics.update(steps.validation_fit(user_items, content, category_codes, config))
+        created = item_meta["created_ts"].astype("int64").to_numpy()
+        purchases = purchase_matrix(data, users, items)
+        metrics.update(
+            steps.validation_fit(user_items, texts, category_codes, created, config, purchases)
+        )
+        del texts, purchases
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
         placer, affinities, members, metrics["placement"] = steps.place_users(
@@ -97,30 +105,31 @@ def run_training(
         item_similarity=item_similarity,
         blend_weight=config.item_knn.weight,
     )
-    with timer.step("bundle"):
-        writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
-        with writer:
+    writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
+    with writer:
+        # Timed apart from the commit, so the manifest the commit writes includes it.
+        with timer.step("bundle"):
             model.save(writer.root)
-            path = writer.commit(
-                data_fingerprint=data_fingerprint(data.root),
-                config=config.model_dump(mode="json"),
-                row_counts={
-                    "users": n_users,
-                    "items": n_items,
-                    "circles": len(catalogue),
-                    "events_used": int(len(log)),
-                    "user_item_pairs": int(user_items.nnz),
-                    "cold_items": int(cold.sum()),
+        path = writer.commit(
+            data_fingerprint=data_fingerprint(data.root),
+            config=config.model_dump(mode="json"),
+            row_counts={
+                "users": n_users,
+                "items": n_items,
+                "circles": len(catalogue),
+                "events_used": int(len(log)),
+                "user_item_pairs": int(user_items.nnz),
+                "cold_items": int(cold.sum()),
+            },
+            step_timings=timer.timings,
+            metrics={
+                **metrics,
+                "resources": {
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
+                    "peak_rss_mb_after_step": timer.peak_rss_mb,
                 },
-                step_timings=timer.timings,
-                metrics={
-                    **metrics,
-                    "resources": {
-                        "peak_rss_mb": round(peak_rss_mb(), 1),
-                        "peak_rss_mb_after_step": timer.peak_rss_mb,
-                    },
-                },
-            )
+            },
+        )
     logger.info("bundle written: %s", path)
     return path
 

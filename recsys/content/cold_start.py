@@ -56,26 +56,18 @@ def split_cold_items(
     train : (n_users, n_items) copy of `user_items` with the cold items' columns emptied.
     cold_item_ids : (n_cold,) int64 sorted item indices.
     """
-    if not 0.0 < share < 1.0:
-        raise ConfigError(f"share must be in (0, 1); got {share}")
     x = sp.csr_matrix(user_items, copy=True)
     x.eliminate_zeros()
     n_items = x.shape[1]
     users_per_item = np.bincount(x.indices, minlength=n_items)
+    cold = choose_cold_items(
+        users_per_item,
+        item_created_order,
+        share=share,
+        min_users=min_interactions,
+        rng=np.random.default_rng(seed),
+    )
     eligible = np.flatnonzero(users_per_item >= min_interactions)
-    if len(eligible) == 0:
-        raise ContractError(f"no item has >= {min_interactions} interactions; nothing to hold out")
-    n_cold = max(1, int(round(share * len(eligible))))
-    rng = np.random.default_rng(seed)
-    if item_created_order is None:
-        cold = rng.choice(eligible, size=n_cold, replace=False)
-    else:
-        order = np.asarray(item_created_order)
-        if order.shape != (n_items,):
-            raise ContractError(f"item_created_order must be ({n_items},); got {order.shape}")
-        newest_first = np.lexsort((rng.random(len(eligible)), -order[eligible].astype(np.float64)))
-        cold = eligible[newest_first[:n_cold]]
-    cold = np.sort(cold).astype(np.int64)
     is_cold = np.zeros(n_items, dtype=bool)
     is_cold[cold] = True
     x.data[is_cold[x.indices]] = 0
@@ -86,6 +78,37 @@ def split_cold_items(
         int(users_per_item[cold].sum()),
     )
     return x, cold
+
+
+def choose_cold_items(
+    users_per_item: np.ndarray,
+    item_created_order: np.ndarray | None,
+    *,
+    share: float,
+    min_users: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Sorted int64 indices of the items to treat as cold: `share` of the items with at least
+    `min_users` users, the newest ones when `item_created_order` is given (larger = newer; ties
+    broken at random), else a random sample. Raises ContractError when no item is eligible."""
+    if not 0.0 < share < 1.0:
+        raise ConfigError(f"share must be in (0, 1); got {share}")
+    users_per_item = np.asarray(users_per_item)
+    eligible = np.flatnonzero(users_per_item >= min_users)
+    if len(eligible) == 0:
+        raise ContractError(f"no item has >= {min_users} interacting users; nothing to hold out")
+    n_cold = max(1, int(round(share * len(eligible))))
+    if item_created_order is None:
+        cold = rng.choice(eligible, size=n_cold, replace=False)
+    else:
+        order = np.asarray(item_created_order)
+        if order.shape != users_per_item.shape:
+            raise ContractError(
+                f"item_created_order must be {users_per_item.shape}; got {order.shape}"
+            )
+        newest_first = np.lexsort((rng.random(len(eligible)), -order[eligible].astype(np.float64)))
+        cold = eligible[newest_first[:n_cold]]
+    return np.sort(cold).astype(np.int64)
 
 
 def heldout_interactions(user_items: sp.csr_matrix, cold_item_ids: np.ndarray) -> sp.csr_matrix:
@@ -161,6 +184,7 @@ def evaluate_cold_items(
     seen: sp.csr_matrix | None = None,
     k: int = 10,
     seed: int = 0,
+    max_pairs: int | None = None,
 ) -> dict[str, float]:
     """Rank held-out items within their category by three scorers.
 
@@ -174,7 +198,8 @@ def evaluate_cold_items(
 
     Ties are broken uniformly at random with `seed`; this matters for popularity, where all
     cold items tie at zero and would otherwise sit first or last by an arbitrary convention.
-    Pairs with fewer than two candidates are skipped (nothing to rank).
+    Pairs with fewer than two candidates are skipped (nothing to rank). With `max_pairs`, a
+    seeded sample of that many pairs is ranked (the cost grows with pairs x category size).
 
     Returns
     -------
@@ -209,6 +234,9 @@ def evaluate_cold_items(
     users, items = pairs.row[nonzero].astype(np.int64), pairs.col[nonzero].astype(np.int64)
     seen_csr = sp.csr_matrix(seen) if seen is not None else None
     rng = np.random.default_rng(seed)
+    if max_pairs is not None and len(users) > max_pairs:
+        sample = np.sort(rng.choice(len(users), max_pairs, replace=False))
+        users, items = users[sample], items[sample]
     ranks = {name: np.zeros(len(users), dtype=np.int64) for name in SCORERS}
     n_cand = np.zeros(len(users), dtype=np.int64)
 

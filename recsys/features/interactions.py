@@ -141,6 +141,37 @@ def load_interaction_log(
     return log
 
 
+#: Events that spend money: who "bought" an item, for metrics about buyers.
+PURCHASE_TYPES: tuple[str, ...] = (
+    EventType.PURCHASE.value,
+    EventType.GROUP_BUY_START.value,
+    EventType.GROUP_BUY_JOIN.value,
+)
+
+
+def purchase_matrix(data: DataDir, users: IdMap, items: IdMap) -> sp.csr_matrix:
+    """(n_users, n_items) float32 0/1 matrix of who bought what (`PURCHASE_TYPES` events).
+
+    Events naming an unknown user or item are left out (the log counts them as dropped).
+    """
+    shape = (len(users), len(items))
+    with connection(data) as con:
+        if not has_view(con, "events"):
+            return sp.csr_matrix(shape, dtype=np.float32)
+        register_idmap(con, "user_map", users, "user_id", "user_idx")
+        register_idmap(con, "item_map", items, "item_id", "item_idx")
+        types = ", ".join(f"'{t}'" for t in PURCHASE_TYPES)
+        pairs = con.execute(
+            "SELECT DISTINCT u.user_idx, i.item_idx FROM events e "
+            "JOIN user_map u ON e.user_id = u.user_id JOIN item_map i ON e.item_id = i.item_id "
+            f"WHERE e.type IN ({types})"
+        ).fetchnumpy()
+    rows, cols = pairs["user_idx"], pairs["item_idx"]
+    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+    matrix.sort_indices()
+    return matrix
+
+
 def _create_post_items(con: duckdb.DuckDBPyConnection, include_deleted: bool) -> None:
     """Table post_items(post_id, item_id): posts that name an item and may attribute."""
     if not has_view(con, "posts"):

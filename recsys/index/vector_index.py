@@ -74,9 +74,8 @@ class IndexConfig(FrozenConfig):
     #: "ip" ranks by inner product (factor-model scores); "cosine" L2-normalises first.
     metric: Literal["ip", "cosine"] = "ip"
     #: `auto` searches exactly below this many vectors and uses `auto_kind` at or above it.
-    #: 200k: on a 1M-user / 100k-item synthetic bundle HNSW (efSearch 256) reached only 0.87
-    #: user -> item recall@10 (bench/results/train.md), while an exact scan of 200k x 64 floats
-    #: costs a few milliseconds per query.
+    #: 200k: an exact scan of 200k x 64 floats costs a few milliseconds per query, while a
+    #: deterministic (one-thread) HNSW build of that size takes minutes (bench/results/index.md).
     exact_max: int = Field(200_000, ge=1)
     auto_kind: Literal["ivf", "hnsw"] = "hnsw"
     #: IVF cells; None = 4 * sqrt(n), the usual faiss rule of thumb.

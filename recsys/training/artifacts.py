@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from recsys.bundle.bundle import Bundle
 from recsys.candidate_lists import CandidateLists
 from recsys.circles import CircleCatalogue
 from recsys.content.placer import ContentPlacer
@@ -116,9 +117,15 @@ class TrainedModel:
         self.user_index.save(root / "index" / "users")
 
     @classmethod
-    def load(cls, root: Path, *, mmap: bool = True) -> TrainedModel:
-        """Read a bundle folder written by `save` (checksums are verified by `Bundle.open`)."""
+    def load(cls, root: Path, *, mmap: bool = True, verify: bool = True) -> TrainedModel:
+        """Read a bundle folder written by `save` and committed by `BundleWriter`.
+
+        With `verify` (the default) every file is checked against the manifest's sha256 first,
+        so a corrupt or partial bundle fails here with a BundleError naming the file; pass
+        False only on hot paths that verified the same folder already.
+        """
         root = Path(root)
+        Bundle.open(root, verify=verify)
         mode = "r" if mmap else None
         try:
             cf_cls = RECOMMENDERS[json.loads((root / "cf" / "params.json").read_text())["model"]]

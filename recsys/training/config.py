@@ -65,6 +65,9 @@ class ContentConfig(FrozenConfig):
         True, description="hide a share of items, retrain CF, and measure their content vectors"
     )
     cold_item_share: float = Field(0.1, gt=0, lt=1)
+    cold_max_pairs: int = Field(
+        100_000, gt=0, description="rank at most this many (buyer, cold item) pairs (a sample)"
+    )
 
 
 class PlacementConfig(FrozenConfig):
@@ -109,4 +112,7 @@ class TrainConfig(FrozenConfig):
         ge=0,
         lt=1,
         description="per-user random holdout for the manifest's quick metrics; 0 skips",
+    )
+    holdout_max_users: int = Field(
+        20_000, gt=0, description="score the holdout for at most this many users (a sample)"
     )

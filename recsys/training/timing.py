@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+
+from tqdm import tqdm
 
 logger = logging.getLogger("recsys.pipeline")
 
@@ -17,18 +19,27 @@ def peak_rss_mb() -> float:
 
 
 class StepTimer:
-    """Collects `{step: seconds}` and the process's peak RSS after each step, and logs both."""
+    """Collects `{step: seconds}` and the process's peak RSS after each step, and logs both.
 
-    def __init__(self) -> None:
+    Given the planned step names, it also shows one progress bar over the whole job (the
+    steps' own bars, where they have one, show progress inside a step).
+    """
+
+    def __init__(self, planned: Sequence[str] = (), *, desc: str = "steps") -> None:
         self.timings: dict[str, float] = {}
         self.peak_rss_mb: dict[str, float] = {}
+        self._bar = tqdm(total=len(planned), desc=desc, unit="step", disable=not planned)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         logger.info("step %s: started", name)
+        self._bar.set_postfix_str(name)
         start = time.perf_counter()
         yield
         seconds = time.perf_counter() - start
         self.timings[name] = round(seconds, 3)
         self.peak_rss_mb[name] = round(peak_rss_mb(), 1)
+        self._bar.update()
+        if self._bar.n >= self._bar.total:
+            self._bar.close()
         logger.info("step %s: done in %.2fs (peak RSS %.0f MiB)", name, seconds, peak_rss_mb())

@@ -13,6 +13,7 @@ from recsys.features.interactions import (
     US_PER_DAY,
     InteractionConfig,
     load_interaction_log,
+    purchase_matrix,
     to_csr,
 )
 from recsys.idmap import IdMap
@@ -149,3 +150,16 @@ def test_to_csr_rejects_out_of_range_and_handles_empty():
         to_csr(_log([(0, 5, 0, 1.0)]), 1, 2)
     empty = to_csr(_log([(0, 0, 0, 1.0)]).iloc[:0], 2, 3, half_life_days=1)
     assert empty.shape == (2, 3) and empty.nnz == 0
+
+
+def test_purchase_matrix_marks_buyers_once(data, users, items):
+    bought = purchase_matrix(data, users, items)
+    assert bought.shape == (len(users), len(items))
+    got = {(users.ids[u], items.ids[i]) for u, i in zip(*bought.nonzero(), strict=True)}
+    # e2 purchase, e7 group-buy join, e8 purchase; views/likes/shares and the ghost are not
+    assert got == {("u0", "i0"), ("u2", "i3"), ("u2", "i1")}
+    assert set(bought.data) == {1.0}
+
+
+def test_purchase_matrix_without_events_is_empty(tmp_path, users, items):
+    assert purchase_matrix(DataDir(tmp_path), users, items).nnz == 0

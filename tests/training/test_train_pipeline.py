@@ -60,7 +60,16 @@ def test_bundle_has_manifest_metrics_and_loads(two_bundles) -> None:
         assert key in manifest, key
     metrics = manifest["metrics"]
     assert 0.0 < metrics["holdout"]["ndcg@10"] <= 1.0
-    assert metrics["index"]["user_to_item_recall@10"] >= 0.95
+    for retrieval in ("user_to_item", "item_to_item", "item_to_user"):
+        assert metrics["index"][f"{retrieval}_recall@10"] >= 0.95, retrieval
+    assert set(manifest["step_timings"]) >= {"interactions", "validation", "indexes", "bundle"}
+    cold = metrics["cold_start"]
+    assert cold["chosen"] == "newest" and cold["cold_items"] > 0
+    for variant in ("catalogue_only", "with_ugc"):
+        assert set(cold[variant]) == {"buyers", "all_users"}, variant
+        buyers = cold[variant]["buyers"]
+        # A cold item has no training popularity: the popularity fallback ranks it last.
+        assert buyers["model_auc"] > buyers["popularity_auc"]
     placement = metrics["placement"]
     assert "no_ugc" in placement["model"]["subsets"]
     Bundle.open(path)  # checksums verify
@@ -96,6 +105,9 @@ def test_corrupt_bundle_is_detected(two_bundles, tmp_path) -> None:
     target.write_bytes(bytes(raw))
     with pytest.raises(BundleError, match="item_vectors.npy"):
         Bundle.open(copy)
+    with pytest.raises(BundleError, match="item_vectors.npy"):
+        TrainedModel.load(copy)  # loading verifies by default, not only Bundle.open
+    TrainedModel.load(copy, verify=False)  # the explicit opt-out for verified hot paths
 
 
 def test_failed_run_leaves_no_bundle(sample, tmp_path) -> None:
