@@ -1,8 +1,10 @@
 """Validation rules as DuckDB SQL: each staged row gets the id of the first rule it breaks.
 
 Rules run in a fixed order: per column (required, type, range, allowed values), then row rules
-(price >= 0, src != dst ...), then references to already accepted rows of earlier tables, then
-cross-table time order, then duplicate keys (the first valid occurrence in file order is kept).
+(price >= 0, src != dst ...), then references to already accepted rows of earlier tables and
+consistency with the referenced group buy (its item, its initiator, its lifetime), then duplicate
+keys (the first valid occurrence in file order is kept), then rules over the remaining rows (one
+start per group buy, one circle per category).
 The result is the table `checked_<table>`: contract columns in contract types, `_src`, `_row` and
 `_rule` (NULL = accepted). `rules_<table>` maps a rule id to the `_field` and `_reason` reported.
 """
@@ -26,6 +28,7 @@ TS_MIN, TS_MAX = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 GROUP_EVENTS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
+START, JOIN = EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -195,6 +198,8 @@ def check(
     )
     if spec.name == "circles":
         _check_categories(con, book)
+    if spec.name == "events":
+        _check_group_starts(con, book)
     con.execute(
         f"CREATE VIEW acc_{spec.name} AS SELECT * FROM checked_{spec.name} WHERE _rule IS NULL"
     )
@@ -242,6 +247,10 @@ def _row_rules(table: str, book: RuleBook) -> list[tuple[str, int]]:
                 f'"type" IN ({group_types}) AND "group_id" IS NULL',
                 book.add("group_id", "group buy event without group_id"),
             ),
+            (
+                f'"type" IN ({group_types}) AND "item_id" IS NULL',
+                book.add("item_id", "group buy event without item_id"),
+            ),
         ]
     if table == "social_edges":
         return [('"src" = "dst"', book.add("dst", "self-edge: dst equals src"))]
@@ -249,16 +258,39 @@ def _row_rules(table: str, book: RuleBook) -> list[tuple[str, int]]:
 
 
 def _group_rules(alias: str, book: RuleBook) -> list[tuple[str, int]]:
-    """Group buy start/join events must match their group's item and fall in its lifetime."""
+    """Group buy start/join events must match their group's item and initiator (only the
+    initiator starts, never joins) and fall in its lifetime."""
     group = f'v."type" IN ({", ".join(map(lit, GROUP_EVENTS))}) AND {alias}."group_id" IS NOT NULL'
-    item = f'{group} AND v."item_id" IS NOT NULL AND v."item_id" <> {alias}."item_id"'
+    item = f'{group} AND v."item_id" <> {alias}."item_id"'
+    initiator = f'v."user_id" = {alias}."initiator_id"'
+    stranger = f'{group} AND v."type" = {lit(START)} AND NOT {initiator}'
+    own = f'{group} AND v."type" = {lit(JOIN)} AND {initiator}'
     early = f'{group} AND v."ts" < {alias}."created_ts" - {CLOCK_SKEW}'
     late = f'{group} AND v."ts" > {alias}."deadline_ts" + {CLOCK_SKEW}'
     return [
         (item, book.add("item_id", "item_id differs from the group buy's item_id")),
+        (stranger, book.add("user_id", "group_buy_start by another user than the initiator_id")),
+        (own, book.add("user_id", "the group's initiator joins their own group")),
         (early, book.add("ts", "group buy event before the group was created")),
         (late, book.add("ts", "group buy event after the group's deadline")),
     ]
+
+
+def _check_group_starts(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
+    """A group buy starts once: of its valid starts the first by time, then file order, stays."""
+    rule = book.add("group_id", "the group buy already started: an earlier start was kept")
+    con.execute(
+        f"""
+        UPDATE checked_events SET _rule = {rule}
+        FROM (
+            SELECT _src, _row,
+                row_number() OVER (PARTITION BY group_id ORDER BY ts, _src, _row) AS n
+            FROM checked_events WHERE _rule IS NULL AND "type" = {lit(START)}
+        ) later
+        WHERE checked_events._src = later._src AND checked_events._row = later._row
+            AND later.n > 1
+        """
+    )
 
 
 def _check_categories(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:

@@ -91,12 +91,13 @@ def _group_buy_delta(env: dict[str, Path], users: list[str]) -> list[str]:
             "status": "open",
         }
     ).to_csv(env["delta"] / "group_buys.csv", index=False)
+    # Each group's initiator starts it, the two others join.
     events = [
         {
             "event_id": f"e_new_{g}_{u}",
             "user_id": users[u],
             "item_id": new[g],
-            "type": "group_buy_join",
+            "type": "group_buy_start" if u == g else "group_buy_join",
             "group_id": f"g_new_{g}",
             "channel": "feed",
             "ts": f"{DAY}T1{u}:30:00Z",
@@ -127,6 +128,7 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     assert child.manifest.data_fingerprint == data_fingerprint(env["data"])
     assert "refresh.items" in child.manifest.step_timings
     assert summary.new_items == 3 and summary.new_users_not_placed == 0
+    assert summary.quarantined == {}
 
     model = TrainedModel.load(child.root)
     idx = model.items.to_index(new)
