@@ -1,10 +1,10 @@
 """Validation rules as DuckDB SQL: each staged row gets the id of the first rule it breaks.
 
-Rules run in a fixed order: per column (required, type, range, allowed values), then row rules
-(price >= 0, src != dst ...), then references to already accepted rows of earlier tables and
-consistency with the referenced group buy (its item, its initiator, its lifetime), then duplicate
-keys (the first valid occurrence in file order is kept), then rules over the remaining rows (one
-start per group buy, one circle per category).
+Rules run in a fixed order: a CSV line that did not parse, then per column (required, type,
+range, allowed values), then row rules (price >= 0, src != dst ...), then references to already
+accepted rows of earlier tables and consistency with the referenced group buy (its item, its
+initiator, its lifetime), then duplicate keys (the first valid occurrence in file order is kept),
+then rules over the remaining rows (one start per group buy, one circle per category).
 The result is the table `checked_<table>`: contract columns in contract types, `_src`, `_row` and
 `_rule` (NULL = accepted). `rules_<table>` maps a rule id to the `_field` and `_reason` reported.
 """
@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from recsys.contract import EventType, TableSpec, table_spec
 from recsys.ingest.column_map import TableMap
-from recsys.ingest.sources import ident, lit
+from recsys.ingest.csv_reader import MALFORMED, MALFORMED_OTHER
+from recsys.ingest.sql import ident, lit
 
 # Clocks of the services that log group buys and events drift; tolerate this much disorder.
 CLOCK_SKEW = "INTERVAL 5 MINUTE"
@@ -29,6 +30,8 @@ TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 GROUP_EVENTS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
 START, JOIN = EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value
+# The `_field` of a CSV line that did not parse: no cell of it can be trusted.
+LINE = "(line)"
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -143,7 +146,9 @@ def check(
     """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first."""
     book = RuleBook()
     enums = {column: [e.value for e in enum] for column, enum in spec.enums}
-    norm, parsed, checks = [], [], []
+    norm, parsed = [], []
+    checks = [(f"_bad = {lit(kind)}", book.add(LINE, reason)) for kind, reason in MALFORMED.items()]
+    checks.append(("_bad IS NOT NULL", book.add(LINE, MALFORMED_OTHER)))
     for f in spec.schema:
         col, s = ident(f.name), ident(f.name + "__s")
         norm.append(f"{_normalise(f.name, types[f.name], table_map, f.name in enums)} AS {s}")
@@ -184,8 +189,8 @@ def check(
     con.execute(
         f"""
         CREATE TABLE checked_{spec.name} AS
-        WITH n AS (SELECT _src, _row, {", ".join(norm)} FROM stage_{spec.name}),
-        p AS (SELECT _src, _row, {", ".join(parsed)} FROM n),
+        WITH n AS (SELECT _src, _row, _bad, {", ".join(norm)} FROM stage_{spec.name}),
+        p AS (SELECT _src, _row, _bad, {", ".join(parsed)} FROM n),
         v AS (SELECT *, {_case(checks)} AS _r1 FROM p),
         j AS (
             SELECT {v_columns}, v._src, v._row, COALESCE(v._r1, {_case(references)}) AS _r2

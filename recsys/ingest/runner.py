@@ -26,7 +26,8 @@ from recsys.idmap import IdMap
 from recsys.ingest import rules, sources
 from recsys.ingest.column_map import ColumnMap
 from recsys.ingest.report import INGESTED, MISSING, IngestReport, TableReport
-from recsys.ingest.sources import CATALOGUE, Source, ident
+from recsys.ingest.sources import CATALOGUE, Source
+from recsys.ingest.sql import ident
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,8 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Data
     reader = _stream(
         con,
         f"""
-        SELECT {originals}, f._file, s._row, r._field, r._reason
+        SELECT {originals}, f._file, s._row, r._field,
+            r._reason || COALESCE('; ' || s._detail, '') AS _reason
         FROM (SELECT _src, _row, _rule FROM checked_{spec.name} WHERE _rule IS NOT NULL) c
         JOIN stage_{spec.name} s ON s._src = c._src AND s._row = c._row
         JOIN files_{spec.name} f ON f._src = c._src

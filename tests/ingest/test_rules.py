@@ -148,6 +148,16 @@ BAD = [
         "item_id",
         "neither item_id nor post_id",
     ),
+    # Lines that do not parse, among the others: the rows after them keep their numbers.
+    ("event-too-few-cells", "events", "eb18,u1,i1", "(line)", "fewer cells than the header"),
+    (
+        "event-too-many-cells",
+        "events",
+        f"eb19,u1,i1,,view,,feed,{T},x",
+        "(line)",
+        "more cells than the header",
+    ),
+    ("event-stray-quote", "events", f'eb20,u1,"i1"x,,view,,feed,{T}', "(line)", "quoted cell"),
     (
         "event-join-no-group",
         "events",
