@@ -52,9 +52,13 @@ TS_FORMS = {
 
 @dataclass
 class RuleBook:
-    """Ordered rules of one table; a rule's id is its position + 1."""
+    """Ordered rules of one table; a rule's id is its position + 1.
+
+    `duplicate` is the duplicate-key rule: a row it rejects is valid, only already present.
+    """
 
     rules: list[tuple[str, str]] = field(default_factory=list)
+    duplicate: int = 0
 
     def add(self, column: str, reason: str) -> int:
         self.rules.append((column, reason))
@@ -183,6 +187,7 @@ def check(
 
     key = ", ".join(ident(k) for k in spec.key)
     dup = book.add(",".join(spec.key), "duplicate key: an earlier row with the same key was kept")
+    book.duplicate = dup
     first = f"row_number() OVER (PARTITION BY {key}, _r2 IS NULL ORDER BY _src, _row)"
     columns = ", ".join(ident(f.name) for f in spec.schema)
     v_columns = ", ".join(f"v.{ident(f.name)}" for f in spec.schema)

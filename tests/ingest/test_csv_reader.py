@@ -94,6 +94,16 @@ def test_quote_that_swallows_the_following_lines_makes_the_file_unusable(valid_s
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_of_garbage_lines_fails_as_a_whole(valid_src, tmp_path):
+    header = (valid_src / "users.csv").read_text(encoding="utf-8").splitlines()[0]
+    (valid_src / "users.csv").write_text(f"{header}\nu1;2024-01-05;f\nu2;2024-01-06;m\n")
+    with pytest.raises(UnusableFileError, match="no row accepted: all 2 rows") as err:
+        ingest(valid_src, tmp_path / "out")
+    assert (Path(err.value.path).name, err.value.row, err.value.field) == ("users.csv", 1, "(line)")
+    assert "fewer cells than the header" in err.value.reason
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_byte_that_is_not_utf8_is_blamed_on_its_row_not_the_header(valid_src, tmp_path):
     path = valid_src / "users.csv"
     path.write_bytes(path.read_bytes().replace(b"Guangzhou", b"Guangzh\xf4u"))  # data row 2
