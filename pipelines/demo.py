@@ -18,7 +18,7 @@ from pipelines.train import run_training
 from recsys.bundle.registry import ModelRegistry
 from recsys.data_summary import summarize
 from recsys.datastore import DataDir
-from recsys.ingest import ingest
+from recsys.ingest import IngestReport, ingest
 from recsys.synth import SynthConfig, generate
 from recsys.training.artifacts import TrainedModel
 from recsys.training.config import TrainConfig
@@ -50,10 +50,7 @@ def demo(
     typer.echo(json.dumps(counts))
 
     _section("2. validate and ingest (recsys ingest)")
-    report = ingest(raw, processed)
-    typer.echo(
-        report.format_table() if hasattr(report, "format_table") else json.dumps(report.to_dict())
-    )
+    ingest_sample(raw, processed)
 
     _section("3. data summary")
     typer.echo(json.dumps(summarize(DataDir(processed)), indent=2, default=str))
@@ -109,6 +106,13 @@ def demo(
     typer.echo(f"split: {run.result.split_info}")
     _print_comparison(run.result.metrics)
     typer.echo(f"report: {run.report}")
+
+
+def ingest_sample(raw: Path, processed: Path) -> IngestReport:
+    """Ingest the sample and print the same read / accepted / quarantined table as `ingest`."""
+    report = ingest(raw, processed)
+    typer.echo(report.format_table())
+    return report
 
 
 def _print_comparison(metrics: dict[str, dict[str, float]]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from recsys.errors import RecsysError
-from recsys.ingest import ColumnMap, IngestReport
+from recsys.ingest import ColumnMap
 from recsys.ingest import ingest as run_ingest
 
 SrcArg = Annotated[
@@ -43,18 +43,5 @@ def ingest(
     except RecsysError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(format_report(report))
+    typer.echo(report.format_table())
     typer.echo(f"wrote {out}")
-
-
-def format_report(report: IngestReport, top: int = 3) -> str:
-    """A plain-text table of read / accepted / quarantined per table and the top reasons."""
-    lines = [f"{'table':<14}{'read':>12}{'accepted':>12}{'quarantined':>13}  source"]
-    for name, t in report.tables.items():
-        source = ", ".join(t.sources) if t.sources else f"({t.status})"
-        lines.append(f"{name:<14}{t.read:>12,}{t.accepted:>12,}{t.quarantined:>13,}  {source}")
-        for reason, count in t.top_reasons(top):
-            lines.append(f"{'':<14}{count:>12,}  {reason}")
-    if report.ignored:
-        lines.append("ignored (not contract tables): " + ", ".join(report.ignored))
-    return "\n".join(lines)

@@ -90,6 +90,18 @@ class IngestReport:
     def total_quarantined(self) -> int:
         return sum(r.quarantined for r in self.tables.values())
 
+    def format_table(self, top: int = 3) -> str:
+        """A plain-text table of read / accepted / quarantined per table and the top reasons."""
+        lines = [f"{'table':<14}{'read':>12}{'accepted':>12}{'quarantined':>13}  source"]
+        for name, t in self.tables.items():
+            source = ", ".join(t.sources) if t.sources else f"({t.status})"
+            lines.append(f"{name:<14}{t.read:>12,}{t.accepted:>12,}{t.quarantined:>13,}  {source}")
+            for reason, count in t.top_reasons(top):
+                lines.append(f"{'':<14}{count:>12,}  {reason}")
+        if self.ignored:
+            lines.append("ignored (not contract tables): " + ", ".join(self.ignored))
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "tables": {name: r.to_dict() for name, r in self.tables.items()},

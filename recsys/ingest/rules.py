@@ -1,8 +1,10 @@
 """Validation rules as DuckDB SQL: each staged row gets the id of the first rule it breaks.
 
-Rules run in a fixed order: per column (required, type, range, allowed values), then row rules
-(price >= 0, src != dst ...), then references to already accepted rows of earlier tables, then
-cross-table time order, then duplicate keys (the first valid occurrence in file order is kept).
+Rules run in a fixed order: a CSV line that did not parse, then per column (required, type,
+range, allowed values), then row rules (price >= 0, src != dst ...), then references to already
+accepted rows of earlier tables and consistency with the referenced group buy (its item, its
+initiator, its lifetime), then duplicate keys (the first valid occurrence in file order is kept),
+then rules over the remaining rows (one start per group buy, one circle per category).
 The result is the table `checked_<table>`: contract columns in contract types, `_src`, `_row` and
 `_rule` (NULL = accepted). `rules_<table>` maps a rule id to the `_field` and `_reason` reported.
 """
@@ -16,7 +18,8 @@ import pyarrow as pa
 
 from recsys.contract import EventType, TableSpec, table_spec
 from recsys.ingest.column_map import TableMap
-from recsys.ingest.sources import ident, lit
+from recsys.ingest.csv_reader import MALFORMED, MALFORMED_OTHER
+from recsys.ingest.sql import ident, lit
 
 # Clocks of the services that log group buys and events drift; tolerate this much disorder.
 CLOCK_SKEW = "INTERVAL 5 MINUTE"
@@ -26,6 +29,9 @@ TS_MIN, TS_MAX = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 GROUP_EVENTS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
+START, JOIN = EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value
+# The `_field` of a CSV line that did not parse: no cell of it can be trusted.
+LINE = "(line)"
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -46,9 +52,13 @@ TS_FORMS = {
 
 @dataclass
 class RuleBook:
-    """Ordered rules of one table; a rule's id is its position + 1."""
+    """Ordered rules of one table; a rule's id is its position + 1.
+
+    `duplicate` is the duplicate-key rule: a row it rejects is valid, only already present.
+    """
 
     rules: list[tuple[str, str]] = field(default_factory=list)
+    duplicate: int = 0
 
     def add(self, column: str, reason: str) -> int:
         self.rules.append((column, reason))
@@ -140,7 +150,9 @@ def check(
     """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first."""
     book = RuleBook()
     enums = {column: [e.value for e in enum] for column, enum in spec.enums}
-    norm, parsed, checks = [], [], []
+    norm, parsed = [], []
+    checks = [(f"_bad = {lit(kind)}", book.add(LINE, reason)) for kind, reason in MALFORMED.items()]
+    checks.append(("_bad IS NOT NULL", book.add(LINE, MALFORMED_OTHER)))
     for f in spec.schema:
         col, s = ident(f.name), ident(f.name + "__s")
         norm.append(f"{_normalise(f.name, types[f.name], table_map, f.name in enums)} AS {s}")
@@ -175,14 +187,15 @@ def check(
 
     key = ", ".join(ident(k) for k in spec.key)
     dup = book.add(",".join(spec.key), "duplicate key: an earlier row with the same key was kept")
+    book.duplicate = dup
     first = f"row_number() OVER (PARTITION BY {key}, _r2 IS NULL ORDER BY _src, _row)"
     columns = ", ".join(ident(f.name) for f in spec.schema)
     v_columns = ", ".join(f"v.{ident(f.name)}" for f in spec.schema)
     con.execute(
         f"""
         CREATE TABLE checked_{spec.name} AS
-        WITH n AS (SELECT _src, _row, {", ".join(norm)} FROM stage_{spec.name}),
-        p AS (SELECT _src, _row, {", ".join(parsed)} FROM n),
+        WITH n AS (SELECT _src, _row, _bad, {", ".join(norm)} FROM stage_{spec.name}),
+        p AS (SELECT _src, _row, _bad, {", ".join(parsed)} FROM n),
         v AS (SELECT *, {_case(checks)} AS _r1 FROM p),
         j AS (
             SELECT {v_columns}, v._src, v._row, COALESCE(v._r1, {_case(references)}) AS _r2
@@ -195,6 +208,8 @@ def check(
     )
     if spec.name == "circles":
         _check_categories(con, book)
+    if spec.name == "events":
+        _check_group_starts(con, book)
     con.execute(
         f"CREATE VIEW acc_{spec.name} AS SELECT * FROM checked_{spec.name} WHERE _rule IS NULL"
     )
@@ -242,6 +257,10 @@ def _row_rules(table: str, book: RuleBook) -> list[tuple[str, int]]:
                 f'"type" IN ({group_types}) AND "group_id" IS NULL',
                 book.add("group_id", "group buy event without group_id"),
             ),
+            (
+                f'"type" IN ({group_types}) AND "item_id" IS NULL',
+                book.add("item_id", "group buy event without item_id"),
+            ),
         ]
     if table == "social_edges":
         return [('"src" = "dst"', book.add("dst", "self-edge: dst equals src"))]
@@ -249,16 +268,39 @@ def _row_rules(table: str, book: RuleBook) -> list[tuple[str, int]]:
 
 
 def _group_rules(alias: str, book: RuleBook) -> list[tuple[str, int]]:
-    """Group buy start/join events must match their group's item and fall in its lifetime."""
+    """Group buy start/join events must match their group's item and initiator (only the
+    initiator starts, never joins) and fall in its lifetime."""
     group = f'v."type" IN ({", ".join(map(lit, GROUP_EVENTS))}) AND {alias}."group_id" IS NOT NULL'
-    item = f'{group} AND v."item_id" IS NOT NULL AND v."item_id" <> {alias}."item_id"'
+    item = f'{group} AND v."item_id" <> {alias}."item_id"'
+    initiator = f'v."user_id" = {alias}."initiator_id"'
+    stranger = f'{group} AND v."type" = {lit(START)} AND NOT {initiator}'
+    own = f'{group} AND v."type" = {lit(JOIN)} AND {initiator}'
     early = f'{group} AND v."ts" < {alias}."created_ts" - {CLOCK_SKEW}'
     late = f'{group} AND v."ts" > {alias}."deadline_ts" + {CLOCK_SKEW}'
     return [
         (item, book.add("item_id", "item_id differs from the group buy's item_id")),
+        (stranger, book.add("user_id", "group_buy_start by another user than the initiator_id")),
+        (own, book.add("user_id", "the group's initiator joins their own group")),
         (early, book.add("ts", "group buy event before the group was created")),
         (late, book.add("ts", "group buy event after the group's deadline")),
     ]
+
+
+def _check_group_starts(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
+    """A group buy starts once: of its valid starts the first by time, then file order, stays."""
+    rule = book.add("group_id", "the group buy already started: an earlier start was kept")
+    con.execute(
+        f"""
+        UPDATE checked_events SET _rule = {rule}
+        FROM (
+            SELECT _src, _row,
+                row_number() OVER (PARTITION BY group_id ORDER BY ts, _src, _row) AS n
+            FROM checked_events WHERE _rule IS NULL AND "type" = {lit(START)}
+        ) later
+        WHERE checked_events._src = later._src AND checked_events._row = later._row
+            AND later.n > 1
+        """
+    )
 
 
 def _check_categories(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:

@@ -26,7 +26,8 @@ from recsys.idmap import IdMap
 from recsys.ingest import rules, sources
 from recsys.ingest.column_map import ColumnMap
 from recsys.ingest.report import INGESTED, MISSING, IngestReport, TableReport
-from recsys.ingest.sources import CATALOGUE, Source, ident
+from recsys.ingest.sources import CATALOGUE, Source
+from recsys.ingest.sql import ident
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def ingest(
 
     Rejected rows go to `quarantine/<table>.parquet` with their file, row, field and reason;
     `ingest_report.json` records read = accepted + quarantined per table. A whole file that
-    cannot be used raises UnusableFileError (file, row, field) and leaves `out_dir` untouched.
+    cannot be used, including one with rows but none accepted, raises UnusableFileError (file,
+    row, field) and leaves `out_dir` untouched.
     """
     src, out = Path(src_dir), Path(out_dir)
     if not src.is_dir():
@@ -147,6 +149,7 @@ def _ingest_table(
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         where = source.files[0] if len(source.files) == 1 else source.files[0].parent
         raise UnusableFileError(str(where), f"cannot read {spec.name}: {exc}") from None
+    _refuse_files_with_no_accepted_row(con, spec, source, book)
     accepted = _write_accepted(con, spec, out)
     quarantined = _write_quarantine(con, spec, out)
     if spec.name in ID_MAPPED_TABLES:
@@ -168,6 +171,49 @@ def _ingest_table(
         "%s: read %d, accepted %d, quarantined %d", spec.name, report.read, accepted, quarantined
     )
     return report
+
+
+def _refuse_files_with_no_accepted_row(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, source: Source, book: rules.RuleBook
+) -> None:
+    """A file with rows but none accepted is unusable: every row failing means a wrong unit,
+    format or id space (epoch milliseconds, another system's ids), not a few bad rows; and its
+    table's rejection would cascade into quarantining every row that references it.
+
+    Files whose rejected rows are all duplicates of rows kept from an earlier file (a re-sent
+    file) are redundant, not unusable, and pass.
+    """
+    t = spec.name
+    found = con.execute(
+        f"""
+        SELECT _src, count(*) FROM checked_{t} GROUP BY _src
+        HAVING count(_rule) = count(*) AND count(*) FILTER (WHERE _rule <> {book.duplicate}) > 0
+        ORDER BY _src LIMIT 1
+        """
+    ).fetchall()
+    if not found:
+        return
+    src, read = found[0]
+    row, rule, reason = con.execute(
+        f"""
+        SELECT c._row, c._rule, r._reason || COALESCE('; ' || s._detail, '')
+        FROM checked_{t} c
+        JOIN rules_{t} r ON r._rule = c._rule
+        JOIN stage_{t} s ON s._src = c._src AND s._row = c._row
+        WHERE c._src = {src} ORDER BY c._row LIMIT 1
+        """
+    ).fetchall()[0]
+    common, count = con.execute(
+        f"SELECT _rule, count(*) AS n FROM checked_{t} WHERE _src = {src} "
+        "GROUP BY _rule ORDER BY n DESC, _rule LIMIT 1"
+    ).fetchall()[0]
+    most = "" if common == rule else f"; most rows ({count:,}) for {book.label(common)}"
+    raise UnusableFileError(
+        str(source.files[src]),
+        f"no row accepted: all {read:,} rows were rejected{most}; the first: {reason}",
+        row=int(row),
+        field=book.rules[rule - 1][0],
+    )
 
 
 def _write_accepted(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: DataDir) -> int:
@@ -217,7 +263,8 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Data
     reader = _stream(
         con,
         f"""
-        SELECT {originals}, f._file, s._row, r._field, r._reason
+        SELECT {originals}, f._file, s._row, r._field,
+            r._reason || COALESCE('; ' || s._detail, '') AS _reason
         FROM (SELECT _src, _row, _rule FROM checked_{spec.name} WHERE _rule IS NOT NULL) c
         JOIN stage_{spec.name} s ON s._src = c._src AND s._row = c._row
         JOIN files_{spec.name} f ON f._src = c._src

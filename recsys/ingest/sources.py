@@ -2,15 +2,14 @@
 
 A staged table `stage_<table>` keeps the source values untouched (CSV cells as text, Parquet in
 its own types) so a bad cell is judged later, row by row, instead of failing the read. It adds
-`_src` (index of the file among the table's sources) and `_row` (1-based data row in that file).
+`_src` (index of the file among the table's sources), `_row` (1-based data row in that file) and,
+for a CSV line that did not parse, `_bad` and `_detail` (see csv_reader; its cells are NULL).
 Only problems that make a whole file unusable raise here.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import pyarrow as pa
 from recsys.contract import TABLES, TableSpec
 from recsys.errors import UnusableFileError
 from recsys.ingest.column_map import ColumnMap, TableMap
+from recsys.ingest.csv_reader import csv_header, read_csv
+from recsys.ingest.sql import ident, lit, run_read
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +46,6 @@ class Staged:
     read: int
     types: dict[str, str]
     names: tuple[str, ...]
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def discover(src: Path, column_map: ColumnMap) -> tuple[dict[str, Source], tuple[str, ...]]:
@@ -114,6 +107,9 @@ def stage(
     parts = []
     for i, path in enumerate(source.files):
         raw = f"raw_{spec.name}_{i}"
+        # Only a CSV has lines that did not parse: `bad` is DuckDB's error type, `detail` its
+        # message and the line (see csv_reader).
+        bad = detail = "NULL::VARCHAR"
         if source.kind == CATALOGUE:
             con.register("_catalogue", catalogue)
             con.execute(f"CREATE TABLE {raw} AS SELECT * FROM _catalogue")
@@ -121,16 +117,9 @@ def stage(
             scan, row = raw, "rowid + 1"
         elif source.kind == CSV:
             delimiter = table_map.delimiter or ("\t" if path.suffix == ".tsv" else ",")
-            header = _csv_header(path, delimiter)
-            columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header) + "}"
-            _run(
-                con,
-                path,
-                f"CREATE TABLE {raw} AS SELECT * FROM read_csv({lit(str(path))}, "
-                f"columns={columns}, header=true, auto_detect=false, "
-                f"delim={lit(delimiter)}, quote='\"', escape='\"', strict_mode=true)",
-            )
-            scan, row = raw, "rowid + 1"
+            header = csv_header(path, delimiter)
+            scan = read_csv(con, raw, path, header, delimiter)
+            row, bad, detail = "_csv_row", "_csv_bad", "_csv_detail"
         else:
             scan = f"read_parquet({lit(str(path))}, file_row_number=true)"
             row = "file_row_number + 1"
@@ -138,12 +127,16 @@ def stage(
             header = _columns(con, path, f"SELECT * FROM {scan}")
             header = [c for c in header if c != "file_row_number"]
         select = _select_list(spec, table_map, header, path)
-        parts.append(f"SELECT {select}, {i}::INTEGER AS _src, ({row})::BIGINT AS _row FROM {scan}")
+        parts.append(
+            f"SELECT {select}, {i}::INTEGER AS _src, ({row})::BIGINT AS _row, "
+            f"{bad} AS _bad, {detail} AS _detail FROM {scan}"
+        )
     con.execute(f"CREATE VIEW stage_{spec.name} AS " + " UNION ALL BY NAME ".join(parts))
     files = ", ".join(f"({i}, {lit(n)})" for i, n in enumerate(source.names))
     con.execute(f"CREATE TABLE files_{spec.name} AS SELECT * FROM (VALUES {files}) t(_src, _file)")
     types = {name: typ for name, typ, *_ in con.execute(f"DESCRIBE stage_{spec.name}").fetchall()}
-    read = _run(con, source.files[0], f"SELECT count(*) FROM stage_{spec.name}").fetchall()[0][0]
+    count = f"SELECT count(*) FROM stage_{spec.name}"
+    read = run_read(con, source.files[0], count).fetchall()[0][0]
     logger.info("%s: staged %d rows from %s", spec.name, read, ", ".join(source.names))
     return Staged(table=spec.name, read=int(read), types=types, names=source.names)
 
@@ -185,37 +178,5 @@ def _select_list(spec: TableSpec, table_map: TableMap, header: list[str], path: 
     return ", ".join(select)
 
 
-def _csv_header(path: Path, delimiter: str) -> list[str]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader(f, delimiter=delimiter), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UnusableFileError(str(path), f"cannot read the header row: {exc}", row=0) from None
-    if not header or not any(h.strip() for h in header):
-        raise UnusableFileError(str(path), "empty file: no header row", row=0)
-    header = [h.strip() for h in header]
-    duplicated = sorted({h for h in header if header.count(h) > 1})
-    if duplicated or "" in header:
-        what = f"duplicated column names {duplicated}" if duplicated else "an unnamed column"
-        raise UnusableFileError(str(path), f"header row has {what}", row=0)
-    return header
-
-
 def _columns(con: duckdb.DuckDBPyConnection, path: Path, query: str) -> list[str]:
-    return [r[0] for r in _run(con, path, f"DESCRIBE {query}").fetchall()]
-
-
-_LINE = re.compile(r"Line: (\d+)")
-
-
-def _run(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> duckdb.DuckDBPyConnection:
-    """Execute `sql`; a read failure becomes UnusableFileError naming the file and data row."""
-    try:
-        return con.execute(sql)
-    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        match = _LINE.search(str(exc))
-        # DuckDB counts the header as line 1; the data row is one less.
-        row = int(match.group(1)) - 1 if match else None
-        detail = "; ".join(ln for ln in lines[:4] if not ln.startswith("Possible"))
-        raise UnusableFileError(str(path), f"cannot read the file: {detail}", row=row) from None
+    return [r[0] for r in run_read(con, path, f"DESCRIBE {query}").fetchall()]

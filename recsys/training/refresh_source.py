@@ -9,7 +9,6 @@ quarantine and the report name the delta files and rows, not these temporary par
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,8 +22,10 @@ from recsys.contract import TABLES, ItemStatus
 from recsys.datastore import DataDir
 from recsys.errors import ConfigError, UnusableFileError
 from recsys.ingest.column_map import ColumnMap
+from recsys.ingest.csv_reader import csv_header
 from recsys.ingest.report import IngestReport
-from recsys.ingest.sources import CSV, discover, ident, lit
+from recsys.ingest.sources import CSV, discover
+from recsys.ingest.sql import ident, lit
 
 logger = logging.getLogger(__name__)
 
@@ -143,15 +144,7 @@ def _stage_delta(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> None:
     """View `delta` over one delta file, CSV cells as text, with its 1-based data row `_row`."""
     if kind == CSV:
         delimiter = "\t" if path.suffix == ".tsv" else ","
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as fh:
-                header = [h.strip() for h in next(csv.reader(fh, delimiter=delimiter), [])]
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise UnusableFileError(
-                str(path), f"cannot read the header row: {exc}", row=0
-            ) from None
-        if not header or "" in header or len(set(header)) != len(header):
-            raise UnusableFileError(str(path), "empty, unnamed or duplicated header columns", row=0)
+        header = csv_header(path, delimiter)
         columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header) + "}"
         scan = (
             f"read_csv({lit(str(path))}, columns={columns}, header=true, auto_detect=false, "

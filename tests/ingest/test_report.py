@@ -53,3 +53,16 @@ def test_unreadable_report(tmp_path):
     path.write_text("{", encoding="utf-8")
     with pytest.raises(ContractError, match="not a readable ingest report"):
         IngestReport.load(path)
+
+
+def test_format_table_lists_counts_top_reasons_and_ignored_entries():
+    report = IngestReport(
+        tables={"events": _report(), "posts": TableReport("posts", "missing")}, ignored=("truth",)
+    )
+    lines = report.format_table(top=1).splitlines()
+    assert lines[0].split() == ["table", "read", "accepted", "quarantined", "source"]
+    assert lines[1].split() == ["events", "10", "7", "3", "events.csv"]
+    assert lines[2].split() == ["2", "ts:", "not", "a", "timestamp"]  # top 1 of 2 reasons
+    assert lines[3].split() == ["posts", "0", "0", "0", "(missing)"]
+    assert lines[4] == "ignored (not contract tables): truth"
+    assert len(lines) == 5

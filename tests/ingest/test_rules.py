@@ -148,6 +148,16 @@ BAD = [
         "item_id",
         "neither item_id nor post_id",
     ),
+    # Lines that do not parse, among the others: the rows after them keep their numbers.
+    ("event-too-few-cells", "events", "eb18,u1,i1", "(line)", "fewer cells than the header"),
+    (
+        "event-too-many-cells",
+        "events",
+        f"eb19,u1,i1,,view,,feed,{T},x",
+        "(line)",
+        "more cells than the header",
+    ),
+    ("event-stray-quote", "events", f'eb20,u1,"i1"x,,view,,feed,{T}', "(line)", "quoted cell"),
     (
         "event-join-no-group",
         "events",
@@ -189,6 +199,35 @@ BAD = [
         f"eb7,u2,i2,,group_buy_join,g1,share,{T}",
         "item_id",
         "differs from the group",
+    ),
+    (
+        "event-group-no-item",
+        "events",
+        f"eb14,u2,,p1,group_buy_join,g1,share,{T}",
+        "item_id",
+        "group buy event without item_id",
+    ),
+    (
+        "event-start-not-initiator",
+        "events",
+        f"eb15,u2,i1,,group_buy_start,g1,share,{T}",
+        "user_id",
+        "group_buy_start by another user than the initiator_id",
+    ),
+    (
+        "event-initiator-joins",
+        "events",
+        f"eb16,u1,i1,,group_buy_join,g1,share,{T}",
+        "user_id",
+        "initiator joins their own group",
+    ),
+    # g1 was started by u1 at 10:00 (e2); a second start an hour later is not a new group.
+    (
+        "event-second-start",
+        "events",
+        "eb17,u1,i1,,group_buy_start,g1,share,2024-03-05T11:00:00Z",
+        "group_id",
+        "already started: an earlier start was kept",
     ),
     ("event-type", "events", f"eb8,u1,i1,,click,,feed,{T}", "type", "not one of view"),
     ("event-unknown-user", "events", f"eb9,u99,i1,,view,,feed,{T}", "user_id", "unknown user_id"),
@@ -269,3 +308,23 @@ def test_quarantine_keeps_original_values_as_text(bad_run):
     out, rows, _ = bad_run
     row = {r["_row"]: r for r in quarantine(out, "users")}[rows["user-ms-as-s"]]
     assert row["user_id"] == "ub2" and row["signup_ts"] == "1704531600000"
+
+
+@pytest.mark.parametrize(
+    ("start", "quarantined_row"),
+    [
+        # Earlier than e7 (g2's start at 10:00, data row 7) within the clock skew: it stays.
+        ("eg3,u3,i3,,group_buy_start,g2,,2024-03-07T09:58:00Z", 7),
+        # At the same time as e7: file order decides, the appended row goes.
+        ("eg3,u3,i3,,group_buy_start,g2,,2024-03-07T10:00:00Z", 9),
+    ],
+    ids=["earlier-by-time", "same-time"],
+)
+def test_first_group_buy_start_by_time_then_file_order_is_kept(tmp_path, start, quarantined_row):
+    src = copy_valid(tmp_path / "src")
+    append_rows(src, "events", [start])
+    report = ingest(src, tmp_path / "out")
+    (row,) = quarantine(tmp_path / "out", "events")
+    assert (row["_row"], row["_field"]) == (quarantined_row, "group_id")
+    assert "already started" in row["_reason"]
+    assert report["events"].accepted == VALID_COUNTS["events"]

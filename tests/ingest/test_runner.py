@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -140,19 +142,88 @@ def test_ids_are_strings_even_from_integer_columns(tmp_path):
     src = copy_valid(tmp_path / "src")
     users = pa.table(
         {
-            "user_id": pa.array([1, 2, 3], pa.int64()),
-            "signup_ts": pa.array([1704531600] * 3, pa.int64()),
-            "share_opt_out": pa.array([False] * 3),
+            "user_id": pa.array([1, 2, 3, 4, 5], pa.int64()),
+            "signup_ts": pa.array([1704531600] * 5, pa.int64()),
+            "share_opt_out": pa.array([False] * 5),
         }
     )
     (src / "users.csv").unlink()
     pq.write_table(users, src / "users.parquet")
+    # The CSV tables name the same users as text: "1" instead of "u1".
+    for path in src.glob("*.csv"):
+        path.write_text(re.sub(r"\bu(\d)\b", r"\1", path.read_text(encoding="utf-8")))
     report = ingest(src, tmp_path / "out")
     got = DataDir(tmp_path / "out").read_table("users")
-    assert got.column("user_id").to_pylist() == ["1", "2", "3"]
+    assert got.column("user_id").to_pylist() == ["1", "2", "3", "4", "5"]
     assert got.schema.equals(table_spec("users").schema)
-    assert report["events"].accepted == 0  # events name u1..u5, which no longer exist
-    assert np.all(IdMap.load(DataDir(tmp_path / "out").idmap_path("users")).ids == ["1", "2", "3"])
+    assert report.total_quarantined == 0  # integer ids in Parquet match the text ids in CSV
+    ids = IdMap.load(DataDir(tmp_path / "out").idmap_path("users")).ids
+    assert np.all(ids == ["1", "2", "3", "4", "5"])
+
+
+def _ms(iso: str) -> str:
+    return str(int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000))
+
+
+def test_a_file_whose_every_row_is_rejected_fails_the_run(tmp_path):
+    """users.csv in epoch milliseconds: no user is accepted, which would quarantine every post,
+    event and edge as "unknown user"; the run stops at the cause instead."""
+    src = copy_valid(tmp_path / "src")
+    users = [
+        "user_id,signup_ts,gender,age_band,city,share_opt_out",
+        ",2024-01-05T08:00:00Z,f,,,false",  # row 1: fails for another reason than the rest
+        *(f"u{i},{_ms(f'2024-01-0{i}T08:00:00Z')},f,,,false" for i in range(2, 6)),
+    ]
+    (src / "users.csv").write_text("\n".join(users) + "\n", encoding="utf-8")
+    target = tmp_path / "out"
+    with pytest.raises(UnusableFileError, match="no row accepted: all 5 rows") as err:
+        ingest(src, target)
+    assert Path(err.value.path).name == "users.csv"
+    assert (err.value.row, err.value.field) == (1, "user_id")
+    assert "the first: required field is empty" in err.value.reason
+    assert "most rows (4) for signup_ts: timestamp outside" in err.value.reason
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_header_only_tables_are_not_unusable(tmp_path):
+    src = copy_valid(tmp_path / "src")
+    for table in ("posts", "group_buys", "social_edges"):
+        path = src / f"{table}.csv"
+        path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    report = ingest(src, tmp_path / "out")
+    for table in ("posts", "group_buys", "social_edges"):
+        assert (report[table].read, report[table].accepted) == (0, 0)
+    # e2, e3, e7 name a group and e4, e5, e8 a post: quarantined, the rest of the file is fine.
+    assert (report["events"].accepted, report["events"].quarantined) == (2, 6)
+
+
+def _events_in_parts(src: Path, second: list[str]) -> None:
+    lines = (src / "events.csv").read_text(encoding="utf-8").splitlines()
+    (src / "events.csv").unlink()
+    (src / "events").mkdir()
+    (src / "events" / "part-0.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (src / "events" / "part-1.csv").write_text("\n".join([lines[0], *second]) + "\n")
+
+
+def test_a_resent_part_of_duplicates_is_redundant_not_unusable(tmp_path):
+    src = copy_valid(tmp_path / "src")
+    lines = (src / "events.csv").read_text(encoding="utf-8").splitlines()
+    _events_in_parts(src, lines[1:])
+    report = ingest(src, tmp_path / "out")
+    assert (report["events"].read, report["events"].accepted) == (16, 8)
+    assert report["events"].reasons == {
+        "event_id: duplicate key: an earlier row with the same key was kept": 8
+    }
+
+
+def test_a_part_with_no_accepted_row_names_the_part(tmp_path):
+    src = copy_valid(tmp_path / "src")
+    _events_in_parts(src, ["e9,u1,i1,,view,,feed,1709647200000", "e10,u1,i1,,view,,feed,nope"])
+    with pytest.raises(UnusableFileError, match="no row accepted: all 2 rows") as err:
+        ingest(src, tmp_path / "out")
+    assert Path(err.value.path).as_posix().endswith("events/part-1.csv")
+    assert (err.value.row, err.value.field) == (1, "ts")
 
 
 def test_folder_of_csv_parts_names_the_part_and_row(tmp_path):

@@ -91,12 +91,13 @@ def _group_buy_delta(env: dict[str, Path], users: list[str]) -> list[str]:
             "status": "open",
         }
     ).to_csv(env["delta"] / "group_buys.csv", index=False)
+    # Each group's initiator starts it, the two others join.
     events = [
         {
             "event_id": f"e_new_{g}_{u}",
             "user_id": users[u],
             "item_id": new[g],
-            "type": "group_buy_join",
+            "type": "group_buy_start" if u == g else "group_buy_join",
             "group_id": f"g_new_{g}",
             "channel": "feed",
             "ts": f"{DAY}T1{u}:30:00Z",
@@ -127,6 +128,7 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     assert child.manifest.data_fingerprint == data_fingerprint(env["data"])
     assert "refresh.items" in child.manifest.step_timings
     assert summary.new_items == 3 and summary.new_users_not_placed == 0
+    assert summary.quarantined == {}
 
     model = TrainedModel.load(child.root)
     idx = model.items.to_index(new)
@@ -272,6 +274,41 @@ def test_failed_refresh_changes_nothing(env) -> None:
     assert sorted(p.name for p in env["models"].iterdir()) == versions
     assert data_fingerprint(env["data"]) == fingerprint
     assert not list(env["data"].parent.glob(".data.*"))
+
+
+def test_header_only_delta_table_is_an_empty_delta(env) -> None:
+    _items([{"item_id": "solo_2"}]).to_csv(env["delta"] / "items.csv", index=False)
+    (env["delta"] / "posts.csv").write_text(
+        "post_id,author_id,circle_id,item_id,created_ts,text,deleted\n", encoding="utf-8"
+    )
+
+    summary = refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert (summary.new_items, summary.new_posts) == (1, 0)
+    assert summary.delta_rows == {"items": 1, "posts": 0}
+    assert summary.quarantined == {}
+
+
+def test_delta_file_with_no_accepted_row_fails_and_changes_nothing(env) -> None:
+    registry = ModelRegistry(env["models"])
+    promoted = registry.promoted()
+    fingerprint = data_fingerprint(env["data"])
+    _items([{"item_id": "x2"}]).to_csv(env["delta"] / "items.csv", index=False)
+    # Millisecond timestamps where seconds or ISO are expected: every new user is rejected.
+    pd.DataFrame(
+        {
+            "user_id": ["u_ms_1", "u_ms_2"],
+            "signup_ts": ["1735603200000", "1735606800000"],
+            "share_opt_out": ["false", "false"],
+        }
+    ).to_csv(env["delta"] / "users.csv", index=False)
+
+    with pytest.raises(UnusableFileError, match="no row accepted") as err:
+        refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert (err.value.path, err.value.row, err.value.field) == ("delta/users.csv", 1, "signup_ts")
+    assert registry.promoted() == promoted
+    assert data_fingerprint(env["data"]) == fingerprint
 
 
 def test_cli_no_promote_writes_an_unpromoted_child(env) -> None:

@@ -1,0 +1,24 @@
+"""`recsys demo` step 2 prints the same read / accepted / quarantined table as `recsys ingest`."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.demo import ingest_sample
+from tests.ingest.conftest import append_rows, copy_valid
+
+
+def test_demo_ingest_step_prints_the_ingest_table(tmp_path, capsys):
+    src = copy_valid(tmp_path / "src")
+    append_rows(src, "events", ["e9,u9,i1,,view,,feed,2024-03-05T09:00:00Z"])  # quarantined
+
+    cli = CliRunner().invoke(app, ["ingest", str(src), "--out", str(tmp_path / "cli")])
+    report = ingest_sample(src, tmp_path / "demo")
+    printed = capsys.readouterr().out
+
+    assert cli.exit_code == 0, cli.output
+    assert printed == report.format_table() + "\n"
+    assert cli.stdout.startswith(printed)
+    assert printed.splitlines()[0].split() == ["table", "read", "accepted", "quarantined", "source"]
+    assert "user_id: unknown user_id: no accepted row in users" in printed
