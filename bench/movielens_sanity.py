@@ -9,8 +9,11 @@ tuned EASE ~0.43 / ~0.41 (Recall@K = hits / min(K, |relevant|)).
     .venv/bin/python bench/movielens_sanity.py --trials 6 --trials-for bpr=3   # all models
     .venv/bin/python bench/movielens_sanity.py --models popularity ease --trials 8
 
-Writes bench/results/movielens_sanity.md, pipelines/configs/tuned/movielens_1m.toml and the
-HTML report + metrics.json under reports/movielens_1m/ (git-ignored).
+Writes bench/results/movielens_sanity.md, the tuned settings as
+bench/_work/movielens-sanity/movielens-1m.baselines.toml (git-ignored; the
+`<dataset>.baselines.toml` format of `recsys evaluate`, never a training recipe such as
+pipelines/configs/tuned/movielens-1m.toml) and the HTML report + metrics.json under
+reports/movielens_1m/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from recsys.recommenders.registry import recommender_class
 
 logger = logging.getLogger("bench.movielens_sanity")
 ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "_work" / "movielens-sanity"
 REFERENCE = {"popularity": (0.20, 0.19), "ease": (0.43, 0.41)}  # (ndcg@10, recall@10)
 
 SPACES: dict[str, dict] = {
@@ -146,10 +150,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/movielens_sanity.md")
     parser.add_argument(
-        "--tuned", type=Path, default=ROOT / "pipelines/configs/tuned/movielens_1m.toml"
+        "--tuned", type=Path, default=WORK / "movielens-1m.baselines.toml",
+        help="Where the tuned baselines go (a <dataset>.baselines.toml file).",
     )
     parser.add_argument("--report-dir", type=Path, default=ROOT / "reports/movielens_1m")
     args = parser.parse_args(argv)
+    if not args.tuned.name.endswith(".baselines.toml"):
+        # Anything else could be a training recipe (`recsys train --config`), which this
+        # per-baseline format would overwrite with a file train rejects.
+        parser.error(f"--tuned must name a <dataset>.baselines.toml file; got {args.tuned.name}")
     n_trials = {m: args.trials for m in args.models}
     n_trials.update({m: int(n) for m, n in (item.split("=") for item in args.trials_for)})
     logging.basicConfig(
@@ -181,11 +190,11 @@ def main(argv: list[str]) -> None:
     comparison = compare_models(fitted, fixed.train, fixed.test, ks=(10, 20))
     seconds = time.perf_counter() - start
 
-    write_tuned_config(args.tuned, "movielens_1m", tuned)
+    write_tuned_config(args.tuned, "movielens-1m", tuned)
     write_report(
         args.report_dir,
         comparison.metrics,
-        item_popularity=comparison.item_popularity,
+        item_popularity=comparison.item_interactions,
         exposure=comparison.exposure,
         meta={
             "title": "MovieLens-1M: tuned baselines on ReSN's fixed split",

@@ -101,7 +101,6 @@ def demo(
         bundle=bundle_path,
         n_trials=trials,
         seed=seed,
-        tuned_dir=None,
     )
     typer.echo(f"split: {run.result.split_info}")
     _print_comparison(run.result.metrics)

@@ -1,11 +1,14 @@
 """`recsys evaluate`: tuned baselines and the shipped recipe on one split, with an HTML report.
 
     recsys evaluate --data DATA_DIR [--bundle models/VERSION] [--split auto] \
-        [--baselines popularity,itemknn,ease,als,bpr] [--trials 8] [--out reports/NAME]
+        [--baselines popularity,itemknn,ease,als,bpr] [--trials 8] [--out reports/NAME] \
+        [--tuned-dir DIR]
 
 With `--bundle`, the bundle's recipe (its manifest config) is what is evaluated as "shipped":
 retrained on the train split (a model is never evaluated on data it was trained on), and the
 results are recorded in the bundle's manifest under ``metrics.evaluation``.
+The tuned configs go next to metrics.json and report.html unless `--tuned-dir` says otherwise:
+evaluating some data must not overwrite the committed recipes in pipelines/configs/tuned/.
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ from recsys.training.config import TrainConfig
 logger = logging.getLogger("recsys.evaluate")
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
-DEFAULT_TUNED_DIR = Path(__file__).resolve().parent / "configs" / "tuned"
 SPLITS = ("auto", "fixed", "temporal", "leave_last_out", "random")
 
 
@@ -60,11 +62,12 @@ def run_evaluate(
     seed: int = 0,
     config: TrainConfig | None = None,
     bundle: Path | None = None,
-    tuned_dir: Path | None = DEFAULT_TUNED_DIR,
+    tuned_dir: Path | None = None,
     model_trials: dict[str, int] | None = None,
     with_cf_only: bool = False,
 ) -> EvaluateRun:
-    """Prepare the split, tune and compare, write the report (and tuned configs, bundle entry)."""
+    """Prepare the split, tune and compare, write the report, the tuned configs (into
+    `tuned_dir`, by default `out_dir`) and, with a bundle, its manifest entry."""
     started = time.perf_counter()
     placement = None
     opened = None
@@ -95,12 +98,12 @@ def run_evaluate(
     report = write_report(
         out_dir,
         result.metrics,
-        item_popularity=result.comparison.item_popularity,
+        item_popularity=result.comparison.item_interactions,
         exposure=result.comparison.exposure,
         placement=placement,
         meta=meta,
     )
-    tuned = write_tuned_configs(result, tuned_dir) if tuned_dir is not None else []
+    tuned = write_tuned_configs(result, out_dir if tuned_dir is None else tuned_dir)
     if opened is not None:
         record_in_bundle(opened.root, evaluation_entry(result, data_dir))
     return EvaluateRun(result=result, report=report, tuned_configs=tuned, seconds=seconds)
@@ -127,8 +130,10 @@ def evaluate(
         Path | None, typer.Option("--out", help="Report folder (default reports/<data name>).")
     ] = None,
     tuned_dir: Annotated[
-        Path | None, typer.Option("--tuned-dir", help="Where tuned configs go.")
-    ] = DEFAULT_TUNED_DIR,
+        Path | None,
+        typer.Option("--tuned-dir", help="Where tuned configs go (default: the --out folder; "
+                     "pipelines/configs/tuned only when given)."),
+    ] = None,
 ) -> None:
     """Tune baselines and the shipped recipe on validation, compare them on test, write a report."""
     try:

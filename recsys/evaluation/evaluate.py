@@ -51,6 +51,7 @@ def _evaluate(
     *,
     ks: Sequence[int],
     item_popularity: np.ndarray | None,
+    item_interactions: np.ndarray | None,
     head_share: float,
     batch: int,
     exclude_items: np.ndarray | None,
@@ -67,7 +68,7 @@ def _evaluate(
     if not len(users):
         raise ValueError("no user has a test item; nothing to evaluate")
     pop = users_per_item(train) if item_popularity is None else np.asarray(item_popularity)
-    head = m.head_items(pop, head_share)
+    head = m.head_items(pop if item_interactions is None else item_interactions, head_share)
     k_max = max(ks)
     sums = {f"{name}@{k}": 0.0 for k in ks for name in m.ACCURACY_METRICS}
     exposure = {k: np.zeros(n_items, np.int64) for k in ks}
@@ -107,6 +108,7 @@ def evaluate_model(
     *,
     ks: Sequence[int] = (10, 20),
     item_popularity: np.ndarray | None = None,
+    item_interactions: np.ndarray | None = None,
     head_share: float = 0.8,
     batch: int = 2048,
     exclude_items: np.ndarray | None = None,
@@ -120,8 +122,11 @@ def evaluate_model(
     train : (n_users, n_items) CSR the model was fitted on; its items are never recommended.
     test : (n_users, n_items) CSR; nonzero = relevant. Cells also in train are left out.
     ks : cut-offs.
-    item_popularity : (n_items,) users per item for the long-tail head and novelty;
+    item_popularity : (n_items,) users per item for novelty (a probability needs users);
         defaults to counting `train`.
+    item_interactions : (n_items,) training interactions (events) per item, whose top items
+        making `head_share` of them are the head of long-tail share; defaults to
+        `item_popularity`, the same thing when every (user, item) pair is one event.
 
     Returns
     -------
@@ -134,6 +139,7 @@ def evaluate_model(
         test,
         ks=ks,
         item_popularity=item_popularity,
+        item_interactions=item_interactions,
         head_share=head_share,
         batch=batch,
         exclude_items=exclude_items,
@@ -148,8 +154,11 @@ class Comparison:
     metrics: dict[str, dict[str, float]]
     #: model name -> (n_items,) times each item was recommended at the largest cut-off.
     exposure: dict[str, np.ndarray]
-    #: (n_items,) users per training item, the reference the exposure is compared with.
+    #: (n_items,) users per training item (novelty's reference).
     item_popularity: np.ndarray
+    #: (n_items,) training interactions per item: the long-tail head and the report's
+    #: concentration reference.
+    item_interactions: np.ndarray
 
 
 def compare_models(
@@ -158,12 +167,22 @@ def compare_models(
     test: sp.csr_matrix,
     *,
     ks: Sequence[int] = (10, 20),
+    item_interactions: np.ndarray | None = None,
     head_share: float = 0.8,
     batch: int = 2048,
     show_progress: bool = False,
 ) -> Comparison:
-    """Evaluate several fitted models on the same split, with the same popularity reference."""
+    """Evaluate several fitted models on the same split, with the same popularity reference.
+
+    `item_interactions` (n_items,) counts training events per item for the long-tail head
+    (see `evaluate_model`); by default users per item, i.e. one interaction per training cell.
+    """
     pop = users_per_item(train)
+    interactions = pop if item_interactions is None else np.asarray(item_interactions)
+    if interactions.shape != pop.shape:
+        raise ValueError(
+            f"item_interactions has shape {interactions.shape}; expected ({train.shape[1]},)"
+        )
     metrics, exposure = {}, {}
     for name, model in models.items():
         metrics[name], exposure[name] = _evaluate(
@@ -172,12 +191,14 @@ def compare_models(
             test,
             ks=ks,
             item_popularity=pop,
+            item_interactions=interactions,
             head_share=head_share,
             batch=batch,
             exclude_items=None,
             show_progress=show_progress,
         )
-    return Comparison(metrics=metrics, exposure=exposure, item_popularity=pop)
+    return Comparison(metrics=metrics, exposure=exposure, item_popularity=pop,
+                      item_interactions=interactions)
 
 
 def share_targeting_metrics(

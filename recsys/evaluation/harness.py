@@ -39,6 +39,7 @@ from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_conf
 from recsys.features.interactions import load_interaction_log, to_csr
 from recsys.idmap import IdMap
 from recsys.recommenders.base import Recommender
+from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.registry import recommender_class
 from recsys.training.config import TrainConfig
 
@@ -86,6 +87,9 @@ class PreparedData:
     valid: sp.csr_matrix
     test: sp.csr_matrix
     content: np.ndarray | None
+    #: (n_items,) int64 events per item in the whole train split: the long-tail head is the
+    #: items making 80% of training *interactions*, which a summed matrix cannot count.
+    train_events: np.ndarray
 
 
 @dataclass
@@ -110,15 +114,39 @@ def dataset_info(data: DataDir) -> AdapterInfo | None:
     return AdapterInfo.read(data.root) if (data.root / DATASET_JSON).is_file() else None
 
 
-def resolve_split(requested: SplitChoice, info: AdapterInfo | None, log: pd.DataFrame) -> str:
-    """'auto': the data set's fixed split if it brings one, else temporal if timed, else random."""
+def data_has_times(info: AdapterInfo | None, log: pd.DataFrame) -> bool:
+    """Whether `ts` is a real time: it must vary in the log, and the import must not say
+    otherwise. Amazon's adapter stores each event's position in its user's sequence as `ts`:
+    it varies, yet a global cut over positions means nothing, so `dataset.json` wins."""
+    return has_timestamps(log) and (info is None or info.has_timestamps)
+
+
+def resolve_split(
+    requested: SplitChoice, info: AdapterInfo | None, log: pd.DataFrame
+) -> tuple[str, str | None]:
+    """The split to run, and why it is not a temporal one when times are missing.
+
+    'auto': the data set's fixed split if it brings one, else temporal if it has real times
+    (`data_has_times`), else random. 'temporal' on data without real times falls back to
+    random too (docs/datasets.md: such data is never split by time).
+
+    Returns
+    -------
+    method : "fixed", "temporal", "leave_last_out" or "random".
+    fallback : None, or a sentence for the split record saying the data has no times.
+    """
     if requested == "fixed" and (info is None or not info.split):
         raise ConfigError("split 'fixed' asked for, but the data set brings no predefined split")
-    if requested != "auto":
-        return requested
-    if info is not None and info.split:
-        return "fixed"
-    return "temporal" if has_timestamps(log) else "random"
+    if requested not in ("auto", "temporal"):
+        return requested, None
+    if requested == "auto" and info is not None and info.split:
+        return "fixed", None
+    if data_has_times(info, log):
+        return "temporal", None
+    why = ("dataset.json says has_timestamps=false"
+           + (" (ts is only an order)" if info is not None and info.ordered else "")
+           if has_timestamps(log) else "every ts is the same")
+    return "random", f"no timestamps ({why}): random per-user holdout instead of temporal"
 
 
 def fixed_split(data: DataDir, users: IdMap, items: IdMap, log: pd.DataFrame,
@@ -175,7 +203,9 @@ def prepare(
     log = load_interaction_log(data, users, items, config.interactions)
     if log.empty:
         raise ContractError(f"{data.root}: no usable events to evaluate on")
-    method = resolve_split(split, info, log)
+    method, fallback = resolve_split(split, info, log)
+    if fallback is not None:
+        logger.warning("split %r on %s: %s", split, data.root.name, fallback)
     fraction = {"test_fraction": test_fraction}
     if method == "fixed":
         outer = fixed_split(data, users, items, log, info)  # type: ignore[arg-type]
@@ -186,8 +216,10 @@ def prepare(
     else:
         outer = split_log(log, method, seed=seed, **fraction)  # type: ignore[arg-type]
         inner_method, inner_kwargs = method, {"test_fraction": validation_fraction}
-    outer.info["has_timestamps"] = has_timestamps(log)
+    outer.info["has_timestamps"] = data_has_times(info, log)
     outer.info["requested"] = split
+    if fallback is not None:
+        outer.info["fallback"] = fallback
     tuned = carve_validation(outer, inner_method, seed=seed, **inner_kwargs)  # type: ignore[arg-type]
     n_users, n_items = len(users), len(items)
     half_life = config.interactions.half_life_days
@@ -210,6 +242,7 @@ def prepare(
         valid=_binary(tuned.validation, n_users, n_items),
         test=_binary(outer.test, n_users, n_items),
         content=content,
+        train_events=np.bincount(outer.train["item_idx"].to_numpy(), minlength=n_items),
     )
 
 
@@ -231,6 +264,8 @@ def run_evaluation(
     `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
     whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
     the recipe's CF alone: no content-mapped vectors, no item-kNN blend (a diagnostic).
+    Fits are quiet: each model's tuning draws one progress bar over its trials, and the log
+    says how long each fit took.
     """
     trials_of = {**{m: n_trials for m in (*baselines, "shipped")}, **(model_trials or {})}
     config = config or TrainConfig()
@@ -245,25 +280,28 @@ def run_evaluation(
     n_items = p.train.shape[1]
     for name in baselines:
         start = time.perf_counter()
-        if name == "ease" and n_items > 20_000:
-            skipped[name] = f"{n_items} items > 20,000: EASE's dense item x item inverse is too big"
+        if name == "ease" and n_items > EASE_MAX_ITEMS:
+            skipped[name] = (f"{n_items} items > {EASE_MAX_ITEMS:,}: EASE's dense item x item "
+                             "inverse is too big")
             continue
         fixed = _FIXED.get(name, {})
         tuning[name] = tune(name, BASELINE_SPACES[name], p.inner_train, p.valid,
                             n_trials=trials_of[name], seed=seed, metric=metric,
                             fixed_params=fixed)
         cls = recommender_class(name)
-        models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train)
+        models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
-    models["shipped"] = ShippedRecommender(config=config, content=p.content).fit(p.train)
+    shipped = ShippedRecommender(config=config, content=p.content)
+    models["shipped"] = shipped.fit(p.train, show_progress=False)
     seconds["shipped"] = time.perf_counter() - start
     if with_cf_only and p.content is not None:
         # Diagnostic: the recipe's CF alone (no content-mapped vectors, no item-kNN blend),
         # to see what those two add.
         start = time.perf_counter()
         cf_only = with_cf_params(config, {"item_knn.weight": 0.0})
-        models["shipped_cf_only"] = ShippedRecommender(config=cf_only).fit(p.train)
+        models["shipped_cf_only"] = ShippedRecommender(config=cf_only).fit(
+            p.train, show_progress=False)
         seconds["shipped_cf_only"] = time.perf_counter() - start
     if tune_shipped_recipe:
         start = time.perf_counter()
@@ -272,9 +310,10 @@ def run_evaluation(
                                          candidates=_blend_of_tuned_baselines(config, tuning))
         tuned_cfg = with_cf_params(config, tuning["shipped"].best_params)
         shipped_tuned = ShippedRecommender(config=tuned_cfg, content=p.content)
-        models["shipped_tuned"] = shipped_tuned.fit(p.train)
+        models["shipped_tuned"] = shipped_tuned.fit(p.train, show_progress=False)
         seconds["shipped_tuned"] = time.perf_counter() - start
-    comparison = compare_models(models, p.train, p.test, ks=ks)
+    comparison = compare_models(models, p.train, p.test, ks=ks,
+                                item_interactions=p.train_events)
     for name, secs in seconds.items():
         logger.info("%s: ndcg@10 %.4f (tune + fit %.1f s)", name,
                     comparison.metrics[name].get("ndcg@10", float("nan")), secs)
@@ -316,12 +355,13 @@ def write_tuned_configs(result: EvaluationResult, tuned_dir: str | Path) -> list
     shipped = result.tuning.get("shipped")
     if shipped is not None:
         cfg = with_cf_params(result.shipped_config, shipped.best_params)
+        path = tuned_dir / f"{result.dataset}.toml"
         lines = [
             f"# Training recipe for data set {result.dataset!r}: the shipped recipe with its CF",
             f"# and item-item settings tuned on a validation split ({shipped.metric} "
             f"{shipped.best_score:.4f}, {len(shipped.trials)} trials, seed {shipped.seed}).",
             "# Unlisted keys keep the defaults of pipelines/configs/default.toml.",
-            f"# Use: recsys train --data DATA_DIR --config {tuned_dir.name}/{result.dataset}.toml",
+            f"# Use: recsys train --data DATA_DIR --config {_shown(path)}",
             "",
             f"seed = {cfg.seed}",
             "",
@@ -331,12 +371,20 @@ def write_tuned_configs(result: EvaluationResult, tuned_dir: str | Path) -> list
             "[item_knn]",
             *(f"{k} = {_toml(v)}" for k, v in cfg.item_knn.model_dump(mode="json").items()),
         ]
-        path = tuned_dir / f"{result.dataset}.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         load_config(TrainConfig, path)  # what we wrote must be a valid recipe
         written.append(path)
     logger.info("wrote tuned configs %s", [str(p) for p in written])
     return written
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when inside it, else its name: a file we
+    write may be committed, and must not carry this machine's absolute paths."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def evaluation_entry(result: EvaluationResult, data_dir: str | Path) -> dict[str, Any]:

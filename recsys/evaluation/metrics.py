@@ -9,7 +9,8 @@ boolean array of that shape). Users with no relevant item carry no signal for ac
 excluded from the means; a batch where nobody has a relevant item raises ``ValueError``.
 
 Recall@K is hits / min(K, |relevant|), as in the EASE and Mult-VAE papers, so a perfect list
-scores 1 even when a user has more relevant items than K.
+scores 1 even when a user has more relevant items than K. A list that repeats an id earns a
+hit at its first occurrence only (a repeat is a miss), so no metric can leave [0, 1].
 Beyond-accuracy metrics take an *exposure* vector (how often each item was recommended, see
 `exposure_counts`) so they can be accumulated over batches of users.
 """
@@ -44,7 +45,8 @@ def relevance_hits(
 
     Returns
     -------
-    hits : (n_users, K) bool.
+    hits : (n_users, K) bool; a relevant id listed twice is a hit only where it first appears,
+        so hits never exceed |relevant| and every metric stays within [0, 1].
     n_relevant : (n_users,) int64.
     """
     recommended = np.asarray(recommended, dtype=np.int64)
@@ -64,7 +66,18 @@ def relevance_hits(
     pos = np.searchsorted(rel_keys, rec_keys)
     pos = np.minimum(pos, max(len(rel_keys) - 1, 0))
     hits = valid & (rel_keys[pos] == rec_keys) if len(rel_keys) else np.zeros_like(valid)
-    return hits, n_relevant
+    return hits & _first_occurrence(recommended), n_relevant
+
+
+def _first_occurrence(recommended: np.ndarray) -> np.ndarray:
+    """(n_users, K) bool: True where an id appears for the first time in its row."""
+    order = np.argsort(recommended, axis=1, kind="stable")
+    ranked = np.take_along_axis(recommended, order, axis=1)
+    repeat = np.zeros(recommended.shape, dtype=bool)
+    repeat[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    first = np.empty_like(repeat)
+    np.put_along_axis(first, order, ~repeat, axis=1)
+    return first
 
 
 def _discounts(k: int) -> np.ndarray:

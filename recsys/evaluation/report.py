@@ -154,7 +154,7 @@ def write_report(
     Parameters
     ----------
     results : model -> metrics dict from `evaluate_model`.
-    item_popularity : (n_items,) training users per item.
+    item_popularity : (n_items,) training interactions per item (the dashed reference curve).
     exposure : model -> (n_items,) times each item was recommended (`Comparison.exposure`).
     placement : circle -> F1 of circle placement, plotted when given.
     meta : data set, split, command, seed... shown at the top and stored in the JSON.

@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from recsys.content.cold_start import place_cold_items
 from recsys.errors import ConfigError, ContractError, UnknownUserError
@@ -120,7 +121,7 @@ class ShippedRecommender(Recommender):
         self.config = _as_config(config)
         self.content = None if content is None else np.asarray(content, dtype=np.float32)
 
-    def fit(self, user_items: sp.csr_matrix) -> Self:
+    def fit(self, user_items: sp.csr_matrix, *, show_progress: bool = True) -> Self:
         """Fit the recipe's CF on a (n_users, n_items) confidence matrix, then map cold items."""
         x = sp.csr_matrix(user_items)
         if self.content is not None and self.content.shape[0] != x.shape[1]:
@@ -129,7 +130,8 @@ class ShippedRecommender(Recommender):
             )
         cfg = self.config
         started = time.perf_counter()
-        cf = recommender_class(cfg.cf.model)(**cfg.cf.model_kwargs(cfg.seed)).fit(x)
+        cf = recommender_class(cfg.cf.model)(**cfg.cf.model_kwargs(cfg.seed))
+        cf.fit(x, show_progress=show_progress)
         factors = np.asarray(cf.item_factors_, dtype=np.float32)
         self.user_factors_ = np.ascontiguousarray(cf.user_factors_, dtype=np.float32)
         self.item_vectors_ = factors.copy()
@@ -234,6 +236,7 @@ def tune_shipped(
     metric: str = "ndcg@10",
     blend_weights: Sequence[float] | None = BLEND_WEIGHTS,
     candidates: Sequence[Mapping[str, Any]] = (),
+    show_progress: bool = True,
 ) -> TuningResult:
     """Random search over the recipe's CF and item-item settings, fit on `train`, scored on
     `valid`.
@@ -244,7 +247,8 @@ def tune_shipped(
     `n_trials` fits in all.
     Each fit is scored at every weight of `blend_weights` and the config's own (a re-score,
     not a refit; each is a recorded trial); None keeps the config's weight. `best_params`
-    use `with_cf_params` keys ("factors", "item_knn.k", ...).
+    use `with_cf_params` keys ("factors", "item_knn.k", ...). Fits are quiet; `show_progress`
+    draws one bar over them.
     """
     if n_trials < 1:
         raise ConfigError(f"n_trials must be >= 1; got {n_trials}")
@@ -257,6 +261,7 @@ def tune_shipped(
     rng = np.random.default_rng(seed)
     trials: list[Trial] = []
     seen: set[str] = set()
+    bar = tqdm(total=n_trials, desc="tune shipped", unit="fit", disable=not show_progress)
     for number in range(n_trials):
         if number == 0:
             params = {key: _current(config, key) for key in space}
@@ -277,7 +282,7 @@ def tune_shipped(
         model = ShippedRecommender(
             config=with_cf_params(config, {**params, "item_knn.weight": fit_weight}),
             content=content,
-        ).fit(train)
+        ).fit(train, show_progress=False)
         for w in weights:
             scored = model if fit_weight == 0 else model.with_blend_weight(w)
             result = evaluate_model(scored, train, valid, ks=(int(k),))
@@ -291,5 +296,7 @@ def tune_shipped(
             number + 1, n_trials, params, metric, best_here.score,
             best_here.params["item_knn.weight"],
         )
+        bar.update()
+    bar.close()
     best = max(trials, key=lambda t: (t.score, -t.number))
     return TuningResult("shipped", metric, seed, dict(best.params), best.score, trials)

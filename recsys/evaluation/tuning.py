@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import evaluate_model
@@ -105,10 +106,12 @@ def tune(
     seed: int,
     metric: str = "ndcg@10",
     fixed_params: Mapping[str, Any] | None = None,
+    show_progress: bool = True,
 ) -> TuningResult:
     """Random search: fit on `train`, score `metric` on `valid`, keep the best (first on ties).
 
-    Stops early when a discrete space has no untried combination left.
+    Stops early when a discrete space has no untried combination left. Trials fit quietly;
+    `show_progress` draws one bar over the trials instead of one per fit.
     """
     cls = recommender_class(model_name)
     name, _, k = metric.partition("@")
@@ -119,6 +122,8 @@ def tune(
     rng = np.random.default_rng(seed)
     trials: list[Trial] = []
     seen: set[str] = set()
+    bar = tqdm(total=n_trials, desc=f"tune {model_name}", unit="trial",
+               disable=not show_progress)
     for number in range(n_trials):
         for _ in range(_MAX_RESAMPLES):
             params = sample_params(param_space, rng)
@@ -130,14 +135,16 @@ def tune(
             break
         seen.add(key)
         start = time.perf_counter()
-        model = cls(**{**(fixed_params or {}), **params}).fit(train)
+        model = cls(**{**(fixed_params or {}), **params}).fit(train, show_progress=False)
         result = evaluate_model(model, train, valid, ks=(int(k),))
         trial = Trial(number, params, result[metric], result, time.perf_counter() - start)
         trials.append(trial)
+        bar.update()
         logger.info(
             "tune %s trial %d/%d: %s -> %s=%.4f (%.1f s)",
             model_name, number + 1, n_trials, params, metric, trial.score, trial.seconds,
         )
+    bar.close()
     best = max(trials, key=lambda t: (t.score, -t.number))
     return TuningResult(model_name, metric, seed, dict(best.params), best.score, trials)
 

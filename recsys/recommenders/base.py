@@ -62,8 +62,12 @@ class Recommender(ABC):
     n_items_: int
 
     @abstractmethod
-    def fit(self, user_items: sp.csr_matrix) -> Self:
-        """Learn from a (n_users, n_items) confidence matrix; returns self."""
+    def fit(self, user_items: sp.csr_matrix, *, show_progress: bool = True) -> Self:
+        """Learn from a (n_users, n_items) confidence matrix; returns self.
+
+        `show_progress` lets iterative models draw a progress bar; tuning turns it off, since
+        a bar per trial buries the log. Closed-form models ignore it.
+        """
 
     @abstractmethod
     def _score(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:

@@ -27,8 +27,8 @@ class PopularityRecommender(Recommender):
             raise ConfigError(f"weighting must be 'count' or 'weight'; got {weighting!r}")
         self.weighting = weighting
 
-    def fit(self, user_items: sp.csr_matrix) -> Self:
-        """Learn item popularity from a (n_users, n_items) confidence matrix."""
+    def fit(self, user_items: sp.csr_matrix, *, show_progress: bool = True) -> Self:
+        """Learn item popularity from a (n_users, n_items) confidence matrix (no progress bar)."""
         x = sp.csr_matrix(user_items)
         if self.weighting == "count":
             pop = np.bincount(x.indices[x.data != 0], minlength=x.shape[1])

@@ -82,6 +82,31 @@ def test_compare_models_and_errors() -> None:
         ev.evaluate_model(models["ease"], train, sp.csr_matrix(test.shape, dtype=np.float32))
 
 
+def test_long_tail_head_is_made_of_interactions_not_users() -> None:
+    # item 0: one user with 40 events; items 1-3: users 1-4, one event each; item 4: user 5
+    train = np.zeros((6, 5), np.float32)
+    train[0, 0] = 40.0
+    train[1:5, 1:4] = 1.0
+    train[5, 4] = 1.0
+    train = sp.csr_matrix(train)
+    test = sp.csr_matrix(([1.0] * 6, ([0, 1, 2, 3, 4, 5], [3, 0, 0, 0, 0, 3])), shape=(6, 5))
+    events = np.array([40, 4, 4, 4, 1])
+    model = {"popularity": PopularityRecommender().fit(train)}
+    by_events = ev.compare_models(model, train, test, ks=(2,), item_interactions=events)
+    by_users = ev.compare_models(model, train, test, ks=(2,))
+    # popularity (users) recommends items 0 and 4 to users 1-4, items 1 and 2 to users 0, 5
+    np.testing.assert_array_equal(by_events.exposure["popularity"], [4, 2, 2, 0, 4])
+    # head by events: items 0, 1 (44 of 53 >= 80%); by users: items 1, 2, 3 (12 of 14)
+    assert by_events.metrics["popularity"]["long_tail_share@2"] == pytest.approx(6 / 12)
+    assert by_users.metrics["popularity"]["long_tail_share@2"] == pytest.approx(8 / 12)
+    np.testing.assert_array_equal(by_users.item_interactions, ev.users_per_item(train))
+    # novelty keeps counting users (a probability): the same either way
+    assert by_events.metrics["popularity"]["novelty@2"] == pytest.approx(
+        by_users.metrics["popularity"]["novelty@2"])
+    with pytest.raises(ValueError, match="item_interactions"):
+        ev.compare_models(model, train, test, ks=(2,), item_interactions=events[:3])
+
+
 def test_share_targeting() -> None:
     ranked = np.array([[4, 2, 7], [1, 3, -1], [0, 1, 2]], dtype=np.int64)
     joined = sp.csr_matrix(

@@ -111,12 +111,61 @@ def test_resolve_split_prefers_fixed_then_times_then_random() -> None:
     untimed = timed.assign(ts=[0, 0])
     with_split = AdapterInfo(name="x", has_timestamps=False, ordered=False,
                              split={"path": "meta/split.parquet"})
-    assert resolve_split("auto", with_split, untimed) == "fixed"
-    assert resolve_split("auto", None, timed) == "temporal"
-    assert resolve_split("auto", None, untimed) == "random"
-    assert resolve_split("leave_last_out", with_split, timed) == "leave_last_out"
+    assert resolve_split("auto", with_split, untimed) == ("fixed", None)
+    assert resolve_split("auto", None, timed) == ("temporal", None)
+    method, why = resolve_split("auto", None, untimed)
+    assert method == "random" and "every ts is the same" in why
+    assert resolve_split("leave_last_out", with_split, timed) == ("leave_last_out", None)
     with pytest.raises(ConfigError, match="no predefined split"):
         resolve_split("fixed", None, timed)
+
+
+def test_resolve_split_believes_the_import_over_varying_ts() -> None:
+    # Amazon: ts is the position in the user's sequence, so it varies, but is no time.
+    positions = pd.DataFrame({c: [0, 0] for c in LOG_COLUMNS}).assign(ts=[1, 2])
+    sequence = AdapterInfo(name="amazon", has_timestamps=False, ordered=True)
+    for requested in ("auto", "temporal"):
+        method, why = resolve_split(requested, sequence, positions)
+        assert method == "random"
+        assert "has_timestamps=false" in why and "only an order" in why
+    # an ordered sequence still supports each user's last item
+    assert resolve_split("leave_last_out", sequence, positions) == ("leave_last_out", None)
+    dated = AdapterInfo(name="taobao", has_timestamps=True, ordered=False)
+    assert resolve_split("auto", dated, positions) == ("temporal", None)
+
+
+def test_auto_split_on_an_undated_sequence_is_random_and_says_so(tmp_path: Path) -> None:
+    root = make_data_dir(tmp_path / "seq")  # timed events ...
+    info = AdapterInfo.read(root)
+    info.has_timestamps = False  # ... that the import says are only an order
+    (root / DATASET_JSON).write_text(info.to_json())
+    p = prepare(root, config=FAST, with_content=False)
+    assert p.split.info["method"] == "random" and p.split.info["requested"] == "auto"
+    assert p.split.info["validation"]["method"] == "random"
+    assert p.split.info["has_timestamps"] is False
+    assert "has_timestamps=false" in p.split.info["fallback"]
+    timed = prepare(make_data_dir(tmp_path / "timed"), config=FAST, with_content=False)
+    assert timed.split.info["method"] == "temporal" and "fallback" not in timed.split.info
+
+
+def test_train_events_count_every_training_event_per_item(tmp_path: Path) -> None:
+    root = make_data_dir(tmp_path / "repeats")
+    data = DataDir(root)
+    events = data.read_table("events")
+    first = events.slice(0, 1)  # u0's first item, viewed 3 more times
+    repeat = pa.concat_tables([first] * 3).set_column(
+        0, events.schema.field(0), pa.array(["r0", "r1", "r2"]))
+    data.write_table("events", pa.concat_tables([events, repeat]))
+    p = prepare(root, split="random", config=FAST, with_content=False)
+    assert p.train_events.sum() == p.split.info["n_train"]
+    item_id = first.column("item_id")[0].as_py()
+    item = IdMap.load(root / "idmap/items.parquet").to_index(np.array([item_id]))[0]
+    assert p.train[0, item] != 0  # the seeded split kept the repeated pair in train
+    users_of_item = int((p.train[:, item] != 0).sum())
+    assert p.train_events[item] == users_of_item + 3  # events, not users
+    result = run_evaluation(p, config=FAST, baselines=("popularity",), n_trials=1,
+                            tune_shipped_recipe=False)
+    np.testing.assert_array_equal(result.comparison.item_interactions, p.train_events)
 
 
 @pytest.mark.parametrize("method", ["temporal", "leave_last_out", "random"])

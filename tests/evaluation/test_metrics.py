@@ -32,6 +32,17 @@ def test_hits_ignore_padding_and_other_users() -> None:
     np.testing.assert_array_equal(n_rel, [1, 1])
 
 
+def test_a_repeated_id_is_a_hit_once() -> None:
+    rel = _rel([[1], [1, 2]], 5)
+    rec = np.array([[1, 1, 1], [3, 2, 2]], dtype=np.int64)
+    hits, _ = m.relevance_hits(rec, rel)
+    np.testing.assert_array_equal(hits, [[True, False, False], [False, True, False]])
+    assert m.recall_at_k(rec[:1], rel[:1]) == pytest.approx(1.0)  # not 3
+    d = 1 / np.log2(np.arange(2, 5))
+    assert m.ndcg_at_k(rec, rel) == pytest.approx((1.0 + d[1] / (d[0] + d[1])) / 2)
+    assert m.map_at_k(rec[1:], rel[1:]) == pytest.approx((1 / 2) / 2)
+
+
 def test_recall_uses_min_k_relevant() -> None:
     # user0 2/min(3,2)=1, user1 1/1=1, user2 1/min(3,4)=1/3
     assert m.recall_at_k(REC, REL) == pytest.approx((1 + 1 + 1 / 3) / 3)

@@ -154,6 +154,19 @@ def test_tune_shipped_without_blend_keeps_the_configured_weight(planted) -> None
     assert {t.params["item_knn.weight"] for t in result.trials} == {0.0}
 
 
+def test_tune_shipped_fits_quietly_under_one_progress_bar(
+    planted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, _ = planted
+    train, valid = _split(x)
+    kwargs = {"space": {"alpha": [1.0, 2.0]}, "n_trials": 2, "seed": 0, "blend_weights": None}
+    tune_shipped(CONFIG, train, valid, show_progress=False, **kwargs)
+    assert capsys.readouterr().err == ""  # no bar per ALS fit
+    tune_shipped(CONFIG, train, valid, **kwargs)
+    err = capsys.readouterr().err
+    assert "tune shipped" in err and "2/2" in err and "4/4" not in err  # not ALS's 4 iterations
+
+
 BLEND = with_cf_params(CONFIG, {"item_knn.weight": 0.4, "item_knn.k": 10})
 
 

@@ -75,3 +75,15 @@ def test_write_tuned_config_merges_tables(tmp_path: Path) -> None:
     assert data["tuning"]["ease"]["metric"] == "ndcg@10"
     with pytest.raises(ConfigError, match="cannot write"):
         t.write_tuned_config(path, "toy", {"x": {"bad": [1, 2]}})
+
+
+def test_trials_fit_quietly_under_one_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    train, valid = _train_valid()
+    space = {"factors": [2, 4], "iterations": 3}
+    kwargs = {"n_trials": 2, "seed": 0, "fixed_params": {"num_threads": 1}}
+    t.tune("als", space, train, valid, show_progress=False, **kwargs)
+    assert capsys.readouterr().err == ""  # implicit draws no bar per fit
+    t.tune("als", space, train, valid, **kwargs)
+    err = capsys.readouterr().err
+    assert "tune als" in err and "2/2" in err  # one bar over the trials ...
+    assert "3/3" not in err  # ... and none over a fit's 3 iterations

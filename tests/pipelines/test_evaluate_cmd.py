@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import pipelines
 from pipelines.cli import app
 from recsys.bundle import Bundle, BundleWriter
 from recsys.config import load_config
@@ -16,6 +17,7 @@ from recsys.training.config import TrainConfig
 from tests.evaluation.test_harness import FAST, make_data_dir
 
 runner = CliRunner()
+TUNED_IN_REPO = Path(pipelines.__file__).resolve().parent / "configs" / "tuned"
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +30,25 @@ def test_evaluate_writes_report_metrics_and_tuned_configs(data: Path, tmp_path: 
     config.write_text(
         "[cf]\nfactors = 8\niterations = 5\n[content]\nn_components = 4\nmin_df = 1\n"
     )
+    report = tmp_path / "report"
     result = runner.invoke(app, [
         "evaluate", "--data", str(data), "--split", "leave_last_out", "--baselines", "popularity",
-        "--trials", "1", "--config", str(config), "--out", str(tmp_path / "report"),
-        "--tuned-dir", str(tmp_path / "tuned"),
+        "--trials", "1", "--config", str(config), "--out", str(report),
     ])
     assert result.exit_code == 0, result.output
     assert "shipped_tuned" in result.output and "report:" in result.output
-    payload = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    payload = json.loads((report / "metrics.json").read_text())
     assert set(payload["models"]) == {"popularity", "shipped", "shipped_tuned"}
     assert payload["meta"]["split"]["method"] == "leave_last_out"
-    html = (tmp_path / "report" / "report.html").read_text()
+    html = (report / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # bars, accuracy vs tail, popularity
-    tuned = load_config(TrainConfig, tmp_path / "tuned" / "tiny.toml")
+    # without --tuned-dir the tuned configs sit beside the report, not in the repo's configs
+    tuned = load_config(TrainConfig, report / "tiny.toml")
     # tuned from the recipe (its first fit, factors 8) or a draw of the space
     assert tuned.cf.factors in (8, 32, 64, 128) and tuned.cf.iterations == 5
-    assert (tmp_path / "tuned" / "tiny.baselines.toml").is_file()
+    assert (report / "tiny.baselines.toml").is_file()
+    assert f"tuned config: {report / 'tiny.toml'}" in result.output
+    assert not (TUNED_IN_REPO / "tiny.toml").exists()
 
 
 def test_evaluate_with_bundle_evaluates_its_recipe_and_records_results(
