@@ -38,6 +38,7 @@ live AS (
            p.created_ts, p.post_id
     FROM posts p JOIN wanted w USING (item_id)
     WHERE NOT p.deleted AND p.item_id IS NOT NULL AND length(p.text) > 0
+      AND ($before_us IS NULL OR epoch_us(p.created_ts) < $before_us)
 ),
 agg AS (
     SELECT item_id,
@@ -61,7 +62,12 @@ CREATE TEMP TABLE posts (item_id VARCHAR, text VARCHAR, deleted BOOLEAN,
 """
 
 
-def _documents(con: duckdb.DuckDBPyConnection, items: IdMap, max_post_chars: int) -> list[str]:
+def _documents(
+    con: duckdb.DuckDBPyConnection,
+    items: IdMap,
+    max_post_chars: int,
+    posts_before_us: int | None = None,
+) -> list[str]:
     """Run the document query on a connection that has `items` and `posts` relations."""
     if max_post_chars < 0:
         raise ConfigError(f"max_post_chars must be >= 0; got {max_post_chars}")
@@ -72,7 +78,9 @@ def _documents(con: duckdb.DuckDBPyConnection, items: IdMap, max_post_chars: int
         }
     )
     con.register("wanted_ids", wanted)
-    result = con.sql(_SQL, params={"max_chars": int(max_post_chars)}).to_arrow_table()
+    before = None if posts_before_us is None else int(posts_before_us)
+    params = {"max_chars": int(max_post_chars), "before_us": before}
+    result = con.sql(_SQL, params=params).to_arrow_table()
     found = result.column("found").to_numpy(zero_copy_only=False)
     if not found.all():
         missing = items.ids[~found][:5].tolist()
@@ -93,12 +101,20 @@ def _documents(con: duckdb.DuckDBPyConnection, items: IdMap, max_post_chars: int
     return doc_column.to_pylist()
 
 
-def item_documents(data: DataDir, items: IdMap, *, max_post_chars: int = 2000) -> list[str]:
+def item_documents(
+    data: DataDir,
+    items: IdMap,
+    *,
+    max_post_chars: int = 2000,
+    posts_before_us: int | None = None,
+) -> list[str]:
     """Documents of the items of a data directory, in IdMap order.
 
     Each document is ``title category brand`` followed by the text of the item's non-deleted
-    posts, newest first, cut at `max_post_chars` characters. A missing posts table means no
-    post text. Raises ContractError when an IdMap id has no row in the items table.
+    posts, newest first, cut at `max_post_chars` characters. With `posts_before_us` (epoch
+    microseconds) only posts created before it count: an evaluation with a time cut must not
+    read posts written in its test period. A missing posts table means no post text. Raises
+    ContractError when an IdMap id has no row in the items table.
     """
     con = data.connect()
     try:
@@ -106,7 +122,7 @@ def item_documents(data: DataDir, items: IdMap, *, max_post_chars: int = 2000) -
             con.execute(_EMPTY_POSTS)
         if not data.has_table(ITEMS.name):
             raise ContractError(f"{data.table_dir(ITEMS.name)}: no items table")
-        return _documents(con, items, max_post_chars)
+        return _documents(con, items, max_post_chars, posts_before_us)
     finally:
         con.close()
 

@@ -29,7 +29,6 @@ from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint
 from recsys.config import load_config
 from recsys.content.documents import item_documents
-from recsys.content.encoder import ContentEncoder
 from recsys.datastore import DataDir
 from recsys.errors import ConfigError, ContractError
 from recsys.evaluation.evaluate import Comparison, compare_models
@@ -229,12 +228,10 @@ def prepare(
     inner = to_csr(tuned.train, n_users, n_items, half_life_days=half_life, reference_ts=ref)
     content = None
     if with_content:
-        c = config.content
-        docs = item_documents(data, items)
-        content = ContentEncoder(
-            n_components=c.n_components, max_features=c.max_features, min_df=c.min_df,
-            analyzer=c.analyzer, random_state=config.seed,
-        ).fit_transform(docs)
+        # Posts written in the test period would leak it into cold items' vectors; a split
+        # without one time cut (random, leave-last-out, fixed) reads every post.
+        docs = item_documents(data, items, posts_before_us=outer.info.get("cut_ts"))
+        content = config.content.encoder(config.seed).fit_transform(docs)
     name = info.name if info is not None else data.root.name
     logger.info("prepared %s: %d users x %d items, split %s", name, n_users, n_items, tuned.info)
     return PreparedData(

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from recsys.config import FrozenConfig
+from recsys.content.encoder import ContentEncoder
 from recsys.features.interactions import InteractionConfig
 from recsys.index.vector_index import IndexConfig
 
@@ -68,6 +69,16 @@ class ContentConfig(FrozenConfig):
     cold_max_pairs: int = Field(
         100_000, gt=0, description="rank at most this many (buyer, cold item) pairs (a sample)"
     )
+
+    def encoder(self, seed: int) -> ContentEncoder:
+        """An unfitted encoder with these settings."""
+        return ContentEncoder(
+            n_components=self.n_components,
+            max_features=self.max_features,
+            min_df=self.min_df,
+            analyzer=self.analyzer,
+            random_state=seed,
+        )
 
 
 class PlacementConfig(FrozenConfig):

@@ -103,19 +103,8 @@ def item_texts(data: DataDir, items: IdMap) -> ItemTexts:
     )
 
 
-def content_encoder(config: TrainConfig) -> ContentEncoder:
-    c = config.content
-    return ContentEncoder(
-        n_components=c.n_components,
-        max_features=c.max_features,
-        min_df=c.min_df,
-        analyzer=c.analyzer,
-        random_state=config.seed,
-    )
-
-
 def fit_content(documents: list[str], config: TrainConfig) -> tuple[ContentEncoder, np.ndarray]:
-    encoder = content_encoder(config).fit(documents)
+    encoder = config.content.encoder(config.seed).fit(documents)
     return encoder, encoder.transform(documents)
 
 
@@ -204,7 +193,9 @@ def cold_start_report(
     last: the fallback a feed without content vectors has) and a random order.
     """
     cold_ids = np.flatnonzero(cold)
-    encoder = content_encoder(config).fit([texts.full[i] for i in np.flatnonzero(~cold)])
+    encoder = config.content.encoder(config.seed).fit(
+        [texts.full[i] for i in np.flatnonzero(~cold)]
+    )
     with_ugc = encoder.transform(texts.full)
     catalogue_only = with_ugc.copy()
     catalogue_only[cold_ids] = encoder.transform([texts.catalogue_only[i] for i in cold_ids])

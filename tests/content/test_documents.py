@@ -83,3 +83,12 @@ def test_missing_column_is_named() -> None:
 def test_missing_items_table(tmp_path) -> None:
     with pytest.raises(ContractError, match="no items table"):
         item_documents(DataDir(tmp_path), IdMap(["i1"]))
+
+
+def test_posts_after_a_time_cut_are_left_out(tmp_path) -> None:
+    data = DataDir(tmp_path)
+    data.write_table("items", _items())
+    data.write_table("posts", _posts())
+    cut = int((T0 + timedelta(hours=12)).timestamp() * 1_000_000)
+    docs = item_documents(data, IdMap(["i1", "i2"]), posts_before_us=cut)
+    assert docs == ["Trail shoes sports Peak old run", "Mango box fruit sweet"]
