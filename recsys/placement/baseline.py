@@ -2,7 +2,9 @@
 
 Affinity is the share of the user's own events (all engagement kinds summed) in each circle;
 member circles pass per-circle thresholds tuned for F1 on labelled users, under the same
-decision rule as `CirclePlacer`, so a comparison isolates the learned affinities.
+decision rule as `CirclePlacer`, so a comparison isolates the learned affinities. Without any
+labelled user (data without posts, where `CirclePlacer` raises `InsufficientLabelsError` and
+the pipeline falls back to this) every circle gets the share threshold of the label rule.
 """
 
 from __future__ import annotations
@@ -39,14 +41,17 @@ class HistoryFrequencyBaseline:
 
     name = "history_frequency"
 
-    def __init__(self, *, min_members: int = 1, max_members: int | None = None) -> None:
+    def __init__(
+        self, *, min_members: int = 1, max_members: int | None = None, min_share: float = 0.2
+    ) -> None:
         self.min_members = min_members
         self.max_members = max_members
+        self.min_share = min_share
 
     def fit(
         self, history: sp.spmatrix | np.ndarray, Y: np.ndarray, labelled_mask: np.ndarray
     ) -> Self:
-        """Tune per-circle share thresholds on the labelled users.
+        """Tune per-circle share thresholds on the labelled users (`min_share` without any).
 
         Parameters
         ----------
@@ -60,12 +65,19 @@ class HistoryFrequencyBaseline:
                 f"history, Y and labelled_mask disagree on users: {history.shape[0]}, "
                 f"{len(Y)}, {len(labelled_mask)}"
             )
+        if not 0 < self.min_share <= 1:
+            raise ValueError(f"min_share must be in (0, 1]; got {self.min_share}")
         rows = np.flatnonzero(labelled_mask)
-        if not len(rows):
-            raise ValueError("need at least one labelled user to tune thresholds")
         history = sp.csr_matrix(history)
-        self.thresholds_ = best_f1_thresholds(row_shares(history[rows]), np.asarray(Y[rows], bool))
         self.n_circles_ = history.shape[1]
+        if not len(rows):
+            self.thresholds_ = np.full(self.n_circles_, float(self.min_share))
+            logger.warning(
+                "history-frequency baseline: no labelled user; threshold %.2f for every circle",
+                self.min_share,
+            )
+            return self
+        self.thresholds_ = best_f1_thresholds(row_shares(history[rows]), np.asarray(Y[rows], bool))
         logger.info("history-frequency baseline tuned on %d labelled users", len(rows))
         return self
 

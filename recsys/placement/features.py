@@ -6,6 +6,12 @@ it. Here every circle shares one weight vector over features that mean the same 
 activity, whether it is the user's top circle, and the CF affinity of the user to the circle's
 centroid), and only a per-circle bias is circle-specific: far fewer parameters, 21x more rows.
 
+Shared weights treat one event the same in every circle, but off-interest activity (browsing,
+popular items) lands mostly in the big circles, so an event in a small circle is stronger
+evidence. The lift block says so: log of the user's smoothed share of a circle over the
+population's share of it (`circle_priors`), per kind. On the pipeline's 20k-user synthetic data
+it moved micro / macro F1 from 0.664 / 0.652 to 0.672 / 0.665 (within noise at 3k users).
+
 Everything here is row-wise given the circle centroids, so 10M users are placed batch by batch
 with the same features as in training.
 """
@@ -21,6 +27,8 @@ import scipy.sparse as sp
 PER_KIND = 4
 #: CF block: affinity, affinity minus the user's best, z-score within the user, softmax.
 PER_CF = 4
+#: Lift block: one feature per kind and for all kinds summed.
+PER_LIFT = 1
 
 
 def row_shares(counts: sp.spmatrix | np.ndarray) -> np.ndarray:
@@ -45,9 +53,32 @@ def smoothed_shares(counts: sp.spmatrix | np.ndarray, prior_strength: float) -> 
     return dense
 
 
-def n_pair_features(n_kinds: int, with_cf: bool) -> int:
+def n_pair_features(n_kinds: int, with_cf: bool, with_lift: bool = False) -> int:
     """Width of `pair_features` for `n_kinds` behaviour kinds (the summed block included)."""
-    return (n_kinds + 1) * PER_KIND + (PER_CF if with_cf else 0)
+    return (n_kinds + 1) * (PER_KIND + (PER_LIFT if with_lift else 0)) + (PER_CF if with_cf else 0)
+
+
+def circle_priors(counts: Mapping[str, sp.spmatrix], kinds: Sequence[str]) -> np.ndarray:
+    """(n_kinds + 1, n_circles) float64 population share of each circle, per kind and summed.
+
+    Add-one smoothed, so a circle nobody touched in some kind still has a share > 0.
+    """
+    totals = [np.asarray(counts[k].sum(axis=0), dtype=np.float64).ravel() for k in kinds]
+    totals.append(np.sum(totals, axis=0))
+    table = np.stack(totals) + 1.0
+    return table / table.sum(axis=1, keepdims=True)
+
+
+def lift(counts: np.ndarray, prior: np.ndarray, prior_strength: float) -> np.ndarray:
+    """(n, n_circles) float32 log of the user's share of each circle over the population's.
+
+    The share is shrunk toward `prior` by `prior_strength` pseudo-events, so a user without
+    events has lift 0 everywhere and a single event moves a small circle more than a big one.
+    """
+    counts = np.asarray(counts, np.float32)
+    prior = np.asarray(prior, np.float32)[None, :]
+    total = counts.sum(axis=1, keepdims=True)
+    return np.log((counts + prior_strength * prior) / ((total + prior_strength) * prior))
 
 
 def circle_centroids(
@@ -91,6 +122,7 @@ def pair_features(
     *,
     kinds: Sequence[str],
     prior_strength: float = 3.0,
+    priors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pair features of a batch of users.
 
@@ -101,10 +133,13 @@ def pair_features(
     centroids : (n_circles, f) unit circle centroids (`circle_centroids`), or None.
     kinds : kinds to use, in this order.
     prior_strength : pseudo-events of the uniform prior in the shares; > 0.
+    priors : (len(kinds) + 1, n_circles) population shares (`circle_priors`) for the lift
+        block, or None for no lift block.
 
     Returns
     -------
-    (n, n_circles, n_pair_features(len(kinds), centroids is not None)) float32.
+    (n, n_circles, n_pair_features(len(kinds), centroids is not None, priors is not None))
+    float32.
     """
     if prior_strength <= 0:
         raise ValueError(f"prior_strength must be > 0; got {prior_strength}")
@@ -126,4 +161,13 @@ def pair_features(
         z = np.exp(3 * (a - a.max(axis=1, keepdims=True)))
         centred = (a - a.mean(axis=1, keepdims=True)) / spread
         blocks += [a, a - a.max(axis=1, keepdims=True), centred, z / z.sum(axis=1, keepdims=True)]
+    if priors is not None:
+        if priors.shape != (len(kinds) + 1, dense[0].shape[1]):
+            raise ValueError(
+                f"priors must be ({len(kinds) + 1}, {dense[0].shape[1]}); got {priors.shape}"
+            )
+        blocks += [
+            lift(block, prior, prior_strength)
+            for block, prior in zip([*dense, sum(dense)], priors, strict=True)
+        ]
     return np.stack([np.asarray(b, np.float32) for b in blocks], axis=2)

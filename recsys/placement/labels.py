@@ -22,7 +22,17 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import RecsysError
+
 logger = logging.getLogger(__name__)
+
+
+class InsufficientLabelsError(RecsysError, ValueError):
+    """Too few users' UGC shows their circles to learn placement (e.g. data without posts).
+
+    Callers fall back to a rule that needs no labels (`HistoryFrequencyBaseline`).
+    """
+
 
 #: Engagement kinds the labels are made of; `features` leaves them out of the model's inputs.
 LABEL_SOURCE_KINDS: tuple[str, ...] = ("posts_written",)

@@ -5,10 +5,15 @@ plus a per-circle bias learns "is this user a member of circle c" from users who
 their circles. Labelled users enter as augmented copies (`augment.training_copy`: posts split
 between features and labels, activity thinned to the population's), because they are few and
 much heavier than the users to place. Labelled users are split in two: the model is fitted on
-one part; on the held-out part one pooled calibration map (Platt or isotonic) and one F1-tuned
+one part; on the held-out part one pooled calibration map (`calibration`) and one F1-tuned
 threshold are fitted; per-circle thresholds from a few dozen positives per circle were noise
 (macro F1 -0.02 on the pipeline data). Prediction is features -> matmul -> calibrate over row
 batches. Persistence is .npy plus params.json, never pickles.
+
+Inputs beyond the user's own behaviour: CF user factors (affinity to circle centroids) and,
+when given, the friendship graph (`social`): friends' circles are the strongest evidence for
+users who never posted. The copies of one user share one unit of sample weight, so `C` is a
+per-user regularisation strength however many copies are made.
 """
 
 from __future__ import annotations
@@ -17,25 +22,32 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from recsys.errors import BundleError, NotFittedError
 from recsys.placement.augment import ENGAGED, POSTS, training_copy
+from recsys.placement.calibration import Calibration, calibrated, fit_calibration
 from recsys.placement.decision import best_f1_thresholds, select_members
-from recsys.placement.features import circle_centroids, n_pair_features, pair_features
+from recsys.placement.features import (
+    circle_centroids,
+    circle_priors,
+    n_pair_features,
+    pair_features,
+)
+from recsys.placement.labels import InsufficientLabelsError
+from recsys.placement.social import PER_FRIENDS, FriendHistory
 
 logger = logging.getLogger(__name__)
 
-Calibration = Literal["sigmoid", "isotonic", "none"]
 Engagement = Mapping[str, sp.spmatrix]
 _ARRAYS = ("centroids_", "coef_", "circle_bias_", "platt_", "iso_x_", "iso_y_", "thresholds_")
+#: Arrays that placers saved before they existed may lack; loaded as empty (block left out).
+_OPTIONAL_ARRAYS = ("priors_",)
 
 
 def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
@@ -62,7 +74,8 @@ class CirclePlacer:
     min_label_posts, min_share, engaged_weight : label rule applied to the label part of the
         posts of a copy (`labels.ugc_labels`).
     feature_post_share : upper bound of the per-user share of posts moved to the features.
-    prior_strength : pseudo-events of the uniform prior in the shares.
+    prior_strength : pseudo-events of the prior in the shares and lifts.
+    min_labelled : fewer users with `min_ugc` posts raise `InsufficientLabelsError`.
     random_state : seeds folds, samples and copies.
     """
 
@@ -84,6 +97,7 @@ class CirclePlacer:
         engaged_weight: float = 0.25,
         feature_post_share: float = 0.5,
         prior_strength: float = 3.0,
+        min_labelled: int = 10,
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -99,12 +113,13 @@ class CirclePlacer:
         self.engaged_weight = engaged_weight
         self.feature_post_share = feature_post_share
         self.prior_strength = prior_strength
+        self.min_labelled = min_labelled
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
         keys = ("C", "calibration", "min_members", "max_members", "calibration_fraction",
                 "max_train_users", "n_copies", "min_ugc", "min_label_posts", "min_share",
-                "engaged_weight", "feature_post_share", "prior_strength",
+                "engaged_weight", "feature_post_share", "prior_strength", "min_labelled",
                 "random_state")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
@@ -126,6 +141,8 @@ class CirclePlacer:
                 "need n_copies >= 1, max_train_users >= 1 and min_ugc >= min_label_posts; got "
                 f"{self.n_copies}, {self.max_train_users}, {self.min_ugc} < {self.min_label_posts}"
             )
+        if self.min_labelled < 2:
+            raise ValueError(f"min_labelled must be >= 2; got {self.min_labelled}")
         if self.min_members < 0 or (
             self.max_members is not None and self.max_members < max(self.min_members, 1)
         ):
@@ -135,7 +152,12 @@ class CirclePlacer:
 
     # -- fitting -----------------------------------------------------------------------------
 
-    def fit(self, engagement: Engagement, user_factors: np.ndarray | None = None) -> Self:
+    def fit(
+        self,
+        engagement: Engagement,
+        user_factors: np.ndarray | None = None,
+        friends: sp.spmatrix | None = None,
+    ) -> Self:
         """Learn from users with at least `min_ugc` written posts.
 
         Parameters
@@ -143,6 +165,12 @@ class CirclePlacer:
         engagement : kind -> (n_users, n_circles) sparse counts; needs "posts_written" and
             "posts_engaged" (the label sources), any other kinds are features too.
         user_factors : (n_users, f) CF user factors, or None for behaviour only.
+        friends : (n_users, n_users) sparse friendships (`social.friend_matrix`), or None.
+
+        Raises
+        ------
+        InsufficientLabelsError : fewer than `min_labelled` users wrote `min_ugc` posts, or
+            their labels are all of one class.
         """
         self._validate_params()
         missing = {POSTS, ENGAGED} - set(engagement)
@@ -158,8 +186,11 @@ class CirclePlacer:
         if user_factors is not None:
             _check_factors(user_factors, n_users)
         rows = np.flatnonzero(np.asarray(csr[POSTS].sum(axis=1)).ravel() >= self.min_ugc)
-        if len(rows) < 10:
-            raise ValueError(f"need at least 10 labelled users to fit; got {len(rows)}")
+        if len(rows) < self.min_labelled:
+            raise InsufficientLabelsError(
+                f"need at least {self.min_labelled} labelled users (>= {self.min_ugc} posts "
+                f"written) to fit circle placement; got {len(rows)}"
+            )
         rng = np.random.default_rng(self.random_state)
         rows = rng.permutation(rows)
         n_cal = max(1, int(round(len(rows) * self.calibration_fraction)))
@@ -175,31 +206,48 @@ class CirclePlacer:
         self.centroids_ = (
             np.zeros((0, 0)) if user_factors is None else circle_centroids(user_factors, history)
         )
+        self.priors_ = circle_priors(csr, kinds)
+        self.with_friends_ = friends is not None
+        social = self._friend_history(csr, friends, n_users)
         target = None if totals is None else totals[unlabelled]
-        X, y = self._copies(csr, user_factors, train_rows, rng, target)
+        X, y = self._copies(csr, user_factors, train_rows, rng, target, social)
         model = LogisticRegression(C=self.C, max_iter=500)
         mean, scale = X[:, :-n_circles].mean(axis=0), X[:, :-n_circles].std(axis=0)
         scale = np.where(scale > 1e-9, scale, 1.0)
         X[:, :-n_circles] = (X[:, :-n_circles] - mean) / scale
-        model.fit(X, y)
+        model.fit(X, y, sample_weight=np.full(len(y), 1.0 / self.n_copies))
         w = model.coef_[0]
         # Standardisation folded into the weights: predict is one matmul plus a bias per circle.
         self.coef_ = w[:-n_circles] / scale
         self.circle_bias_ = w[-n_circles:] + model.intercept_[0] - float(self.coef_ @ mean)
         del X
-        X_cal, y_cal = self._copies(csr, user_factors, cal_rows, rng, target)
+        X_cal, y_cal = self._copies(csr, user_factors, cal_rows, rng, target, social)
         d = X_cal.shape[1] - n_circles
         decision = X_cal[:, :d] @ self.coef_ + X_cal[:, d:] @ self.circle_bias_
-        self._fit_calibration(decision, y_cal)
+        self.platt_, self.iso_x_, self.iso_y_ = fit_calibration(decision, y_cal, self.calibration)
         proba = self._proba_from_decision(decision)
         threshold = best_f1_thresholds(proba[:, None], y_cal[:, None])[0]
         self.thresholds_ = np.full(n_circles, threshold)
         logger.info(
-            "CirclePlacer fitted: %d kinds, %d pair features, %d train / %d calibration users "
+            "CirclePlacer fitted: %d kinds, %d pair features%s, %d train / %d calibration users "
             "x %d copies, threshold %.3f",
-            len(kinds), d, len(train_rows), len(cal_rows), self.n_copies, threshold,
+            len(kinds), d, " (friends included)" if social is not None else "", len(train_rows),
+            len(cal_rows), self.n_copies, threshold,
         )  # fmt: skip
         return self
+
+    def _friend_history(
+        self, csr: dict[str, sp.csr_matrix], friends: sp.spmatrix | None, n_users: int
+    ) -> FriendHistory | None:
+        if not self.with_friends_:
+            if friends is not None:
+                raise ValueError("friends given, but the placer was fitted without them")
+            return None
+        if friends is None:
+            raise ValueError(
+                f"friends must be ({n_users}, {n_users}); the placer was fitted with them"
+            )
+        return FriendHistory(friends, csr, self.kinds_, self.prior_strength)
 
     def _copies(
         self,
@@ -208,45 +256,50 @@ class CirclePlacer:
         rows: np.ndarray,
         rng: np.random.Generator,
         target: np.ndarray | None,
+        social: FriendHistory | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels."""
         xs, ys = [], []
         eye = np.eye(self.n_circles_)
+        # Friends are not copied: their history is the same for every copy of a user.
+        friend_block = None if social is None else social.features(rows)
         for copy in tqdm(range(self.n_copies), desc="placement: copies", leave=False):
             counts, labels, labelled = training_copy(
                 csr, rows, rng, target_totals=target if copy else None,
                 feature_post_share=self.feature_post_share, min_label_posts=self.min_label_posts,
                 min_share=self.min_share, engaged_weight=self.engaged_weight,
             )  # fmt: skip
-            F = self._features(counts, None if user_factors is None else user_factors[rows])
+            F = self._features(
+                counts, None if user_factors is None else user_factors[rows], friend_block
+            )
             F, labels = F[labelled], labels[labelled]
             onehot = np.broadcast_to(eye, (len(F), *eye.shape))
             xs.append(np.concatenate([F, onehot], axis=2).reshape(-1, F.shape[2] + len(eye)))
             ys.append(labels.ravel())
         X, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys)
         if not y.any() or y.all():
-            raise ValueError("labelled users give only one label class; cannot fit placement")
+            raise InsufficientLabelsError(
+                "labelled users give only one label class; cannot fit circle placement"
+            )
         return X, y
 
-    def _features(self, counts: Mapping[str, Any], factors: np.ndarray | None) -> np.ndarray:
+    def _features(
+        self,
+        counts: Mapping[str, Any],
+        factors: np.ndarray | None,
+        friend_block: np.ndarray | None = None,
+    ) -> np.ndarray:
         centroids = self.centroids_ if self.centroids_.size else None
-        return pair_features(
+        F = pair_features(
             counts, factors if centroids is not None else None, centroids,
             kinds=self.kinds_, prior_strength=self.prior_strength,
+            priors=self.priors_ if self.priors_.size else None,
         )  # fmt: skip
+        return F if friend_block is None else np.concatenate([F, friend_block], axis=2)
 
-    def _fit_calibration(self, decision: np.ndarray, y: np.ndarray) -> None:
-        """One pooled map from decision value to probability, fitted on the held-out copies."""
-        self.platt_ = np.array([1.0, 0.0])
-        self.iso_x_ = np.empty(0)
-        self.iso_y_ = np.empty(0)
-        if self.calibration == "sigmoid":
-            platt = LogisticRegression(C=1e4).fit(decision[:, None], y)
-            self.platt_ = np.array([platt.coef_[0, 0], platt.intercept_[0]])
-        elif self.calibration == "isotonic":
-            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            iso.fit(decision, y.astype(np.float64))
-            self.iso_x_, self.iso_y_ = iso.X_thresholds_, iso.y_thresholds_
+    def _n_features(self) -> int:
+        own = n_pair_features(len(self.kinds_), bool(self.centroids_.size), bool(self.priors_.size))
+        return own + (PER_FRIENDS if self.with_friends_ else 0)
 
     # -- prediction --------------------------------------------------------------------------
 
@@ -255,14 +308,13 @@ class CirclePlacer:
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load()")
 
     def _proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
-        if len(self.iso_x_):
-            return np.interp(decision, self.iso_x_, self.iso_y_)
-        return expit(decision * self.platt_[0] + self.platt_[1])
+        return calibrated(decision, self.platt_, self.iso_x_, self.iso_y_)
 
     def predict_proba(
         self,
         engagement: Engagement,
         user_factors: np.ndarray | None = None,
+        friends: sp.spmatrix | None = None,
         *,
         batch_size: int = 1 << 15,
     ) -> np.ndarray:
@@ -272,6 +324,7 @@ class CirclePlacer:
         ----------
         engagement : kind -> (n_users, n_circles) sparse counts with the fitted kinds.
         user_factors : (n_users, f) CF user factors; required when fitted with them.
+        friends : (n_users, n_users) sparse friendships; required when fitted with them.
 
         Returns
         -------
@@ -291,21 +344,32 @@ class CirclePlacer:
                     f"user_factors must be (n_users, {self.centroids_.shape[1]}); fitted with them"
                 )
             _check_factors(user_factors, n_users)
+        social = self._friend_history(csr, friends, n_users)
         out = np.empty((n_users, self.n_circles_), dtype=np.float32)
         starts = range(0, n_users, batch_size)
         for start in tqdm(starts, desc="placement: predict", disable=len(starts) <= 1):
             rows = slice(start, min(start + batch_size, n_users))
             counts = {k: m[rows].toarray() for k, m in csr.items()}
-            F = self._features(counts, None if user_factors is None else user_factors[rows])
+            F = self._features(
+                counts,
+                None if user_factors is None else user_factors[rows],
+                None if social is None else social.features(rows),
+            )
             decision = F @ self.coef_.astype(np.float32) + self.circle_bias_.astype(np.float32)
             out[rows] = self._proba_from_decision(decision)
         return out
 
     def predict_members(
-        self, engagement: Engagement, user_factors: np.ndarray | None = None, **kwargs: Any
+        self,
+        engagement: Engagement,
+        user_factors: np.ndarray | None = None,
+        friends: sp.spmatrix | None = None,
+        **kwargs: Any,
     ) -> np.ndarray:
         """(n_users, n_circles) bool member circles (tuned threshold, min/max members)."""
-        return self.members_from_proba(self.predict_proba(engagement, user_factors, **kwargs))
+        return self.members_from_proba(
+            self.predict_proba(engagement, user_factors, friends, **kwargs)
+        )
 
     def members_from_proba(self, proba: np.ndarray) -> np.ndarray:
         """Member circles from affinities already computed by `predict_proba`."""
@@ -322,9 +386,9 @@ class CirclePlacer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"model": self.name, "params": self.get_params(), "kinds": self.kinds_,
-                "n_circles": int(self.n_circles_)}  # fmt: skip
+                "n_circles": int(self.n_circles_), "friends": self.with_friends_}  # fmt: skip
         (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        for key in _ARRAYS:
+        for key in (*_ARRAYS, *_OPTIONAL_ARRAYS):
             np.save(directory / f"{key.rstrip('_')}.npy", getattr(self, key), allow_pickle=False)
 
     @classmethod
@@ -344,9 +408,13 @@ class CirclePlacer:
                 setattr(model, key, np.load(path, allow_pickle=False))
             except FileNotFoundError:
                 raise BundleError(f"{path}: missing; the saved placer is incomplete") from None
+        for key in _OPTIONAL_ARRAYS:
+            path = directory / f"{key.rstrip('_')}.npy"
+            setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else np.empty(0))
         model.kinds_ = list(meta["kinds"])
         model.n_circles_ = int(meta["n_circles"])
-        expected = n_pair_features(len(model.kinds_), bool(model.centroids_.size))
+        model.with_friends_ = bool(meta.get("friends", False))
+        expected = model._n_features()
         if model.coef_.shape != (expected,) or model.circle_bias_.shape != (model.n_circles_,):
             raise BundleError(
                 f"{directory}: coef {model.coef_.shape} / circle_bias {model.circle_bias_.shape} "

@@ -3,7 +3,8 @@
 Users have Dirichlet interests over the circles; every behaviour kind draws noisy counts from
 them (a share of each kind's events lands in a uniformly random circle: browsing, gifts,
 mis-categorised items); ALS-like user factors are a noisy projection of the interests. Only
-`poster_rate` of users write posts. Run the check and print its figures:
+`poster_rate` of users write posts. Friendships are homophilous: `homophily` of each user's
+friends share the user's top circle, the rest are anyone. Run the check and print its figures:
 
     .venv/bin/python -m tests.placement.synthetic
 """
@@ -23,6 +24,7 @@ from recsys.placement import (
     history_counts,
     ugc_labels,
 )
+from recsys.placement.social import friend_matrix
 
 # kind -> (mean events per unit of activity, share of events in a random circle)
 _KINDS = {
@@ -39,6 +41,7 @@ class Problem:
     truth_members: np.ndarray
     truth_weights: np.ndarray
     posters: np.ndarray
+    friends: sp.csr_matrix
 
 
 def make_problem(
@@ -48,6 +51,8 @@ def make_problem(
     n_factors: int = 8,
     poster_rate: float = 0.4,
     member_weight: float = 0.15,
+    friends_per_user: int = 6,
+    homophily: float = 0.7,
     seed: int = 0,
 ) -> Problem:
     """Generate the planted problem; members are circles with interest weight >= member_weight."""
@@ -69,30 +74,39 @@ def make_problem(
     engagement["posts_written"] = draw(4.0, 0.1, posters.astype(np.int64))
     projection = rng.normal(size=(n_circles, n_factors))
     factors = weights @ projection + rng.normal(scale=0.3, size=(n_users, n_factors))
-    return Problem(engagement, factors.astype(np.float32), members, weights, posters)
+    src = np.repeat(np.arange(n_users), friends_per_user)
+    top = weights.argmax(axis=1)
+    by_top = np.argsort(top, kind="stable")
+    start = np.searchsorted(top[by_top], top[src])
+    size = np.bincount(top, minlength=n_circles)[top[src]]
+    same = by_top[start + (rng.random(len(src)) * size).astype(np.int64)]
+    dst = np.where(rng.random(len(src)) < homophily, same, rng.integers(0, n_users, len(src)))
+    friends = friend_matrix(src, dst, n_users)
+    return Problem(engagement, factors.astype(np.float32), members, weights, posters, friends)
 
 
 def run_check(problem: Problem, placer: CirclePlacer | None = None) -> dict[str, dict]:
-    """Fit placer and baseline on the problem's UGC labels; their placement reports."""
+    """Fit the placer (without and with friends) and the baseline on the problem's UGC labels;
+    their placement reports under "placer", "placer_friends" and "baseline"."""
     eng = problem.engagement
     Y, labelled = ugc_labels(eng["posts_written"], eng["posts_engaged"])
     factors = problem.user_factors
-    placer = (placer or CirclePlacer(random_state=0)).fit(eng, factors)
+    placer = placer or CirclePlacer(random_state=0)
     history = history_counts(eng)
     baseline = HistoryFrequencyBaseline().fit(history, Y, labelled)
     circle_ids = [f"c{j}" for j in range(Y.shape[1])]
     masks = {"ugc": labelled, "no_ugc": ~labelled}
     reports = {}
-    for name in ("placer", "baseline"):
-        model = placer if name == "placer" else baseline
-        proba = (
-            placer.predict_proba(eng, factors)
-            if name == "placer"
-            else baseline.predict_proba(history)
-        )
+    for name in ("placer", "placer_friends", "baseline"):
+        if name == "baseline":
+            proba, members = baseline.predict_proba(history), baseline.predict_members(history)
+        else:
+            friends = problem.friends if name == "placer_friends" else None
+            proba = placer.fit(eng, factors, friends).predict_proba(eng, factors, friends)
+            members = placer.members_from_proba(proba)
         reports[name] = placement_report(
-            model.members_from_proba(proba), proba, problem.truth_members,
-            problem.truth_weights, circle_ids, subset_masks=masks,
+            members, proba, problem.truth_members, problem.truth_weights, circle_ids,
+            subset_masks=masks,
         )  # fmt: skip
     return reports
 

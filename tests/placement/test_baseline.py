@@ -34,3 +34,15 @@ def test_shares_and_tuned_thresholds() -> None:
 def test_not_fitted() -> None:
     with pytest.raises(NotFittedError):
         HistoryFrequencyBaseline().predict_members(np.ones((1, 2)))
+
+
+def test_without_labelled_users_the_label_share_is_the_threshold() -> None:
+    history = sp.csr_matrix(np.array([[3, 1], [1, 5], [0, 0]]))
+    none = np.zeros(3, bool)
+    model = HistoryFrequencyBaseline(min_share=0.2).fit(history, np.zeros((3, 2), bool), none)
+    np.testing.assert_array_equal(model.thresholds_, [0.2, 0.2])
+    np.testing.assert_array_equal(
+        model.predict_members(history), [[True, True], [False, True], [True, False]]
+    )
+    with pytest.raises(ValueError, match="min_share"):
+        HistoryFrequencyBaseline(min_share=0).fit(history, np.zeros((3, 2), bool), none)

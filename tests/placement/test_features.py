@@ -9,6 +9,8 @@ import scipy.sparse as sp
 from recsys.placement.features import (
     PER_KIND,
     circle_centroids,
+    circle_priors,
+    lift,
     n_pair_features,
     pair_features,
     smoothed_shares,
@@ -75,3 +77,26 @@ def test_bad_input_is_refused() -> None:
         pair_features(COUNTS, None, None, kinds=["purchases"], prior_strength=0)
     with pytest.raises(ValueError, match="one row per user"):
         pair_features(COUNTS, FACTORS[:2], np.eye(2), kinds=["purchases"])
+
+
+def test_circle_priors_and_lift_by_hand() -> None:
+    counts = {"a": sp.csr_matrix(np.array([[3, 0], [1, 0]])), "b": sp.csr_matrix(np.eye(2))}
+    priors = circle_priors(counts, ["a", "b"])
+    # Add-one: a [4, 0] -> [5, 1] / 6, b [1, 1] -> [2, 2] / 4, summed [5, 1] -> [6, 2] / 8.
+    np.testing.assert_allclose(priors, [[5 / 6, 1 / 6], [0.5, 0.5], [0.75, 0.25]])
+    value = lift(np.array([[1, 0], [0, 0]]), np.array([0.75, 0.25]), prior_strength=1.0)
+    # (1 + 0.75) / (2 * 0.75) and (0 + 0.25) / (2 * 0.25); no events: lift 0.
+    np.testing.assert_allclose(value, [[np.log(1.75 / 1.5), np.log(0.5)], [0, 0]], atol=1e-6)
+
+
+def test_lift_block_layout() -> None:
+    kinds = ["purchases", "posts_written"]
+    priors = circle_priors(COUNTS, kinds)
+    F = pair_features(COUNTS, FACTORS, np.eye(2), kinds=kinds, priors=priors)
+    assert F.shape[2] == n_pair_features(2, with_cf=True, with_lift=True)
+    plain = pair_features(COUNTS, FACTORS, np.eye(2), kinds=kinds)
+    np.testing.assert_array_equal(F[:, :, : plain.shape[2]], plain)
+    summed = sum(np.asarray(sp.csr_matrix(COUNTS[k]).toarray(), np.float32) for k in kinds)
+    np.testing.assert_allclose(F[:, :, -1], lift(summed, priors[-1], 3.0), rtol=1e-6)
+    with pytest.raises(ValueError, match="priors must be"):
+        pair_features(COUNTS, None, None, kinds=kinds, priors=priors[:2])

@@ -1,5 +1,5 @@
 """CirclePlacer on a planted problem and on pipeline-shaped inputs: beats the baseline,
-calibrated, deterministic, persistent, refuses bad input."""
+calibrated, uses friends, deterministic, persistent, refuses bad input."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.errors import BundleError, NotFittedError
-from recsys.evaluation.circle_metrics import macro_f1
-from recsys.placement import CirclePlacer, HistoryFrequencyBaseline, history_counts, ugc_labels
+from recsys.errors import BundleError, NotFittedError, RecsysError
+from recsys.evaluation.circle_metrics import macro_f1, ndcg_over_circles
+from recsys.placement import (
+    CirclePlacer,
+    HistoryFrequencyBaseline,
+    InsufficientLabelsError,
+    history_counts,
+    ugc_labels,
+)
+from recsys.placement.features import n_pair_features
 from tests.placement.synthetic import Problem, make_problem, run_check
 
 
@@ -35,10 +42,35 @@ def test_placer_beats_history_frequency_on_macro_f1(reports: dict, subset: str) 
 
 
 def test_placer_affinities_are_calibrated(reports: dict) -> None:
-    for subset in ("all", "ugc", "no_ugc"):
-        placer = reports["placer"]["subsets"][subset]
-        assert placer["ece"] < 0.08
-        assert placer["brier"] < reports["baseline"]["subsets"][subset]["brier"]
+    # This problem's labels (share >= 0.2) are stricter than its truth (weight >= 0.15), which
+    # puts an ECE floor of ~0.07 under any model learned from the labels.
+    for model in ("placer", "placer_friends"):
+        for subset in ("all", "ugc", "no_ugc"):
+            placer = reports[model]["subsets"][subset]
+            baseline = reports["baseline"]["subsets"][subset]
+            assert placer["ece"] < min(0.09, baseline["ece"] / 2)
+            assert placer["brier"] < baseline["brier"]
+
+
+@pytest.mark.parametrize("subset", ["all", "no_ugc"])
+def test_friends_improve_the_ranking_of_circles(reports: dict, subset: str) -> None:
+    alone = reports["placer"]["subsets"][subset]
+    friends = reports["placer_friends"]["subsets"][subset]
+    assert friends["ndcg"] > alone["ndcg"] + 0.01
+    assert friends["brier"] < alone["brier"]
+
+
+def test_friends_unrelated_to_interests_do_not_help(small: Problem) -> None:
+    eng, f = small.engagement, small.user_factors
+    order = np.random.default_rng(0).permutation(len(f))
+    shuffled = small.friends[order][:, order]  # same degrees, friends no longer alike
+    scores = {}
+    for name, graph in (("true", small.friends), ("shuffled", shuffled)):
+        proba = CirclePlacer(random_state=0).fit(eng, f, graph).predict_proba(eng, f, graph)
+        scores[name] = ndcg_over_circles(proba, small.truth_weights)
+    alone = CirclePlacer(random_state=0).fit(eng, f).predict_proba(eng, f)
+    assert scores["shuffled"] < ndcg_over_circles(alone, small.truth_weights) + 0.005
+    assert scores["true"] > scores["shuffled"] + 0.01
 
 
 def test_report_is_json(reports: dict) -> None:
@@ -102,6 +134,47 @@ def test_save_load_round_trip(small: Problem, tmp_path: Path, calibration: str) 
     members = loaded.predict_members(eng, f)
     np.testing.assert_array_equal(members, model.predict_members(eng, f))
     assert (members.sum(axis=1) >= 1).all() and (members.sum(axis=1) <= 3).all()
+
+
+def test_save_load_with_friends(small: Problem, tmp_path: Path) -> None:
+    eng, f, friends = small.engagement, small.user_factors, small.friends
+    model = CirclePlacer().fit(eng, f, friends)
+    model.save(tmp_path)
+    loaded = CirclePlacer.load(tmp_path)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(eng, f, friends), model.predict_proba(eng, f, friends)
+    )
+    with pytest.raises(ValueError, match="fitted with them"):
+        loaded.predict_proba(eng, f)
+    with pytest.raises(ValueError, match="fitted without them"):
+        CirclePlacer().fit(eng, f).predict_proba(eng, f, friends)
+
+
+def test_loads_a_placer_saved_before_lift_and_friends(small: Problem, tmp_path: Path) -> None:
+    eng, f = small.engagement, small.user_factors
+    model = CirclePlacer().fit(eng, f)
+    # What an older placer saved: no lift block (no priors.npy), no "friends" key.
+    n_old = n_pair_features(len(model.kinds_), with_cf=True)
+    model.coef_, model.priors_ = model.coef_[:n_old], np.empty(0)
+    model.save(tmp_path)
+    (tmp_path / "priors.npy").unlink()
+    meta = json.loads((tmp_path / "params.json").read_text())
+    del meta["friends"], meta["params"]["min_labelled"]
+    (tmp_path / "params.json").write_text(json.dumps(meta))
+    loaded = CirclePlacer.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(eng, f), model.predict_proba(eng, f))
+
+
+def test_too_few_labelled_users(small: Problem) -> None:
+    eng, f = small.engagement, small.user_factors
+    no_posts = {**eng, "posts_written": sp.csr_matrix(eng["posts_written"].shape)}
+    with pytest.raises(InsufficientLabelsError, match="got 0") as info:
+        CirclePlacer().fit(no_posts, f)
+    assert isinstance(info.value, RecsysError)
+    n_labelled = int((np.asarray(eng["posts_written"].sum(axis=1)).ravel() >= 3).sum())
+    with pytest.raises(InsufficientLabelsError, match=f"got {n_labelled}"):
+        CirclePlacer(min_labelled=n_labelled + 1).fit(eng, f)
+    CirclePlacer(min_labelled=n_labelled).fit(eng, f)
 
 
 def test_without_factors_and_batches_equal_whole(small: Problem) -> None:

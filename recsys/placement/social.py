@@ -1,0 +1,117 @@
+"""Friends' circles as placement evidence: the friendship graph and the friend feature block.
+
+People befriend people of their circles, and a user's friends have far more history than the
+user: on the pipeline's synthetic data (3,000 users, seeds 0-2) the friend block raised mean
+micro F1 from 0.668 to 0.713 over all users and from 0.567 to 0.636 over users without UGC
+(bench/results/placement.md). Per (user, circle) it holds the smoothed share of the
+circle in the friends' pooled history, the log1p of that count, the log1p number of friends and
+the mean of the friends' own smoothed shares (so one heavy friend does not decide alone).
+
+Friends' engagement with posts ("posts_engaged") is left out of their history: on a real feed
+friends like and comment on the user's own posts, which would carry the user's held-out label
+posts into the features of their training copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from recsys.datastore import DataDir
+from recsys.idmap import IdMap
+from recsys.placement.features import smoothed_shares
+
+#: Friend block: pooled smoothed share, log1p pooled count, log1p friends, mean friend share.
+PER_FRIENDS = 4
+#: Kinds never taken from friends' history (see the module docstring).
+FRIEND_EXCLUDED_KINDS: tuple[str, ...] = ("posts_engaged",)
+
+
+def friend_matrix(src: np.ndarray, dst: np.ndarray, n_users: int) -> sp.csr_matrix:
+    """(n_users, n_users) symmetric 0/1 float32 CSR of friendships; self-loops are dropped.
+
+    Parameters
+    ----------
+    src, dst : (n_edges,) int user indices of each friendship, one or both directions.
+    """
+    src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
+    if src.shape != dst.shape:
+        raise ValueError(f"src and dst differ in length: {len(src)} != {len(dst)}")
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_users):
+        raise ValueError(f"friend indices must lie in [0, {n_users})")
+    keep = src != dst
+    ones = np.ones(int(keep.sum()), np.float32)
+    a = sp.csr_matrix((ones, (src[keep], dst[keep])), shape=(n_users, n_users))
+    a = a + a.T
+    a.data[:] = 1.0
+    return sp.csr_matrix(a, dtype=np.float32)
+
+
+def load_friends(data: DataDir, users: IdMap) -> sp.csr_matrix | None:
+    """Friendships of the data set's `social_edges` table as `friend_matrix`, or None without one.
+
+    Edges of kind "friend" only ("shared_to" is one action, "blocked" the opposite of a tie);
+    edges naming users outside `users` are dropped.
+    """
+    if not data.has_table("social_edges"):
+        return None
+    table = data.read_table("social_edges", ["src", "dst", "kind"])
+    table = table.filter(pc.equal(table["kind"], "friend"))
+    src = users.to_index(table["src"].to_numpy(zero_copy_only=False))
+    dst = users.to_index(table["dst"].to_numpy(zero_copy_only=False))
+    known = (src >= 0) & (dst >= 0)
+    return friend_matrix(src[known], dst[known], len(users))
+
+
+def friend_kinds(kinds: Sequence[str]) -> list[str]:
+    """The kinds of `kinds` that count in friends' history."""
+    return [k for k in kinds if k not in FRIEND_EXCLUDED_KINDS]
+
+
+class FriendHistory:
+    """Everyone's history over the friend kinds, computed once and read by batches of users.
+
+    Parameters
+    ----------
+    friends : (n_users, n_users) sparse friendships (`friend_matrix`).
+    counts : kind -> (n_users, n_circles) sparse counts of all users.
+    kinds : fitted kinds; `friend_kinds(kinds)` are pooled.
+    prior_strength : pseudo-events of the uniform prior in the shares.
+    """
+
+    def __init__(
+        self,
+        friends: sp.spmatrix,
+        counts: Mapping[str, sp.spmatrix],
+        kinds: Sequence[str],
+        prior_strength: float,
+    ) -> None:
+        pooled = friend_kinds(kinds)
+        if not pooled:
+            raise ValueError(f"no kind of {list(kinds)} counts in friends' history")
+        n_users = counts[pooled[0]].shape[0]
+        if friends.shape != (n_users, n_users):
+            raise ValueError(f"friends must be ({n_users}, {n_users}); got {friends.shape}")
+        self.friends = sp.csr_matrix(friends, dtype=np.float32, copy=True)
+        self.friends.data[:] = 1.0
+        history = sp.csr_matrix(sum(sp.csr_matrix(counts[k], dtype=np.float32) for k in pooled))
+        self.history = history
+        self.shares = smoothed_shares(history, prior_strength)
+        self.prior_strength = prior_strength
+
+    def features(self, rows: np.ndarray | slice) -> np.ndarray:
+        """(m, n_circles, PER_FRIENDS) float32 friend block of the users `rows`."""
+        f = self.friends[rows]
+        degree = np.asarray(f.sum(axis=1), np.float32)
+        pooled = np.asarray((f @ self.history).toarray(), np.float32)
+        mean_share = np.asarray(f @ self.shares, np.float32) / np.maximum(degree, 1.0)
+        blocks = [
+            smoothed_shares(pooled, self.prior_strength),
+            np.log1p(pooled),
+            np.broadcast_to(np.log1p(degree), pooled.shape),
+            mean_share,
+        ]
+        return np.stack(blocks, axis=2).astype(np.float32)
