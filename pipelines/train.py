@@ -21,6 +21,7 @@ from recsys.errors import RecsysError
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
+from recsys.placement import load_friends
 from recsys.training import steps
 from recsys.training.artifacts import TrainedModel
 from recsys.training.config import TrainConfig
@@ -78,8 +79,9 @@ def run_training(
         del texts, purchases
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
+        friends = load_friends(data, users)
         placer, affinities, members, metrics["placement"] = steps.place_users(
-            cf.user_factors_, engagement, catalogue, config, truth
+            cf.user_factors_, engagement, catalogue, config, truth, friends
         )
     with timer.step("indexes"):
         item_index, user_index, metrics["index"] = steps.build_indexes(

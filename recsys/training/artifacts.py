@@ -14,7 +14,8 @@ Layout (relative to `models/<version>/`)::
     item_knn/{data,indices,indptr,shape}.npy      item-item neighbours blended with CF scores,
     item_knn/blend.json                           and the blend weight (absent: CF alone)
     content/                                      content encoder + content -> factor map
-    placement/                                    the circle placer; affinities.npy; members.npy
+    placement/                                    placer/ (absent: history-frequency fallback);
+                                                  affinities.npy; members.npy
     lists/*.npy                                   candidate lists
     index/items/, index/users/                    faiss vector indexes
 """
@@ -56,7 +57,8 @@ class TrainedModel:
     cf: Recommender
     item_vectors: np.ndarray
     content: ContentPlacer  # content encoder + content -> factor map, for cold and new items
-    placer: CirclePlacer
+    #: None when the data had too few UGC-labelled users: affinities are history shares.
+    placer: CirclePlacer | None
     affinities: np.ndarray  # (n_users, n_circles) float32, calibrated
     members: np.ndarray  # (n_users, n_circles) bool
     lists: CandidateLists
@@ -107,7 +109,8 @@ class TrainedModel:
                 json.dumps({"weight": float(self.blend_weight)}), encoding="utf-8"
             )
         self.content.save(root / "content")
-        self.placer.save(root / "placement" / "placer")
+        if self.placer is not None:
+            self.placer.save(root / "placement" / "placer")
         _save_npy(root / "placement" / "affinities.npy", self.affinities)
         _save_npy(root / "placement" / "members.npy", self.members)
         for key, array in self.lists.to_arrays().items():
@@ -133,6 +136,7 @@ class TrainedModel:
             if (root / "item_knn").is_dir():
                 similarity = load_csr(root / "item_knn")
                 weight = float(json.loads((root / "item_knn" / "blend.json").read_text())["weight"])
+            placer_dir = root / "placement" / "placer"
             lists = CandidateLists.from_arrays(
                 {p.stem: np.load(p, mmap_mode=mode) for p in (root / "lists").glob("*.npy")}
             )
@@ -145,7 +149,7 @@ class TrainedModel:
                 cf=cf_cls.load(root / "cf", mmap=mmap),
                 item_vectors=np.load(root / "item_vectors.npy", mmap_mode=mode),
                 content=ContentPlacer.load(root / "content"),
-                placer=CirclePlacer.load(root / "placement" / "placer"),
+                placer=CirclePlacer.load(placer_dir) if placer_dir.is_dir() else None,
                 affinities=np.load(root / "placement" / "affinities.npy", mmap_mode=mode),
                 members=np.load(root / "placement" / "members.npy", mmap_mode=mode),
                 lists=lists,

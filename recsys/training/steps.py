@@ -29,7 +29,7 @@ from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
 from recsys.index.vector_index import VectorIndex
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
-from recsys.placement.labels import ugc_labels
+from recsys.placement.labels import InsufficientLabelsError, ugc_labels
 from recsys.placement.placer import CirclePlacer
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
@@ -260,31 +260,45 @@ def place_users(
     catalogue: CircleCatalogue,
     config: TrainConfig,
     truth: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[CirclePlacer, np.ndarray, np.ndarray, dict[str, object]]:
-    """Fit the placer on UGC-labelled users, place everyone, and report against planted truth."""
+    friends: sp.csr_matrix | None = None,
+) -> tuple[CirclePlacer | None, np.ndarray, np.ndarray, dict[str, object]]:
+    """Fit the placer on UGC-labelled users, place everyone, and report against planted truth.
+
+    Data without enough UGC-labelled users (public data sets have no posts) cannot teach the
+    placer: everyone is then placed by the history-frequency rule (circle shares of their own
+    events, members at a fixed share), returned with placer None and said in the metrics.
+    """
     labels, labelled = ugc_labels(engagement["posts_written"], engagement["posts_engaged"])
-    placer = CirclePlacer(
+    history = history_counts(engagement)
+    baseline = HistoryFrequencyBaseline(min_members=config.placement.min_members).fit(
+        history, labels, labelled
+    )
+    placer: CirclePlacer | None = CirclePlacer(
         C=config.placement.C,
         calibration=config.placement.calibration,
         min_members=config.placement.min_members,
         random_state=config.seed,
-    ).fit(engagement, user_factors)
-    affinities = placer.predict_proba(engagement, user_factors)
-    members = placer.members_from_proba(affinities)
-    metrics: dict[str, object] = {
-        "labelled_users": int(labelled.sum()),
-        "mean_members": float(members.sum(axis=1).mean()) if len(members) else 0.0,
-    }
+    )
+    metrics: dict[str, object] = {"labelled_users": int(labelled.sum())}
+    try:
+        placer.fit(engagement, user_factors, friends)
+        affinities = placer.predict_proba(engagement, user_factors, friends)
+        members = placer.members_from_proba(affinities)
+        metrics["method"] = "learned" + (" with friends" if friends is not None else "")
+    except InsufficientLabelsError as exc:
+        logger.warning("circle placement falls back to history frequency: %s", exc)
+        placer = None
+        affinities = baseline.predict_proba(history)
+        members = baseline.members_from_proba(affinities)
+        metrics["method"] = "history_frequency"
+        metrics["fallback_reason"] = str(exc)
+    metrics["mean_members"] = float(members.sum(axis=1).mean()) if len(members) else 0.0
     if truth is not None:
         truth_members, truth_weights = truth
         ugc = (
             engagement["posts_written"].getnnz(axis=1) + engagement["posts_engaged"].getnnz(axis=1)
         ) > 0
         subsets = {"all": np.ones(len(ugc), bool), "no_ugc": ~ugc, "labelled": labelled}
-        history = history_counts(engagement)
-        baseline = HistoryFrequencyBaseline(min_members=config.placement.min_members).fit(
-            history, labels, labelled
-        )
         metrics["model"] = placement_report(
             members, affinities, truth_members, truth_weights, catalogue.ids, subset_masks=subsets
         )

@@ -71,6 +71,7 @@ def test_bundle_has_manifest_metrics_and_loads(two_bundles) -> None:
         # A cold item has no training popularity: the popularity fallback ranks it last.
         assert buyers["model_auc"] > buyers["popularity_auc"]
     placement = metrics["placement"]
+    assert placement["method"] == "learned with friends"
     assert "no_ugc" in placement["model"]["subsets"]
     Bundle.open(path)  # checksums verify
     model = TrainedModel.load(path)
@@ -135,3 +136,21 @@ def test_a_crash_while_writing_leaves_no_bundle(sample, tmp_path, monkeypatch) -
     with pytest.raises(OSError, match="disk full"):
         run_training(data, TrainConfig(), models_dir=models)
     assert [p.name for p in models.iterdir()] == []
+
+
+def test_data_without_posts_falls_back_to_history_placement(sample, tmp_path) -> None:
+    """Public data sets have no UGC to learn circles from: training still completes, placing
+    users by their own history's circle shares, and says so in the manifest."""
+    _, data = sample
+    no_posts = tmp_path / "data"
+    shutil.copytree(data, no_posts)
+    shutil.rmtree(no_posts / "posts")
+    path = run_training(no_posts, TrainConfig(), models_dir=tmp_path / "models")
+    placement = json.loads((path / "manifest.json").read_text())["metrics"]["placement"]
+    assert placement["method"] == "history_frequency"
+    assert "labelled users" in placement["fallback_reason"]
+    model = TrainedModel.load(path)
+    assert model.placer is None
+    assert model.members.any(axis=1).all()
+    active = np.diff(model.user_items.indptr) > 0
+    np.testing.assert_allclose(model.affinities[active].sum(axis=1), 1.0, rtol=1e-5)
