@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all serve lint clean
+.PHONY: demo test test-fast serve lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,10 @@ demo: $(STAMP)
 	$(BIN)/recsys demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not bench" -q
+	$(BIN)/python -m pytest -m "not bench" -q
 
-test-all: $(STAMP)
-	$(BIN)/python -m pytest -q
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not bench" -q
 
 serve: $(STAMP)
 	$(BIN)/recsys serve
