@@ -10,6 +10,7 @@ like the baselines ("shipped_tuned").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -45,7 +46,10 @@ from recsys.training.config import TrainConfig
 logger = logging.getLogger(__name__)
 
 SplitChoice = Literal["auto", "fixed", "temporal", "leave_last_out", "random"]
-BASELINES: tuple[str, ...] = ("popularity", "itemknn", "ease", "als", "bpr")
+BASELINES: tuple[str, ...] = ("popularity", "itemknn", "rp3beta", "ease", "als", "bpr")
+#: Baselines that are a registered model with one setting fixed: "rp3beta" is item-kNN with the
+#: RP3beta similarity, reported on its own row since it is the sparse model closest to EASE.
+_MODEL_OF: dict[str, str] = {"rp3beta": "itemknn"}
 
 #: Search spaces of the baselines (seeded random search; `Range(log=True)` for scales).
 BASELINE_SPACES: dict[str, dict[str, Any]] = {
@@ -54,6 +58,12 @@ BASELINE_SPACES: dict[str, dict[str, Any]] = {
     "itemknn": {
         "k": Range(20, 1000, log=True, integer=True),
         "similarity": ["cosine", "bm25", "tfidf"],
+    },
+    "rp3beta": {
+        "k": Range(20, 1000, log=True, integer=True),
+        "similarity": "rp3beta",
+        "rp3_alpha": Range(0.2, 1.5),
+        "rp3_beta": Range(0.0, 1.0),
     },
     "als": {
         "factors": [32, 64, 128],
@@ -281,12 +291,13 @@ def run_evaluation(
             skipped[name] = (f"{n_items} items > {EASE_MAX_ITEMS:,}: EASE's dense item x item "
                              "inverse is too big")
             continue
-        fixed = _FIXED.get(name, {})
-        tuning[name] = tune(name, BASELINE_SPACES[name], p.inner_train, p.valid,
-                            n_trials=trials_of[name], seed=seed, metric=metric,
-                            fixed_params=fixed)
-        cls = recommender_class(name)
-        models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
+        model = _MODEL_OF.get(name, name)
+        fixed = _FIXED.get(model, {})
+        result = tune(model, BASELINE_SPACES[name], p.inner_train, p.valid,
+                      n_trials=trials_of[name], seed=seed, metric=metric, fixed_params=fixed)
+        tuning[name] = dataclasses.replace(result, model_name=name)
+        cls = recommender_class(model)
+        models[name] = cls(**fixed, **result.best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
     shipped = ShippedRecommender(config=config, content=p.content)
@@ -322,13 +333,19 @@ def run_evaluation(
 
 def _blend_of_tuned_baselines(config: TrainConfig,
                                tuning: Mapping[str, TuningResult]) -> list[dict[str, Any]]:
-    """The recipe's two halves set as their tuned baselines (ALS and item-kNN), as one
-    candidate fit for `tune_shipped`: each half then starts from its own validation optimum."""
-    if config.cf.model != "als" or "als" not in tuning or "itemknn" not in tuning:
+    """The recipe's two halves set as their tuned baselines, as candidate fits for
+    `tune_shipped`: tuned ALS with tuned item-kNN, then with tuned RP3beta (when tuned), so
+    each half starts from its own validation optimum."""
+    if config.cf.model != "als" or "als" not in tuning:
         return []
-    knn = tuning["itemknn"].best_params
-    return [{**tuning["als"].best_params, "item_knn.k": knn["k"],
-             "item_knn.similarity": knn["similarity"]}]
+    candidates = []
+    for name in ("itemknn", "rp3beta"):
+        if name in tuning:
+            knn = tuning[name].best_params
+            candidates.append({**tuning["als"].best_params,
+                               **{f"item_knn.{key}": knn[key] for key in
+                                  ("k", "similarity", "rp3_alpha", "rp3_beta") if key in knn}})
+    return candidates
 
 
 def _toml(value: Any) -> str:

@@ -49,7 +49,10 @@ _MAX_RESAMPLES = 50
 #: Item-item settings searched with every CF model ("section.key" names a non-[cf] key).
 _ITEM_KNN_SPACE: dict[str, Any] = {
     "item_knn.k": Range(20, 1000, log=True, integer=True),
-    "item_knn.similarity": ["cosine", "bm25"],
+    "item_knn.similarity": ["cosine", "bm25", "rp3beta"],
+    # Drawn for every similarity but used by rp3beta only (ranges as in harness.BASELINE_SPACES).
+    "item_knn.rp3_alpha": Range(0.2, 1.5),
+    "item_knn.rp3_beta": Range(0.0, 1.0),
 }
 #: Blend weights scored for every trial's fit: the weight needs no refit, only a re-score.
 BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0)
@@ -150,7 +153,7 @@ class ShippedRecommender(Recommender):
                 self.cold_items_ = cold
         self.similarity_: sp.csr_matrix | None = None
         if cfg.item_knn.weight > 0:
-            knn = ItemKNNRecommender(k=cfg.item_knn.k, similarity=cfg.item_knn.similarity)
+            knn = ItemKNNRecommender(**cfg.item_knn.model_kwargs())
             self.similarity_ = knn.fit(x, show_progress=False).similarity_
         self.n_items_ = int(x.shape[1])
         logger.info(
