@@ -33,7 +33,13 @@ from recsys.content.documents import item_documents
 from recsys.datastore import DataDir
 from recsys.errors import ConfigError, ContractError
 from recsys.evaluation.evaluate import Comparison, compare_models
-from recsys.evaluation.shipped import ShippedRecommender, tune_shipped, with_cf_params
+from recsys.evaluation.shipped import (
+    RP3_ALPHA,
+    RP3_BETA,
+    ShippedRecommender,
+    tune_shipped,
+    with_cf_params,
+)
 from recsys.evaluation.splits import Split, _finish, carve_validation, has_timestamps, split_log
 from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
@@ -62,8 +68,8 @@ BASELINE_SPACES: dict[str, dict[str, Any]] = {
     "rp3beta": {
         "k": Range(20, 1000, log=True, integer=True),
         "similarity": "rp3beta",
-        "rp3_alpha": Range(0.2, 1.5),
-        "rp3_beta": Range(0.0, 1.0),
+        "rp3_alpha": RP3_ALPHA,
+        "rp3_beta": RP3_BETA,
     },
     "als": {
         "factors": [32, 64, 128],
