@@ -10,7 +10,6 @@ like the baselines ("shipped_tuned").
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -299,11 +298,11 @@ def run_evaluation(
             continue
         model = _MODEL_OF.get(name, name)
         fixed = _FIXED.get(model, {})
-        result = tune(model, BASELINE_SPACES[name], p.inner_train, p.valid,
-                      n_trials=trials_of[name], seed=seed, metric=metric, fixed_params=fixed)
-        tuning[name] = dataclasses.replace(result, model_name=name)
+        tuning[name] = tune(model, BASELINE_SPACES[name], p.inner_train, p.valid,
+                            n_trials=trials_of[name], seed=seed, metric=metric,
+                            fixed_params=fixed, label=name)
         cls = recommender_class(model)
-        models[name] = cls(**fixed, **result.best_params).fit(p.train, show_progress=False)
+        models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
     shipped = ShippedRecommender(config=config, content=p.content)
