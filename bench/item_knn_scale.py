@@ -1,6 +1,7 @@
 """Benchmark: can `recsys train` afford the item-kNN half of the shipped blend at platform scale?
 
     .venv/bin/python bench/item_knn_scale.py --users 1000000 --items 100000 --events 10000000
+    .venv/bin/python bench/item_knn_scale.py --similarity rp3beta --k 100   # RP3beta's blocks
 
 Builds a (users x items) confidence matrix with the skew of `bench/interactions_bench.py`
 (popularity head on items and users, seed 0), then times `steps.fit_item_neighbours` (what
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--k", type=int, default=None, help="neighbours (default: the recipe's)")
+    parser.add_argument("--similarity", default=None, help="default: the recipe's")
+    parser.add_argument("--weight", type=float, default=0.5,
+                        help="blend weight when the recipe's is 0 (the default recipe's is)")
     parser.add_argument("--score-users", type=int, default=2_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -47,15 +51,16 @@ def main() -> None:
     x = sp.csr_matrix((np.ones(args.events, np.float32), (rows, cols)),
                       shape=(args.users, args.items))
     build_s = time.perf_counter() - started
-    config = TrainConfig()
-    if args.k is not None:
-        config = TrainConfig.model_validate({"item_knn": {**config.item_knn.model_dump(),
-                                                          "k": args.k}})
+    knn = TrainConfig().item_knn.model_dump()
+    knn["weight"] = knn["weight"] or args.weight
+    knn.update({key: value for key, value in (("k", args.k), ("similarity", args.similarity))
+                if value is not None})
+    config = TrainConfig.model_validate({"item_knn": knn})
     started = time.perf_counter()
     similarity = fit_item_neighbours(x, config)
     fit_s = time.perf_counter() - started
     if similarity is None:
-        raise SystemExit("the recipe's item_knn.weight is 0: nothing to measure")
+        raise SystemExit("item_knn.weight is 0: nothing to measure")
     users = rng.choice(args.users, args.score_users, replace=False)
     factors = rng.standard_normal((args.items, config.cf.factors)).astype(np.float32)
     started = time.perf_counter()

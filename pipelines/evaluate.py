@@ -1,7 +1,7 @@
 """`recsys evaluate`: tuned baselines and the shipped recipe on one split, with an HTML report.
 
     recsys evaluate --data DATA_DIR [--bundle models/VERSION] [--split auto] \
-        [--baselines popularity,itemknn,ease,als,bpr] [--trials 8] [--out reports/NAME] \
+        [--baselines popularity,itemknn,rp3beta,ease,als,bpr] [--trials 8] [--out reports/NAME] \
         [--tuned-dir DIR]
 
 With `--bundle`, the bundle's recipe (its manifest config) is what is evaluated as "shipped":

@@ -32,7 +32,13 @@ from recsys.content.documents import item_documents
 from recsys.datastore import DataDir
 from recsys.errors import ConfigError, ContractError
 from recsys.evaluation.evaluate import Comparison, compare_models
-from recsys.evaluation.shipped import ShippedRecommender, tune_shipped, with_cf_params
+from recsys.evaluation.shipped import (
+    RP3_ALPHA,
+    RP3_BETA,
+    ShippedRecommender,
+    tune_shipped,
+    with_cf_params,
+)
 from recsys.evaluation.splits import Split, _finish, carve_validation, has_timestamps, split_log
 from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
@@ -45,7 +51,10 @@ from recsys.training.config import TrainConfig
 logger = logging.getLogger(__name__)
 
 SplitChoice = Literal["auto", "fixed", "temporal", "leave_last_out", "random"]
-BASELINES: tuple[str, ...] = ("popularity", "itemknn", "ease", "als", "bpr")
+BASELINES: tuple[str, ...] = ("popularity", "itemknn", "rp3beta", "ease", "als", "bpr")
+#: Baselines that are a registered model with one setting fixed: "rp3beta" is item-kNN with the
+#: RP3beta similarity, reported on its own row since it is the sparse model closest to EASE.
+_MODEL_OF: dict[str, str] = {"rp3beta": "itemknn"}
 
 #: Search spaces of the baselines (seeded random search; `Range(log=True)` for scales).
 BASELINE_SPACES: dict[str, dict[str, Any]] = {
@@ -54,6 +63,12 @@ BASELINE_SPACES: dict[str, dict[str, Any]] = {
     "itemknn": {
         "k": Range(20, 1000, log=True, integer=True),
         "similarity": ["cosine", "bm25", "tfidf"],
+    },
+    "rp3beta": {
+        "k": Range(20, 1000, log=True, integer=True),
+        "similarity": "rp3beta",
+        "rp3_alpha": RP3_ALPHA,
+        "rp3_beta": RP3_BETA,
     },
     "als": {
         "factors": [32, 64, 128],
@@ -281,11 +296,12 @@ def run_evaluation(
             skipped[name] = (f"{n_items} items > {EASE_MAX_ITEMS:,}: EASE's dense item x item "
                              "inverse is too big")
             continue
-        fixed = _FIXED.get(name, {})
-        tuning[name] = tune(name, BASELINE_SPACES[name], p.inner_train, p.valid,
+        model = _MODEL_OF.get(name, name)
+        fixed = _FIXED.get(model, {})
+        tuning[name] = tune(model, BASELINE_SPACES[name], p.inner_train, p.valid,
                             n_trials=trials_of[name], seed=seed, metric=metric,
-                            fixed_params=fixed)
-        cls = recommender_class(name)
+                            fixed_params=fixed, label=name)
+        cls = recommender_class(model)
         models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
@@ -322,13 +338,19 @@ def run_evaluation(
 
 def _blend_of_tuned_baselines(config: TrainConfig,
                                tuning: Mapping[str, TuningResult]) -> list[dict[str, Any]]:
-    """The recipe's two halves set as their tuned baselines (ALS and item-kNN), as one
-    candidate fit for `tune_shipped`: each half then starts from its own validation optimum."""
-    if config.cf.model != "als" or "als" not in tuning or "itemknn" not in tuning:
+    """The recipe's two halves set as their tuned baselines, as candidate fits for
+    `tune_shipped`: tuned ALS with tuned item-kNN, then with tuned RP3beta (when tuned), so
+    each half starts from its own validation optimum."""
+    if config.cf.model != "als" or "als" not in tuning:
         return []
-    knn = tuning["itemknn"].best_params
-    return [{**tuning["als"].best_params, "item_knn.k": knn["k"],
-             "item_knn.similarity": knn["similarity"]}]
+    candidates = []
+    for name in ("itemknn", "rp3beta"):
+        if name in tuning:
+            knn = tuning[name].best_params
+            candidates.append({**tuning["als"].best_params,
+                               **{f"item_knn.{key}": knn[key] for key in
+                                  ("k", "similarity", "rp3_alpha", "rp3_beta") if key in knn}})
+    return candidates
 
 
 def _toml(value: Any) -> str:

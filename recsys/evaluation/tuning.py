@@ -107,13 +107,17 @@ def tune(
     metric: str = "ndcg@10",
     fixed_params: Mapping[str, Any] | None = None,
     show_progress: bool = True,
+    label: str | None = None,
 ) -> TuningResult:
     """Random search: fit on `train`, score `metric` on `valid`, keep the best (first on ties).
 
     Stops early when a discrete space has no untried combination left. Trials fit quietly;
-    `show_progress` draws one bar over the trials instead of one per fit.
+    `show_progress` draws one bar over the trials instead of one per fit. `label` names the
+    result and the log lines when the searched model is a variant of `model_name` (e.g.
+    "rp3beta" for item-kNN with the RP3beta similarity).
     """
     cls = recommender_class(model_name)
+    model_name = label or model_name
     name, _, k = metric.partition("@")
     if not k.isdigit() or name not in _TUNABLE_METRICS:
         raise ConfigError(f"metric must be one of {_TUNABLE_METRICS} '@k'; got {metric!r}")

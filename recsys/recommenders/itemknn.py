@@ -1,5 +1,7 @@
-"""Item-item nearest neighbours (`implicit.nearest_neighbours`): each item keeps its k most
-similar items, and a user's score for an item sums the similarities from the items they used.
+"""Item-item nearest neighbours: each item keeps its k most similar items, and a user's score
+for an item sums the similarities from the items they used. Cosine, BM25 and TF-IDF come from
+`implicit.nearest_neighbours`; RP3beta (a popularity-penalised random walk) from
+`recsys.recommenders.rp3beta`, computed in bounded row blocks.
 
 The similarity is stored as three CSR arrays (data, indices, indptr), so a saved model is
 plain ``.npy`` files and loads without pickle (implicit's own save pickles its scorer).
@@ -23,11 +25,12 @@ from implicit.nearest_neighbours import (
 from recsys.errors import ConfigError
 from recsys.recommenders._implicit import check_user_items, single_threaded_blas
 from recsys.recommenders.base import Recommender
+from recsys.recommenders.rp3beta import rp3beta_similarity
 
 logger = logging.getLogger(__name__)
 
-Similarity = Literal["cosine", "bm25", "tfidf"]
-SIMILARITIES: tuple[str, ...] = ("cosine", "bm25", "tfidf")
+Similarity = Literal["cosine", "bm25", "tfidf", "rp3beta"]
+SIMILARITIES: tuple[str, ...] = ("cosine", "bm25", "tfidf", "rp3beta")
 
 
 class ItemKNNRecommender(Recommender):
@@ -35,10 +38,14 @@ class ItemKNNRecommender(Recommender):
 
     Parameters
     ----------
-    k : neighbours kept per item (the item itself included, as in implicit).
-    similarity : "cosine", "bm25" (damps heavy users and very popular items) or "tfidf".
+    k : neighbours kept per item (the item itself included, as in implicit, except for
+        rp3beta, whose items are never their own neighbours).
+    similarity : "cosine", "bm25" (damps heavy users and very popular items), "tfidf" or
+        "rp3beta" (item -> user -> item random walk, penalising popular targets).
     bm25_k1, bm25_b : BM25 saturation and length normalisation (bm25 only).
-    num_threads : threads for the neighbour search; 0 means every core.
+    rp3_alpha, rp3_beta : power of the walk's transition probabilities and popularity penalty
+        (rp3beta only; see `rp3beta_similarity`).
+    num_threads : threads of implicit's neighbour search (rp3beta runs on one); 0: every core.
 
     Attributes
     ----------
@@ -54,6 +61,8 @@ class ItemKNNRecommender(Recommender):
         similarity: Similarity = "cosine",
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
+        rp3_alpha: float = 1.0,
+        rp3_beta: float = 0.5,
         num_threads: int = 0,
     ) -> None:
         if k < 1:
@@ -62,12 +71,18 @@ class ItemKNNRecommender(Recommender):
             raise ConfigError(f"similarity must be one of {SIMILARITIES}; got {similarity!r}")
         if not (bm25_k1 > 0 and 0 <= bm25_b <= 1):
             raise ConfigError(f"bm25_k1 must be > 0 and bm25_b in [0, 1]; got {bm25_k1}, {bm25_b}")
+        if not (rp3_alpha > 0 and rp3_beta >= 0):
+            raise ConfigError(
+                f"rp3_alpha must be > 0 and rp3_beta >= 0; got {rp3_alpha}, {rp3_beta}"
+            )
         if num_threads < 0:
             raise ConfigError(f"num_threads must be >= 0; got {num_threads}")
         self.k = int(k)
         self.similarity = similarity
         self.bm25_k1 = float(bm25_k1)
         self.bm25_b = float(bm25_b)
+        self.rp3_alpha = float(rp3_alpha)
+        self.rp3_beta = float(rp3_beta)
         self.num_threads = int(num_threads)
 
     def _weighted(self, x: sp.csr_matrix) -> sp.csr_matrix:
@@ -87,10 +102,14 @@ class ItemKNNRecommender(Recommender):
         """Build the k-nearest-neighbour item similarity from (n_users, n_items); returns self."""
         x = check_user_items(user_items, type(self).__name__)
         started = time.perf_counter()
-        with single_threaded_blas():
-            model = ItemItemRecommender(K=self.k, num_threads=self.num_threads)
-            model.fit(self._weighted(x), show_progress=show_progress)
-        similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
+        if self.similarity == "rp3beta":
+            similarity = rp3beta_similarity(x, k=self.k, alpha=self.rp3_alpha,
+                                            beta=self.rp3_beta)
+        else:
+            with single_threaded_blas():
+                model = ItemItemRecommender(K=self.k, num_threads=self.num_threads)
+                model.fit(self._weighted(x), show_progress=show_progress)
+            similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
         similarity.sort_indices()
         self.similarity_ = similarity
         self.n_items_ = int(x.shape[1])
@@ -114,6 +133,8 @@ class ItemKNNRecommender(Recommender):
             "similarity": self.similarity,
             "bm25_k1": self.bm25_k1,
             "bm25_b": self.bm25_b,
+            "rp3_alpha": self.rp3_alpha,
+            "rp3_beta": self.rp3_beta,
             "num_threads": self.num_threads,
         }
 

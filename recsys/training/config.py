@@ -48,7 +48,14 @@ class ItemKNNConfig(FrozenConfig):
 
     weight: float = Field(0.0, ge=0, le=1, description="share of item-item scores; 0 disables")
     k: int = Field(300, gt=0, description="neighbours kept per item")
-    similarity: Literal["cosine", "bm25", "tfidf"] = "cosine"
+    similarity: Literal["cosine", "bm25", "tfidf", "rp3beta"] = "cosine"
+    rp3_alpha: float = Field(1.0, gt=0, description="rp3beta only: power of the walk's steps")
+    rp3_beta: float = Field(0.5, ge=0, description="rp3beta only: popularity penalty")
+
+    def model_kwargs(self) -> dict[str, object]:
+        """`ItemKNNRecommender` keyword arguments of these settings."""
+        return {"k": self.k, "similarity": self.similarity, "rp3_alpha": self.rp3_alpha,
+                "rp3_beta": self.rp3_beta}
 
 
 class ContentConfig(FrozenConfig):

@@ -80,10 +80,9 @@ def fit_cf(user_items: sp.csr_matrix, config: TrainConfig) -> Recommender:
 def fit_item_neighbours(user_items: sp.csr_matrix, config: TrainConfig) -> sp.csr_matrix | None:
     """The item-item neighbours the feed blends with CF scores, or None when
     ``item_knn.weight`` is 0. (n_items, n_items) float32 CSR, at most k non-zeros per row."""
-    knn = config.item_knn
-    if knn.weight == 0:
+    if config.item_knn.weight == 0:
         return None
-    model = ItemKNNRecommender(k=knn.k, similarity=knn.similarity).fit(user_items)
+    model = ItemKNNRecommender(**config.item_knn.model_kwargs()).fit(user_items)
     return model.similarity_
 
 

@@ -224,7 +224,29 @@ def test_run_evaluation_compares_every_model_on_the_same_split(result) -> None:
     assert set(result.tuning) == {"popularity", "als", "shipped"}
     assert set(result.tuning["shipped"].best_params) == {
         "factors", "regularization", "alpha", "item_knn.k", "item_knn.similarity",
-        "item_knn.weight"}
+        "item_knn.rp3_alpha", "item_knn.rp3_beta", "item_knn.weight"}
+
+
+def test_rp3beta_is_a_tuned_item_knn_baseline_and_a_start_of_the_recipe(
+        tiny: Path, tmp_path: Path) -> None:
+    p = prepare(tiny, split="random", config=FAST, seed=0, with_content=False)
+    r = run_evaluation(p, config=FAST, baselines=("itemknn", "rp3beta", "als"), n_trials=3,
+                       seed=0)
+    rp3 = r.tuning["rp3beta"]
+    assert rp3.model_name == "rp3beta" and "rp3beta" in r.metrics
+    assert {t.params["similarity"] for t in rp3.trials} == {"rp3beta"}
+    assert {t.params["similarity"] for t in r.tuning["itemknn"].trials} <= {
+        "cosine", "bm25", "tfidf"}
+    assert 0.2 <= rp3.best_params["rp3_alpha"] <= 1.2
+    assert 0.0 <= rp3.best_params["rp3_beta"] <= 0.8
+    # tune_shipped's fits: the recipe, tuned ALS + tuned item-kNN, tuned ALS + tuned RP3beta
+    fits = [t.params for t in r.tuning["shipped"].trials if t.params["item_knn.weight"] == 0.0]
+    assert fits[1]["item_knn.similarity"] == r.tuning["itemknn"].best_params["similarity"]
+    assert fits[2]["factors"] == r.tuning["als"].best_params["factors"]
+    assert {key: fits[2][f"item_knn.{key}"] for key in rp3.best_params} == rp3.best_params
+    baselines = [f for f in write_tuned_configs(r, tmp_path) if "baselines" in f.name][0]
+    assert '[rp3beta]\nk = ' in baselines.read_text()
+    assert 'similarity = "rp3beta"' in baselines.read_text()
 
 
 def test_unknown_baseline_is_a_config_error(tiny: Path) -> None:

@@ -20,7 +20,9 @@ from recsys.recommenders.als import ALSRecommender
 from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.hybrid import blend_scores
 from recsys.recommenders.itemknn import ItemKNNRecommender
+from recsys.recommenders.rp3beta import rp3beta_similarity
 from recsys.training.config import TrainConfig
+from recsys.training.steps import fit_item_neighbours
 
 # CF alone (the blend is tested with BLEND below).
 CONFIG = TrainConfig.model_validate(
@@ -186,6 +188,20 @@ def test_blend_scores_cf_and_item_neighbours_per_user(planted) -> None:
     assert shipped.config.item_knn.weight == 0.4  # the copy did not touch the original
     with pytest.raises(ConfigError, match="item_knn.weight > 0"):
         plain.with_blend_weight(0.5)
+
+
+def test_rp3beta_blend_trains_and_evaluates_with_the_recipes_walk_settings(planted) -> None:
+    """Training (`steps.fit_item_neighbours`) and evaluation (`ShippedRecommender`) build the
+    same RP3beta neighbours, with the recipe's alpha and beta, not the defaults."""
+    x, _ = planted
+    cfg = with_cf_params(BLEND, {"item_knn.similarity": "rp3beta", "item_knn.rp3_alpha": 0.5,
+                                 "item_knn.rp3_beta": 0.8})
+    expected = rp3beta_similarity(x, k=10, alpha=0.5, beta=0.8)
+    assert (ShippedRecommender(config=cfg).fit(x).similarity_ != expected).nnz == 0
+    assert (fit_item_neighbours(x, cfg) != expected).nnz == 0
+    default = rp3beta_similarity(x, k=10, alpha=TrainConfig().item_knn.rp3_alpha,
+                                 beta=TrainConfig().item_knn.rp3_beta)
+    assert abs(default - expected).max() > 1e-3  # the settings matter on this data
 
 
 def test_blend_save_load_round_trip(planted, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ The data is a checkerboard: two user groups, two item groups, each user touching
 their own group. A model that learns anything recommends unseen items of the user's own group.
 A model added to the registry is tested here with no change; give it fast settings in `PARAMS`
 if its defaults are slow, and list it in `NON_PERSONALISED` if it ranks the same for everyone.
+A registered model whose options change how it learns (item-kNN's RP3beta similarity) gets an
+extra case in `VARIANTS`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ PARAMS: dict[str, dict] = {
     "itemknn": {"k": 20, "num_threads": 1},
     "ease": {"l2": 1.0},
 }
+# Extra cases: case name -> (registered model, its settings).
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "itemknn-rp3beta": ("itemknn", {"k": 20, "similarity": "rp3beta", "rp3_alpha": 0.8,
+                                    "rp3_beta": 0.3}),
+}
+CASES: dict[str, tuple[str, dict]] = {
+    **{name: (name, PARAMS.get(name, {})) for name in RECOMMENDERS}, **VARIANTS}
 # Models whose ranking ignores the user (they cannot separate the groups by design).
 NON_PERSONALISED: set[str] = {"popularity"}
 
@@ -54,15 +63,16 @@ def user_items() -> sp.csr_matrix:
     return checkerboard()
 
 
-def make(name: str) -> Recommender:
-    return RECOMMENDERS[name](**PARAMS.get(name, {}))
+def make(case: str) -> Recommender:
+    name, params = CASES[case]
+    return RECOMMENDERS[name](**params)
 
 
 def fit(name: str, user_items: sp.csr_matrix) -> Recommender:
     return make(name).fit(user_items)
 
 
-@pytest.fixture(scope="module", params=sorted(RECOMMENDERS))
+@pytest.fixture(scope="module", params=sorted(CASES))
 def fitted(request, user_items) -> tuple[str, Recommender]:
     return request.param, fit(request.param, user_items)
 
@@ -76,7 +86,7 @@ def test_registry_names_match_classes():
         assert cls.name == name
 
 
-@pytest.mark.parametrize("name", sorted(RECOMMENDERS))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_fit_returns_self(name, user_items):
     model = make(name)
     assert model.fit(user_items) is model
@@ -128,7 +138,8 @@ def test_save_load_round_trip(fitted, user_items, tmp_path):
     assert {p.suffix for p in (tmp_path / name).iterdir()} <= {".json", ".npy"}
     expected = model.recommend(all_users(), user_items, k=5)
     for mmap in (False, True):
-        loaded = RECOMMENDERS[name].load(tmp_path / name, mmap=mmap)
+        loaded = type(model).load(tmp_path / name, mmap=mmap)
+        assert loaded.get_params() == model.get_params()
         got = loaded.recommend(all_users(), user_items, k=5)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
@@ -143,7 +154,7 @@ def test_same_seed_same_recommendations(fitted, user_items):
     )
 
 
-@pytest.mark.parametrize("name", sorted(RECOMMENDERS))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_unfitted_use_raises(name, user_items, tmp_path):
     model = make(name)
     with pytest.raises(NotFittedError):
