@@ -286,37 +286,42 @@ def _group_rules(alias: str, book: RuleBook) -> list[tuple[str, int]]:
     ]
 
 
+def _quarantine_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rule: int, rows_sql: str
+) -> None:
+    """Give `rule` to the rows of `checked_<table>` that `rows_sql` selects (by _src, _row):
+    for rules that compare accepted rows with each other, after the per-row checks."""
+    con.execute(
+        f"""
+        UPDATE checked_{table} SET _rule = {rule}
+        FROM ({rows_sql}) bad
+        WHERE checked_{table}._src = bad._src AND checked_{table}._row = bad._row
+        """
+    )
+
+
 def _check_group_starts(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
     """A group buy starts once: of its valid starts the first by time, then file order, stays."""
     rule = book.add("group_id", "the group buy already started: an earlier start was kept")
-    con.execute(
-        f"""
-        UPDATE checked_events SET _rule = {rule}
-        FROM (
+    later_starts = f"""
+        SELECT _src, _row FROM (
             SELECT _src, _row,
                 row_number() OVER (PARTITION BY group_id ORDER BY ts, _src, _row) AS n
             FROM checked_events WHERE _rule IS NULL AND "type" = {lit(START)}
-        ) later
-        WHERE checked_events._src = later._src AND checked_events._row = later._row
-            AND later.n > 1
-        """
-    )
+        ) WHERE n > 1
+    """
+    _quarantine_rows(con, "events", rule, later_starts)
 
 
 def _check_categories(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
     """A category seeds one circle only: later circles claiming it are quarantined."""
     rule = book.add("categories", "a category already seeds an earlier circle")
-    con.execute(
-        f"""
-        UPDATE checked_circles SET _rule = {rule}
-        FROM (
-            WITH c AS (
-                SELECT _src, _row, circle_id, unnest(categories) AS cat
-                FROM checked_circles WHERE _rule IS NULL
-            ),
-            owner AS (SELECT cat, arg_min(circle_id, (_src, _row)) AS owner FROM c GROUP BY cat)
-            SELECT DISTINCT c._src, c._row FROM c JOIN owner USING (cat) WHERE c.circle_id <> owner
-        ) bad
-        WHERE checked_circles._src = bad._src AND checked_circles._row = bad._row
-        """
-    )
+    claimants = """
+        WITH c AS (
+            SELECT _src, _row, circle_id, unnest(categories) AS cat
+            FROM checked_circles WHERE _rule IS NULL
+        ),
+        owner AS (SELECT cat, arg_min(circle_id, (_src, _row)) AS owner FROM c GROUP BY cat)
+        SELECT DISTINCT c._src, c._row FROM c JOIN owner USING (cat) WHERE c.circle_id <> owner
+    """
+    _quarantine_rows(con, "circles", rule, claimants)

@@ -199,9 +199,8 @@ def cold_start_report(
     catalogue_only = with_ugc.copy()
     catalogue_only[cold_ids] = encoder.transform([texts.catalogue_only[i] for i in cold_ids])
 
-    pair_sets = {"buyers": sp.csr_matrix(hidden.shape, dtype=np.float32), "all_users": hidden}
-    if purchases is not None:
-        pair_sets["buyers"] = sp.csr_matrix(purchases.multiply(hidden > 0))
+    buyers = None if purchases is None else sp.csr_matrix(purchases.multiply(hidden > 0))
+    pair_sets = {"buyers": buyers, "all_users": hidden}
     train_users = np.diff(train.tocsc().indptr)
     mapped = np.flatnonzero(cold | (train_users < config.content.warm_min_users))
     popularity = np.asarray(train.sum(axis=0)).ravel()
@@ -226,7 +225,7 @@ def cold_start_report(
                 max_pairs=config.content.cold_max_pairs,
             )
             for who, pairs in pair_sets.items()
-            if pairs.nnz
+            if pairs is not None and pairs.nnz
         }
     return report
 
