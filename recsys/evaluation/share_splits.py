@@ -79,7 +79,10 @@ def split_groups(
         order = np.argsort(history.group_created, kind="stable")
         test = np.sort(order[int(round(len(order) * (1 - test_share))):])
         cut = int(history.group_created[test].min())
-        known = history.until(cut)
+        # The friendship graph is no outcome: a test query may use friendships made after
+        # the cut (candidates are still the friends the user had at the query's time).
+        known = replace(history.until(cut), friend_src=history.friend_src,
+                        friend_dst=history.friend_dst, friend_ts=history.friend_ts)
         n_valid = int(round(known.n_groups * valid_share))
         by_time = np.argsort(known.group_created, kind="stable")
         valid = np.sort(by_time[known.n_groups - n_valid:])

@@ -19,13 +19,20 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.circles import CircleCatalogue
+from recsys.datastore import DataDir
 from recsys.evaluation import metrics as m
 from recsys.evaluation.share_splits import ShareTask
+from recsys.features.circle_engagement import user_circle_engagement
+from recsys.idmap import IdMap
+from recsys.placement import CirclePlacer, HistoryFrequencyBaseline, history_counts
+from recsys.placement.labels import InsufficientLabelsError
 from recsys.recommenders.als import ALSRecommender
 from recsys.social.completion import CompletionModel
 from recsys.social.contact import pair_lookup
@@ -250,3 +257,27 @@ def plot_reliability(curves: dict[str, dict[str, list]], path: str | Path, title
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def circle_affinity_before(
+    data: DataDir,
+    users: IdMap,
+    catalogue: CircleCatalogue,
+    friends: sp.csr_matrix,
+    user_factors: np.ndarray | None,
+    cut: int,
+    *,
+    seed: int = 0,
+) -> np.ndarray:
+    """Circle affinities as circle placement would give them at time `cut` (microseconds):
+    `CirclePlacer` on the engagement before it, or the history shares without enough UGC.
+
+    The same source the feed and segments read; the cut keeps test-period joins out of it.
+    """
+    before = datetime.fromtimestamp(cut / 1e6, tz=UTC)
+    engagement = user_circle_engagement(data, users, catalogue, before=before)
+    try:
+        placer = CirclePlacer(random_state=seed).fit(engagement, user_factors, friends)
+        return placer.predict_proba(engagement, user_factors, friends)
+    except InsufficientLabelsError:
+        return HistoryFrequencyBaseline().predict_proba(history_counts(engagement))

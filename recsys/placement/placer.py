@@ -40,6 +40,13 @@ from recsys.placement.features import (
     pair_features,
 )
 from recsys.placement.labels import InsufficientLabelsError
+from recsys.placement.plain_rule import (
+    BAND_NAMES,
+    PLAIN_RULE_KIND,
+    activity_band,
+    item_event_totals,
+    plain_rule_members,
+)
 from recsys.placement.social import PER_FRIENDS, FriendHistory
 
 logger = logging.getLogger(__name__)
@@ -48,6 +55,8 @@ Engagement = Mapping[str, sp.spmatrix]
 _ARRAYS = ("centroids_", "coef_", "circle_bias_", "platt_", "iso_x_", "iso_y_", "thresholds_")
 #: Arrays that placers saved before they existed may lack; loaded as empty (block left out).
 _OPTIONAL_ARRAYS = ("priors_",)
+#: Segments of the model-or-rule switch: the activity bands, then labelled users.
+SEGMENTS: tuple[str, ...] = (*BAND_NAMES, "labelled")
 
 
 def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
@@ -56,6 +65,12 @@ def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
     finite = np.isfinite(user_factors).all(axis=1)
     if not finite.all():
         raise ValueError(f"user_factors has a non-finite value at row {int(np.argmin(finite))}")
+
+
+def _micro_f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    tp = np.count_nonzero(pred & truth)
+    denominator = np.count_nonzero(pred) + np.count_nonzero(truth)
+    return 2 * tp / denominator if denominator else 1.0
 
 
 class CirclePlacer:
@@ -210,7 +225,7 @@ class CirclePlacer:
         self.with_friends_ = friends is not None
         social = self._friend_history(csr, friends, n_users)
         target = None if totals is None else totals[unlabelled]
-        X, y = self._copies(csr, user_factors, train_rows, rng, target, social)
+        X, y, _, _ = self._copies(csr, user_factors, train_rows, rng, target, social)
         model = LogisticRegression(C=self.C, max_iter=500)
         mean, scale = X[:, :-n_circles].mean(axis=0), X[:, :-n_circles].std(axis=0)
         scale = np.where(scale > 1e-9, scale, 1.0)
@@ -221,13 +236,18 @@ class CirclePlacer:
         self.coef_ = w[:-n_circles] / scale
         self.circle_bias_ = w[-n_circles:] + model.intercept_[0] - float(self.coef_ @ mean)
         del X
-        X_cal, y_cal = self._copies(csr, user_factors, cal_rows, rng, target, social)
+        X_cal, y_cal, cal_items, cal_copy = self._copies(
+            csr, user_factors, cal_rows, rng, target, social
+        )
         d = X_cal.shape[1] - n_circles
         decision = X_cal[:, :d] @ self.coef_ + X_cal[:, d:] @ self.circle_bias_
         self.platt_, self.iso_x_, self.iso_y_ = fit_calibration(decision, y_cal, self.calibration)
         proba = self._proba_from_decision(decision)
         threshold = best_f1_thresholds(proba[:, None], y_cal[:, None])[0]
         self.thresholds_ = np.full(n_circles, threshold)
+        self._choose_rule_segments(
+            proba.reshape(-1, n_circles), y_cal.reshape(-1, n_circles), cal_items, cal_copy
+        )
         logger.info(
             "CirclePlacer fitted: %d kinds, %d pair features%s, %d train / %d calibration users "
             "x %d copies, threshold %.3f",
@@ -235,6 +255,39 @@ class CirclePlacer:
             len(cal_rows), self.n_copies, threshold,
         )  # fmt: skip
         return self
+
+    def _choose_rule_segments(
+        self, proba: np.ndarray, labels: np.ndarray, items: np.ndarray, copy: np.ndarray
+    ) -> None:
+        """Per segment (activity bands, then labelled users), whether the plain rule's members
+        beat the model's on held-out labelled copies (micro F1 against their UGC labels).
+
+        The thinned copies stand for users of every band; the unthinned first copy for
+        labelled users. A segment switches to the rule only when it wins there.
+        """
+        model = select_members(
+            proba, self.thresholds_, min_members=self.min_members, max_members=self.max_members
+        )
+        rule = plain_rule_members(items)
+        segment = np.where(copy == 0, len(BAND_NAMES), activity_band(items.sum(axis=1)))
+        self.segment_f1_ = np.full((len(SEGMENTS), 2), np.nan)
+        for s in range(len(SEGMENTS)):
+            rows = segment == s
+            if rows.any():
+                self.segment_f1_[s] = [_micro_f1(model[rows], labels[rows]),
+                                       _micro_f1(rule[rows], labels[rows])]  # fmt: skip
+        self.use_rule_ = self.segment_f1_[:, 1] > self.segment_f1_[:, 0]
+        logger.info(
+            "placement switch (validation micro F1 model / rule): %s",
+            {SEGMENTS[s]: f"{m:.3f} / {r:.3f}{' -> rule' if self.use_rule_[s] else ''}"
+             for s, (m, r) in enumerate(self.segment_f1_)},
+        )  # fmt: skip
+
+    def segments(self, engagement: Engagement) -> np.ndarray:
+        """(n_users,) segment of each user: labelled (>= `min_ugc` posts) or activity band."""
+        posts = np.asarray(sp.csr_matrix(engagement[POSTS]).sum(axis=1)).ravel()
+        band = activity_band(item_event_totals(engagement))
+        return np.where(posts >= self.min_ugc, len(BAND_NAMES), band)
 
     def _friend_history(
         self, csr: dict[str, sp.csr_matrix], friends: sp.spmatrix | None, n_users: int
@@ -257,9 +310,11 @@ class CirclePlacer:
         rng: np.random.Generator,
         target: np.ndarray | None,
         social: FriendHistory | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels."""
-        xs, ys = [], []
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels; and
+        per copied user (rows = pairs / n_circles) the item-event counts the plain rule reads
+        and the copy number (0 = not thinned)."""
+        xs, ys, items, copies = [], [], [], []
         eye = np.eye(self.n_circles_)
         # Friends are not copied: their history is the same for every copy of a user.
         friend_block = None if social is None else social.features(rows)
@@ -273,6 +328,8 @@ class CirclePlacer:
                 counts, None if user_factors is None else user_factors[rows], friend_block
             )
             F, labels = F[labelled], labels[labelled]
+            items.append(np.asarray(counts.get(PLAIN_RULE_KIND, np.zeros(labels.shape)))[labelled])
+            copies.append(np.full(len(F), copy))
             onehot = np.broadcast_to(eye, (len(F), *eye.shape))
             xs.append(np.concatenate([F, onehot], axis=2).reshape(-1, F.shape[2] + len(eye)))
             ys.append(labels.ravel())
@@ -281,7 +338,7 @@ class CirclePlacer:
             raise InsufficientLabelsError(
                 "labelled users give only one label class; cannot fit circle placement"
             )
-        return X, y
+        return X, y, np.concatenate(items).astype(np.float64), np.concatenate(copies)
 
     def _features(
         self,
@@ -366,17 +423,33 @@ class CirclePlacer:
         friends: sp.spmatrix | None = None,
         **kwargs: Any,
     ) -> np.ndarray:
-        """(n_users, n_circles) bool member circles (tuned threshold, min/max members)."""
+        """(n_users, n_circles) bool member circles (tuned threshold, min/max members; the
+        plain rule in the segments where it won on validation)."""
         return self.members_from_proba(
-            self.predict_proba(engagement, user_factors, friends, **kwargs)
+            self.predict_proba(engagement, user_factors, friends, **kwargs), engagement
         )
 
-    def members_from_proba(self, proba: np.ndarray) -> np.ndarray:
-        """Member circles from affinities already computed by `predict_proba`."""
+    def members_from_proba(
+        self, proba: np.ndarray, engagement: Engagement | None = None
+    ) -> np.ndarray:
+        """Member circles from affinities already computed by `predict_proba`; `engagement`
+        (the same users' counts) applies the per-segment switch to the plain rule."""
         self._check_fitted()
-        return select_members(
+        members = select_members(
             proba, self.thresholds_, min_members=self.min_members, max_members=self.max_members
         )
+        if not self.use_rule_.any():
+            return members
+        if engagement is None:
+            raise ValueError(
+                "this placer uses the plain rule for segments "
+                f"{[SEGMENTS[s] for s in np.flatnonzero(self.use_rule_)]}: pass engagement"
+            )
+        rule_users = self.use_rule_[self.segments(engagement)]
+        if len(rule_users) != len(members):
+            raise ValueError(f"engagement has {len(rule_users)} users; proba {len(members)}")
+        members[rule_users] = plain_rule_members(engagement[PLAIN_RULE_KIND])[rule_users]
+        return members
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -388,7 +461,7 @@ class CirclePlacer:
         meta = {"model": self.name, "params": self.get_params(), "kinds": self.kinds_,
                 "n_circles": int(self.n_circles_), "friends": self.with_friends_}  # fmt: skip
         (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        for key in (*_ARRAYS, *_OPTIONAL_ARRAYS):
+        for key in (*_ARRAYS, *_OPTIONAL_ARRAYS, "use_rule_", "segment_f1_"):
             np.save(directory / f"{key.rstrip('_')}.npy", getattr(self, key), allow_pickle=False)
 
     @classmethod
@@ -411,6 +484,11 @@ class CirclePlacer:
         for key in _OPTIONAL_ARRAYS:
             path = directory / f"{key.rstrip('_')}.npy"
             setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else np.empty(0))
+        # Placers saved before the switch existed never use the rule.
+        for key, empty in (("use_rule_", np.zeros(len(SEGMENTS), bool)),
+                           ("segment_f1_", np.full((len(SEGMENTS), 2), np.nan))):  # fmt: skip
+            path = directory / f"{key.rstrip('_')}.npy"
+            setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else empty)
         model.kinds_ = list(meta["kinds"])
         model.n_circles_ = int(meta["n_circles"])
         model.with_friends_ = bool(meta.get("friends", False))

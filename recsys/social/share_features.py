@@ -49,6 +49,9 @@ FEATURES: tuple[str, ...] = (
     "friend_item_cf",
     "friend_circle_affinity",
     "circle_similarity",
+    "friend_circle_events",
+    "friend_circle_share",
+    "friend_circle_groups",
     "friend_joins",
     "friend_times_asked",
     "friend_join_rate",
@@ -143,6 +146,20 @@ class ShareIndex:
         )  # fmt: skip
         self.item_events = EventCounter(h.event_user * n_items + h.event_item, h.event_ts)
         self.user_events = EventCounter(h.event_user, h.event_ts)
+        # Circle-level history, as of each row's time (the placement's affinities are one
+        # snapshot): the friend's item events and group buys in the item's circle.
+        self.n_circles = int(h.item_circle.max(initial=-1)) + 1
+        c = max(self.n_circles, 1)
+        event_circle = h.item_circle[h.event_item]
+        known = event_circle >= 0
+        self.circle_events = EventCounter(
+            h.event_user[known] * c + event_circle[known], h.event_ts[known]
+        )
+        part_circle = h.item_circle[part_item]
+        known = part_circle >= 0
+        self.circle_groups = EventCounter(
+            part_user[known] * c + part_circle[known], part_ts[known], part_group[known]
+        )
         lo = np.minimum(np.concatenate([initiator, h.share_src]),
                         np.concatenate([h.join_user, h.share_dst]))  # fmt: skip
         hi = np.maximum(np.concatenate([initiator, h.share_src]),
@@ -221,13 +238,22 @@ class ShareIndex:
             else np.full(len(f), np.nan)
         )
         x["friend_circle_affinity"], x["circle_similarity"] = self._circle_features(u, f, i)
+        circle = self.history.item_circle[i]
+        ckey = f * max(self.n_circles, 1) + np.maximum(circle, 0)
+        x["friend_events"] = self.user_events.count(f, t)
+        x["friend_circle_events"] = np.where(circle >= 0, self.circle_events.count(ckey, t), np.nan)
+        x["friend_circle_share"] = (x["friend_circle_events"] + 1.0 / max(self.n_circles, 1)) / (
+            x["friend_events"] + 1.0
+        )
+        x["friend_circle_groups"] = np.where(
+            circle >= 0, self.circle_groups.count(ckey, t, g), np.nan
+        )
         joins = self.user_joins.count(f, t, g)
         asked = self.user_asked.count(f, t)
         x["friend_joins"] = joins
         x["friend_times_asked"] = asked
         x["friend_join_rate"] = (joins + 0.1) / (np.maximum(asked, joins) + 1.0)
         x["friend_groups_started"] = self.user_starts.count(f, t, g)
-        x["friend_events"] = self.user_events.count(f, t)
         x["friend_degree"] = self.degree[f]
         x["user_groups_started"] = user_groups
         x["user_degree"] = self.degree[u]

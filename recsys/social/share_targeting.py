@@ -153,13 +153,8 @@ class ShareTargeter:
         raw, proba = self.score(index.features(queries, row, friend))
         expected = np.bincount(row, weights=proba, minlength=len(queries))
         ids, top = top_k(row, friend, raw, len(queries), k)
-        take = np.where(top >= 0, top, 0)
-        return (
-            ids,
-            np.where(top >= 0, raw[take], np.nan),
-            np.where(top >= 0, proba[take], np.nan),
-            expected,
-        )
+        # Position -1 (padding) reads the NaN appended last.
+        return ids, np.append(raw, np.nan)[top], np.append(proba, np.nan)[top], expected
 
     # -- persistence -------------------------------------------------------------------------
 
