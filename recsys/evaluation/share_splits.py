@@ -138,27 +138,34 @@ def edge_holdout(
     label_pairs = pairs[(draw >= test_share) & (draw < test_share + label_share)]
     kept = pairs[draw >= test_share + label_share]
     n_items = history.n_items
+    # Undated edges: every event and query at the latest time anything happened.
+    time = int(max(history.event_ts.max(initial=0), history.friend_ts.max(initial=0)))
     known = replace(
         history,
         event_user=kept // n_items, event_item=kept % n_items,
-        event_ts=np.full(len(kept), history.event_ts.min(initial=0)),
+        event_ts=np.full(len(kept), time),
         event_bought=np.ones(len(kept), bool),
     )  # fmt: skip
     friends = known.friends()
-    time = int(known.event_ts.min(initial=0))
-    label_q, label_j = _edge_queries(label_pairs, kept, friends, n_items, time, rng, max_queries)
+    # Validation holds the hidden edges of other friends than training: a ranker that learnt
+    # which friends happen to hold many hidden edges (their activity fingerprints them) must
+    # not look good on validation.
+    valid_user = rng.random(history.n_users) < valid_share
+    is_valid = valid_user[label_pairs // n_items]
+    train_q = _edge_queries(label_pairs[~is_valid], kept, friends, n_items, time, rng,
+                            max_queries)  # fmt: skip
+    valid_q = _edge_queries(label_pairs[is_valid], kept, friends, n_items, time, rng,
+                            max_queries)  # fmt: skip
     test_q, test_j = _edge_queries(test_pairs, kept, friends, n_items, time, rng, max_queries)
-    is_valid = rng.random(len(label_q)) < valid_share
-    pick = lambda q, m: ShareQueries(q.user[m], q.item[m], q.time[m], q.group[m])  # noqa: E731
     return ShareTask(
         history=known,
-        train=(pick(label_q, ~is_valid), label_j[~is_valid]),
-        valid=(pick(label_q, is_valid), label_j[is_valid]),
+        train=train_q,
+        valid=valid_q,
         test=(test_q, test_j),
         test_groups={}, valid_groups={}, base_rate=float("nan"),
         description=(f"random edge holdout: {test_share:.0%} of (user, item) edges hidden for "
-                     f"test, {label_share:.0%} to train the ranker ({valid_share:.0%} of those "
-                     f"queries validate), features from the other {len(kept):,} (seed {seed})"),
+                     f"test, {label_share:.0%} to train the ranker (those of {valid_share:.0%} of "
+                     f"the users validate), features from the other {len(kept):,} (seed {seed})"),
     )  # fmt: skip
 
 

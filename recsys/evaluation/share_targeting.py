@@ -122,10 +122,13 @@ def evaluate_share_targeting(
     ranker_factors: tuple[np.ndarray, np.ndarray] | None = None,
     baseline_factors: tuple[np.ndarray, np.ndarray] | None = None,
     exclusions: tuple[bool, ...] = (False, True),
+    exclusion_window_days: float = 30.0,
     seed: int = 0,
 ) -> ShareTargetingResult:
     """Fit the targeter on `task.train` (stopped and calibrated on `task.valid`), rank every
-    test query's allowed friends with it and the baselines, once per bought-before setting.
+    test query's allowed friends with it and the baselines, once per bought-before setting
+    (on: friends who bought the item in the `exclusion_window_days` before are left out; the
+    ranker itself learns with `config.bought_window_days`).
 
     `ranker_factors` feed the ranker's CF feature: they must not have seen the training
     groups' joins (their own outcome); `baseline_factors` only score test queries, so they
@@ -144,7 +147,9 @@ def evaluate_share_targeting(
     base_uf, base_if = baseline_factors if baseline_factors is not None else (uf, itf)
     results: dict[str, dict[str, dict[str, float]]] = {}
     facts: dict[str, object] = {"fit_s": fit_s, "task": task.description}
-    uncapped = config.model_copy(update={"max_suggestions": None})
+    uncapped = config.model_copy(
+        update={"max_suggestions": None, "bought_window_days": exclusion_window_days}
+    )
     for exclude in exclusions:
         row, friend = allowed_candidates(index, queries, uncapped, exclude_bought=exclude)
         x = index.features(queries, row, friend)

@@ -80,8 +80,11 @@ class ShareTargeter:
         stop and calibrate on the separate groups `valid_queries`."""
         cfg = self.config
         rng = np.random.default_rng(cfg.random_state)
-        x, y, qid = training_rows(index, queries, joined, max_negatives=cfg.max_negatives, rng=rng)
-        xv, yv, qv = training_rows(index, valid_queries, valid_joined, max_negatives=None, rng=rng)
+        window = cfg.bought_window_days
+        x, y, qid = training_rows(index, queries, joined, max_negatives=cfg.max_negatives,
+                                  rng=rng, bought_window_days=window)  # fmt: skip
+        xv, yv, qv = training_rows(index, valid_queries, valid_joined, max_negatives=None,
+                                   rng=rng, bought_window_days=window)  # fmt: skip
         if not y.any() or not yv.any():
             raise ValueError(
                 "share targeting needs joiners among the candidates of both the training and "
@@ -222,19 +225,24 @@ def training_rows(
     *,
     max_negatives: int | None,
     rng: np.random.Generator,
+    bought_window_days: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows of past groups: (x (m, d), y (m,) bool joined, qid (m,) query index).
 
-    Candidates are the friends the contact rules allow (opt-outs and blocks never enter);
-    groups without a joiner among them carry no ranking signal and are left out.
+    Candidates are the friends the contact rules allow (opt-outs and blocks never enter, nor
+    with `bought_window_days` recent buyers: the ranker learns on the candidates it will
+    rank); groups without a joiner among them carry no ranking signal and are left out.
     """
     joined = sp.csr_matrix(joined)
     if joined.shape[0] != len(queries):
         raise ValueError(f"joined has {joined.shape[0]} rows; expected {len(queries)} queries")
     row, friend = index.candidates(queries)
+    bought = None
+    if bought_window_days is not None:
+        bought = index.bought_within(queries, row, friend, bought_window_days)
     ok = allowed_targets(
         queries.user[row], friend, friends=index.friends, blocked=index.history.blocked,
-        opt_out=index.history.opt_out,
+        opt_out=index.history.opt_out, bought_recently=bought,
     )  # fmt: skip
     row, friend = row[ok], friend[ok]
     y = pair_lookup(joined, row, friend) > 0
