@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.circles import CircleCatalogue
+from recsys.contract import EventType
 from recsys.datastore import DataDir
 from recsys.evaluation import metrics as m
 from recsys.evaluation.share_splits import ShareTask
@@ -277,10 +278,15 @@ def circle_affinity_before(
     """Circle affinities as circle placement would give them at time `cut` (microseconds):
     `CirclePlacer` on the engagement before it, or the history shares without enough UGC.
 
-    The same source the feed and segments read; the cut keeps test-period joins out of it.
+    The same source the feed and segments read; the cut keeps test-period joins out of it, and
+    group starts and joins are left out (a training group's own joins would otherwise raise
+    its joiners' affinity: a label in a feature, which test groups do not have).
     """
     before = datetime.fromtimestamp(cut / 1e6, tz=UTC)
-    engagement = user_circle_engagement(data, users, catalogue, before=before)
+    engagement = user_circle_engagement(
+        data, users, catalogue, before=before,
+        exclude_types=(EventType.GROUP_BUY_START, EventType.GROUP_BUY_JOIN),
+    )  # fmt: skip
     try:
         placer = CirclePlacer(random_state=seed).fit(engagement, user_factors, friends)
         return placer.predict_proba(engagement, user_factors, friends)

@@ -57,11 +57,13 @@ def user_circle_engagement(
     purchase_types: Iterable[EventType] = (EventType.PURCHASE,),
     include_deleted_posts: bool = False,
     before: datetime | None = None,
+    exclude_types: Iterable[EventType] = (),
 ) -> Engagement:
     """Count matrices of user x circle engagement (see the module docstring).
 
     `before` keeps only posts and events before that time (a model fitted on the past, e.g.
-    for share targeting held out by time); None keeps everything.
+    for share targeting held out by time); None keeps everything. `exclude_types` leaves those
+    event types out of the item matrices (e.g. group joins, when they are what is predicted).
 
     Returns
     -------
@@ -104,6 +106,8 @@ def user_circle_engagement(
             cut = f"'{before.isoformat()}'::TIMESTAMPTZ"
             live = f"{live} AND p.created_ts < {cut}"
         in_time = "TRUE" if before is None else f"e.ts < '{before.isoformat()}'::TIMESTAMPTZ"
+        excluded = list(exclude_types)
+        item_filter = in_time + (f" AND e.type NOT IN ({_sql_list(excluded)})" if excluded else "")
         if has_posts:
             written = _grouped(
                 con,
@@ -136,7 +140,7 @@ def user_circle_engagement(
                 LEFT JOIN items it ON e.item_id = it.item_id
                 LEFT JOIN category_map cm ON it.category = cm.category
                 LEFT JOIN user_map u ON e.user_id = u.user_id
-                WHERE e.item_id IS NOT NULL AND {in_time} GROUP BY ALL""",
+                WHERE e.item_id IS NOT NULL AND {item_filter} GROUP BY ALL""",
             )
             for name in ("purchases", "item_events"):
                 result[name] = _to_csr(by_item, name, shape, name, result.dropped)

@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +32,11 @@ from tqdm.auto import tqdm
 from recsys.errors import BundleError, NotFittedError
 from recsys.placement.augment import ENGAGED, POSTS, training_copy
 from recsys.placement.calibration import Calibration, calibrated, fit_calibration
-from recsys.placement.decision import best_f1_thresholds, select_members
+from recsys.placement.decision import (
+    best_f1_thresholds,
+    count_matching_threshold,
+    select_members,
+)
 from recsys.placement.features import (
     circle_centroids,
     circle_priors,
@@ -91,6 +95,9 @@ class CirclePlacer:
     feature_post_share : upper bound of the per-user share of posts moved to the features.
     prior_strength : pseudo-events of the prior in the shares and lifts.
     min_labelled : fewer users with `min_ugc` posts raise `InsufficientLabelsError`.
+    member_count : "expected" sets the member threshold so members per user average the
+        calibrated expectation over the users placed (`decision.count_matching_threshold`);
+        "f1" keeps the threshold that maximises F1 on the held-out labelled copies.
     random_state : seeds folds, samples and copies.
     """
 
@@ -113,6 +120,7 @@ class CirclePlacer:
         feature_post_share: float = 0.5,
         prior_strength: float = 3.0,
         min_labelled: int = 10,
+        member_count: Literal["expected", "f1"] = "expected",
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -129,13 +137,14 @@ class CirclePlacer:
         self.feature_post_share = feature_post_share
         self.prior_strength = prior_strength
         self.min_labelled = min_labelled
+        self.member_count = member_count
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
         keys = ("C", "calibration", "min_members", "max_members", "calibration_fraction",
                 "max_train_users", "n_copies", "min_ugc", "min_label_posts", "min_share",
                 "engaged_weight", "feature_post_share", "prior_strength", "min_labelled",
-                "random_state")  # fmt: skip
+                "member_count", "random_state")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
     def _validate_params(self) -> None:
@@ -156,6 +165,8 @@ class CirclePlacer:
                 "need n_copies >= 1, max_train_users >= 1 and min_ugc >= min_label_posts; got "
                 f"{self.n_copies}, {self.max_train_users}, {self.min_ugc} < {self.min_label_posts}"
             )
+        if self.member_count not in ("expected", "f1"):
+            raise ValueError(f"member_count must be 'expected' or 'f1'; got {self.member_count!r}")
         if self.min_labelled < 2:
             raise ValueError(f"min_labelled must be >= 2; got {self.min_labelled}")
         if self.min_members < 0 or (
@@ -245,9 +256,27 @@ class CirclePlacer:
         proba = self._proba_from_decision(decision)
         threshold = best_f1_thresholds(proba[:, None], y_cal[:, None])[0]
         self.thresholds_ = np.full(n_circles, threshold)
-        self._choose_rule_segments(
-            proba.reshape(-1, n_circles), y_cal.reshape(-1, n_circles), cal_items, cal_copy
+        if self.member_count == "expected":
+            # The users to place, not the copies, say how many circles to expect.
+            everyone = self.predict_proba(engagement, user_factors, friends)
+            threshold = count_matching_threshold(
+                everyone, min_members=self.min_members, max_members=self.max_members
+            )
+            self.thresholds_ = np.full(n_circles, threshold)
+        # The bands are judged on copies without posts among their features: the rule never
+        # reads posts, and most users to place have none.
+        X_np, y_np, np_items, _ = self._copies(
+            csr, user_factors, cal_rows, rng, target, social, feature_post_share=0.0
         )
+        proba_np = self._proba_from_decision(
+            X_np[:, :d] @ self.coef_ + X_np[:, d:] @ self.circle_bias_
+        )
+        del X_np
+        self._choose_rule_segments(
+            (proba_np.reshape(-1, n_circles), y_np.reshape(-1, n_circles), np_items),
+            (proba.reshape(-1, n_circles)[cal_copy == 0],
+             y_cal.reshape(-1, n_circles)[cal_copy == 0], cal_items[cal_copy == 0]),
+        )  # fmt: skip
         logger.info(
             "CirclePlacer fitted: %d kinds, %d pair features%s, %d train / %d calibration users "
             "x %d copies, threshold %.3f",
@@ -257,25 +286,32 @@ class CirclePlacer:
         return self
 
     def _choose_rule_segments(
-        self, proba: np.ndarray, labels: np.ndarray, items: np.ndarray, copy: np.ndarray
+        self,
+        bands: tuple[np.ndarray, np.ndarray, np.ndarray],
+        labelled: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> None:
         """Per segment (activity bands, then labelled users), whether the plain rule's members
         beat the model's on held-out labelled copies (micro F1 against their UGC labels).
 
-        The thinned copies stand for users of every band; the unthinned first copy for
-        labelled users. A segment switches to the rule only when it wins there.
+        `bands` holds (proba, labels, item-event counts) of copies without posts in their
+        features, judged per band of item events; `labelled` the unthinned copies with posts,
+        standing for labelled users. A segment switches to the rule only when it wins there.
         """
-        model = select_members(
-            proba, self.thresholds_, min_members=self.min_members, max_members=self.max_members
-        )
-        rule = plain_rule_members(items)
-        segment = np.where(copy == 0, len(BAND_NAMES), activity_band(items.sum(axis=1)))
         self.segment_f1_ = np.full((len(SEGMENTS), 2), np.nan)
         for s in range(len(SEGMENTS)):
-            rows = segment == s
-            if rows.any():
-                self.segment_f1_[s] = [_micro_f1(model[rows], labels[rows]),
-                                       _micro_f1(rule[rows], labels[rows])]  # fmt: skip
+            proba, labels, items = labelled if s == len(BAND_NAMES) else bands
+            rows = (
+                np.ones(len(items), bool) if s == len(BAND_NAMES)
+                else activity_band(items.sum(axis=1)) == s
+            )  # fmt: skip
+            if not rows.any():
+                continue
+            model = select_members(
+                proba[rows], self.thresholds_, min_members=self.min_members,
+                max_members=self.max_members,
+            )  # fmt: skip
+            rule = plain_rule_members(items[rows])
+            self.segment_f1_[s] = [_micro_f1(model, labels[rows]), _micro_f1(rule, labels[rows])]
         self.use_rule_ = self.segment_f1_[:, 1] > self.segment_f1_[:, 0]
         logger.info(
             "placement switch (validation micro F1 model / rule): %s",
@@ -310,6 +346,7 @@ class CirclePlacer:
         rng: np.random.Generator,
         target: np.ndarray | None,
         social: FriendHistory | None,
+        feature_post_share: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels; and
         per copied user (rows = pairs / n_circles) the item-event counts the plain rule reads
@@ -321,7 +358,8 @@ class CirclePlacer:
         for copy in tqdm(range(self.n_copies), desc="placement: copies", leave=False):
             counts, labels, labelled = training_copy(
                 csr, rows, rng, target_totals=target if copy else None,
-                feature_post_share=self.feature_post_share, min_label_posts=self.min_label_posts,
+                feature_post_share=self.feature_post_share if feature_post_share is None
+                else feature_post_share, min_label_posts=self.min_label_posts,
                 min_share=self.min_share, engaged_weight=self.engaged_weight,
             )  # fmt: skip
             F = self._features(
