@@ -176,10 +176,17 @@ def parse_manifest(data: bytes, where: str, key: BundleKey | None = None) -> Man
         return Manifest.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'manifest'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) or 'manifest'}: {_reason(err)}"
             for err in exc.errors()
         )
         raise BundleError(f"{where}: invalid manifest: {problems}") from None
+
+
+def _reason(error: Any) -> str:
+    """A validation error's message, without pydantic's "Value error, " prefix on our own."""
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    return str(error["msg"])
 
 
 def _lookup(node: Any, key: str) -> Any:

@@ -135,17 +135,16 @@ class ModelRegistry:
                     "number)"
                 )
                 continue
-            if reference is None:
-                continue
-            before = reference.metric(key)
-            if before is None or not math.isfinite(before):
+            before = None if reference is None else reference.metric(key)
+            if reference is None or before is None or not math.isfinite(before):
                 if why is not None:
+                    against = "" if reference is None else f" nor by promoted {reference.version}"
                     logger.warning(
-                        "guarded metric %s is recorded by neither %s nor %s: not compared "
+                        "guarded metric %s is not recorded by %s%s: nothing guards it "
                         "(check the metric name)",
                         key,
                         candidate.version,
-                        reference.version,
+                        against,
                     )
                 continue
             after = candidate.metric(key)
@@ -198,7 +197,7 @@ class ModelRegistry:
                     raise PromotionRefusedError(
                         f"promotion of {version} refused: "
                         + "; ".join(problems)
-                        + " (use force to promote anyway)"
+                        + " (use --force, or force=True, to promote anyway)"
                     )
             self._switch(version, previous=current, action="promote", forced=force)
 
@@ -303,8 +302,13 @@ def _not_a_number(manifest: Manifest, key: str) -> str | None:
 
 
 def _warn_other_data(candidate: Manifest, reference: Manifest) -> None:
-    """Metrics of bundles trained on different data are not comparable: say so."""
+    """Metrics of bundles trained on different data are not comparable: say so.
+
+    A refreshed child of the reference is exempt: it carries its parent's metrics unchanged.
+    """
     a, b = candidate.data_fingerprint, reference.data_fingerprint
+    if candidate.parent_version == reference.version:
+        return
     if a is not None and b is not None and a != b:
         logger.warning(
             "%s was trained on other data than promoted %s (data_fingerprint %s... vs %s...): "

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from recsys.bundle import Manifest, ModelRegistry
+from recsys.bundle import BundleWriter, Manifest, ModelRegistry
 from recsys.errors import BundleError, PromotionRefusedError
 
 
@@ -170,7 +170,10 @@ def test_a_nan_reference_or_an_unrecorded_metric_compares_nothing(
     make_bundle(GOOD, version="v3")
     with caplog.at_level(logging.WARNING, logger="recsys.bundle.registry"):
         registry.promote("v3", guarded_metrics=["holdout.ndgc@10"])  # a typo
-    assert "guarded metric holdout.ndgc@10 is recorded by neither v3 nor v2" in caplog.text
+    assert (
+        "guarded metric holdout.ndgc@10 is not recorded by v3 nor by promoted v2: nothing guards "
+        "it (check the metric name)"
+    ) in caplog.text
 
 
 def test_comparing_bundles_trained_on_other_data_warns(make_bundle, models_dir, caplog) -> None:
@@ -187,6 +190,13 @@ def test_comparing_bundles_trained_on_other_data_warns(make_bundle, models_dir, 
         "v3 was trained on other data than promoted v2 (data_fingerprint cdcdcdcdcdcd... vs "
         "abababababab...): their metrics were measured on different data and are not comparable"
     ) in caplog.text
+    # A refreshed child carries its parent's metrics: refreshing data is not a comparison.
+    with BundleWriter(models_dir, "v4", parent=registry.bundle("v3")) as writer:
+        writer.commit(data_fingerprint="ef" * 32)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recsys.bundle.registry"):
+        registry.promote("v4")
+    assert "other data" not in caplog.text and registry.promoted() == "v4"
 
 
 def test_temp_folders_are_never_listed_or_promoted(make_bundle, models_dir) -> None:
