@@ -10,7 +10,7 @@ import typer
 from recsys.errors import RecsysError
 from recsys.ingest import ColumnMap
 from recsys.ingest import ingest as run_ingest
-from recsys.ingest.runner import DEFAULT_MAX_QUARANTINE_SHARE
+from recsys.ingest.runner import DEFAULT_MAX_QUARANTINE_SHARE, claim_ingest_output
 
 SrcArg = Annotated[
     Path, typer.Argument(help="Folder of <table>.csv, <table>.parquet or <table>/ Parquet parts.")
@@ -62,6 +62,8 @@ def ingest(
 ) -> None:
     """Validate source tables against the data contract; quarantine bad rows with a reason."""
     try:
+        # The mapping file is an input too: the output must not swallow it.
+        claim_ingest_output(out, inputs={"--map file": mapping}, force=force)
         column_map = ColumnMap.from_toml(mapping) if mapping is not None else None
         report = run_ingest(
             src,

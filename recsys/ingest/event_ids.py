@@ -6,9 +6,11 @@ gives the same ids, two identical clicks stay two events (`...-1`, `...-2`), and
 sent again in another file gets the same id as before, so it is caught as a duplicate.
 
 The values hashed are the contract values (trimmed text, empty = null, `type` lower-case,
-`ts` as epoch microseconds UTC), each written as `<byte length>:<value>` or `-` for null, so
-no two different events share a text. One SQL expression serves ingestion (vectorised over the
-staged table) and `derive_event_ids` (one row or a batch, e.g. events posted to the API).
+`ts` as epoch microseconds UTC), each written as `<byte length>:<value>` or `-` for null and
+joined by `|`, so no two different events share a text, and the id does not depend on DuckDB's
+version (md5 of a text we define, not DuckDB's own hash). One SQL expression serves ingestion
+(vectorised over the staged table) and `derive_event_ids` (one row or a batch, e.g. events
+posted to the API).
 """
 
 from __future__ import annotations
@@ -29,18 +31,30 @@ HEX_DIGITS = 24  # 96 bits: no collision in any realistic log
 
 
 def event_key_sql() -> str:
-    """SQL: the md5 (hex) of a row's contract values; the row has the contract column names."""
+    """SQL: the md5 (hex) of a row's contract values; the row has the contract column names,
+    strings already normalised (trimmed, empty = NULL, `type` lower-case) as ingest parses them."""
     parts = []
     for f in ID_FIELDS:
         col = ident(f.name)
         if isinstance(f.type, pa.TimestampType):
-            text = f"CAST(TRY(epoch_us({col})) AS VARCHAR)"
-        elif f.name == "type":
-            text = f"lower(NULLIF(trim({col}), ''))"
+            parts.append(f"COALESCE(CAST(TRY(epoch_us({col})) AS VARCHAR), '-')")
         else:
-            text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
-        parts.append(f"COALESCE(CAST(strlen({text}) AS VARCHAR) || ':' || {text}, '-')")
+            parts.append(f"COALESCE(CAST(strlen({col}) AS VARCHAR) || ':' || {col}, '-')")
     return "md5(" + " || '|' || ".join(parts) + ")"
+
+
+def _normalised_sql() -> str:
+    """SQL: the id columns of `_events` normalised as ingest normalises text cells."""
+    columns = []
+    for f in ID_FIELDS:
+        col = ident(f.name)
+        if isinstance(f.type, pa.TimestampType):
+            columns.append(col)
+        elif f.name == "type":
+            columns.append(f"lower(NULLIF(trim({col}), '')) AS {col}")
+        else:
+            columns.append(f"NULLIF(trim({col}), '') AS {col}")
+    return ", ".join(columns)
 
 
 def derived_id_sql(key: str, *, partition: str | None, order: str) -> str:
@@ -82,6 +96,7 @@ def derive_event_ids(events: pa.Table | Sequence[Mapping[str, Any]]) -> pa.Array
         con.register("_events", table)
         ids = con.sql(
             f"SELECT {derived_id_sql('_key', partition=None, order='_pos')} AS event_id "
-            f"FROM (SELECT _pos, {event_key_sql()} AS _key FROM _events) ORDER BY _pos"
+            f"FROM (SELECT _pos, {event_key_sql()} AS _key FROM "
+            f"(SELECT _pos, {_normalised_sql()} FROM _events)) ORDER BY _pos"
         ).to_arrow_table()
     return ids.column(0).combine_chunks().cast(pa.string())

@@ -143,3 +143,16 @@ def test_temporary_folders_in_the_source_are_not_listed(tmp_path):
     (src / f".users.tmp-{_dead_pid()}-0badc0de").mkdir()
     report = ingest(src, tmp_path / "out")
     assert report.ignored == ()
+
+
+def test_cli_never_replaces_a_folder_holding_the_mapping_file(tmp_path):
+    src = copy_valid(tmp_path / "src")
+    out = tmp_path / "out"
+    out.mkdir()
+    mapping = out / "map.toml"
+    mapping.write_text('[events]\ndefaults = { channel = "app" }\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["ingest", str(src), "--out", str(out), "--map", str(mapping), "--force"]
+    )
+    assert "--map file" in cli_error(result)
+    assert mapping.is_file()
