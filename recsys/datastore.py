@@ -80,10 +80,6 @@ class DataDir:
     def report_path(self) -> Path:
         return self.root / "ingest_report.json"
 
-    @property
-    def dataset_json_path(self) -> Path:
-        return self.root / DATASET_JSON
-
     def time_kind(self) -> str | None:
         """"real", "order" or "none" as ingest recorded it; None for data without a report
         (written by hand, or by an ingest older than the key)."""
@@ -155,6 +151,8 @@ def claim_output(
     """
     shown = str(out)
     out = Path(os.path.abspath(out))
+    if out.is_symlink():  # a link to a folder elsewhere (another disk): write there, keep the link
+        out = out.resolve()
     if not out.name:
         raise ConfigError(f"--out {shown}: cannot be replaced (a root folder); expected a folder")
     real = out.resolve()
@@ -171,7 +169,7 @@ def claim_output(
         else:
             continue
         raise ConfigError(f"--out {shown}: {problem}; write the output to another folder")
-    if out.exists() or out.is_symlink():
+    if out.exists():
         if not out.is_dir():
             raise ConfigError(f"--out {shown}: exists and is not a folder; expected a folder")
         owner = _output_of(out)

@@ -156,3 +156,16 @@ def test_cli_never_replaces_a_folder_holding_the_mapping_file(tmp_path):
     )
     assert "--map file" in cli_error(result)
     assert mapping.is_file()
+
+
+def test_a_linked_output_folder_is_written_where_the_link_points(tmp_path):
+    src = copy_valid(tmp_path / "src")
+    (tmp_path / "disk").mkdir()
+    target = tmp_path / "disk" / "processed"
+    target.mkdir()
+    link = tmp_path / "processed"
+    link.symlink_to(target, target_is_directory=True)
+    ingest(src, link)
+    ingest(src, link)  # again: the link's target is an earlier output
+    assert link.is_symlink() and DataDir(target).has_table("events")
+    assert sorted(p.name for p in (tmp_path / "disk").iterdir()) == ["processed"]
