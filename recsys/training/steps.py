@@ -19,7 +19,7 @@ from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
 from recsys.content.cold_start import choose_cold_items, evaluate_cold_items, place_cold_items
 from recsys.content.documents import item_documents
-from recsys.content.encoder import ContentEncoder
+from recsys.content.encoder import ContentEncoder, NoUsableTextError
 from recsys.content.placer import ContentPlacer
 from recsys.datastore import DataDir
 from recsys.errors import ContractError
@@ -102,9 +102,37 @@ def item_texts(data: DataDir, items: IdMap) -> ItemTexts:
     )
 
 
-def fit_content(documents: list[str], config: TrainConfig) -> tuple[ContentEncoder, np.ndarray]:
-    encoder = config.content.encoder(config.seed).fit(documents)
-    return encoder, encoder.transform(documents)
+@dataclass(frozen=True)
+class ContentFit:
+    """The content encoder fitted on every item's document, or why there is none."""
+
+    encoder: ContentEncoder | None
+    #: (n_items, n_components_) float32 content vectors; None when skipped.
+    vectors: np.ndarray | None
+    #: Why the content map is skipped (the items have no usable text); None when fitted.
+    skipped: str | None = None
+    #: `ContentEncoder.text_coverage_`, when the encoder got as far as measuring it.
+    text_coverage: float | None = None
+
+
+def fit_content(documents: list[str], config: TrainConfig) -> ContentFit:
+    """Fit the encoder; items whose documents do not tell them apart (ids for titles, no
+    posts) give no content map, which is a property of the data, not a failed run."""
+    encoder = config.content.encoder(config.seed)
+    try:
+        vectors = encoder.fit_transform(documents)
+    except NoUsableTextError as exc:
+        return _skip_content(f"items have no usable text: {exc}",
+                             getattr(encoder, "text_coverage_", None))
+    return ContentFit(encoder, vectors, text_coverage=encoder.text_coverage_)
+
+
+def _skip_content(reason: str, coverage: float | None = None) -> ContentFit:
+    logger.warning(
+        "content map skipped (%s): cold items keep their CF factors and items added by "
+        "`recsys refresh` get no vector until the next retrain", reason,
+    )
+    return ContentFit(None, None, reason, coverage)
 
 
 def validation_fit(
@@ -114,12 +142,15 @@ def validation_fit(
     item_created: np.ndarray,
     config: TrainConfig,
     purchases: sp.csr_matrix | None = None,
+    *,
+    with_content: bool = True,
 ) -> dict[str, object]:
     """One extra CF fit with held-out data, measuring what the final model cannot measure on itself.
 
     Hides (a) a per-user random share of interactions (`holdout_fraction`) for quick accuracy
     figures the promotion guard compares, and (b) every interaction of the newest share of items
-    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items.
+    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
+    (b) is left out when the content map is skipped (`with_content` False).
     """
     rng = np.random.default_rng(config.seed)
     n_items = user_items.shape[1]
@@ -127,7 +158,7 @@ def validation_fit(
     coo = user_items.tocoo()
     hide_cells = rng.random(coo.nnz) < config.holdout_fraction
     cold = np.zeros(n_items, dtype=bool)
-    if config.content.evaluate_cold_start:
+    if config.content.evaluate_cold_start and with_content:
         try:
             cold[
                 choose_cold_items(
@@ -164,9 +195,12 @@ def validation_fit(
         hidden = sp.csr_matrix(
             (coo.data[cold_cells], (coo.row[cold_cells], coo.col[cold_cells])), shape=coo.shape
         )
-        metrics["cold_start"] = cold_start_report(
-            model, train, hidden, cold, texts, item_category, config, purchases
-        )
+        try:
+            metrics["cold_start"] = cold_start_report(
+                model, train, hidden, cold, texts, item_category, config, purchases
+            )
+        except NoUsableTextError as exc:  # the warm items' text alone may not tell them apart
+            logger.warning("cold-start measurement skipped: %s", exc)
     return metrics
 
 
@@ -232,24 +266,46 @@ def cold_start_report(
 
 def map_cold_items(
     cf: Recommender,
-    encoder: ContentEncoder,
-    content: np.ndarray,
+    content: ContentFit,
     user_items: sp.csr_matrix,
     config: TrainConfig,
-) -> tuple[ContentPlacer, np.ndarray, np.ndarray]:
+) -> tuple[ContentPlacer | None, np.ndarray, np.ndarray, dict[str, object]]:
     """Fit the content -> factor map on warm items (weighted by log1p of their users) and give
-    items with fewer than `warm_min_users` users content-mapped vectors instead of CF factors."""
+    items with fewer than `warm_min_users` users content-mapped vectors instead of CF factors.
+
+    Without a content map (no usable text, or no warm item to learn it from) every item keeps
+    its CF factors. Returns (placer or None, item vectors, content-mapped mask, the manifest's
+    ``metrics.content``).
+    """
     item_users = np.diff(user_items.tocsc().indptr)
     cold = item_users < config.content.warm_min_users
+    factors = np.asarray(cf.item_factors_, dtype=np.float32)
+    if content.encoder is not None and not (~cold & (item_users > 0)).any():
+        content = _skip_content(
+            f"no item has the {config.content.warm_min_users} users "
+            "(content.warm_min_users) the map learns from", content.text_coverage
+        )
+    coverage = None if content.text_coverage is None else round(content.text_coverage, 4)
+    if content.encoder is None or content.vectors is None:
+        metrics: dict[str, object] = {"map": "skipped", "reason": content.skipped,
+                                      "text_coverage": coverage, "mapped_items": 0}
+        return None, factors.copy(), np.zeros(len(cold), dtype=bool), metrics
     vectors, fmap = place_cold_items(
-        cf.item_factors_,
-        content,
+        factors,
+        content.vectors,
         np.flatnonzero(cold),
         alpha=config.content.map_alpha,
         item_weight=np.log1p(item_users),
     )
     logger.info("content-mapped vectors for %d of %d items", int(cold.sum()), len(cold))
-    return ContentPlacer(encoder, fmap), vectors, cold
+    metrics = {
+        "map": "fitted",
+        "text_coverage": coverage,
+        "n_components": content.encoder.n_components_,
+        "train_r2": round(fmap.train_r2_, 4),
+        "mapped_items": int(cold.sum()),
+    }
+    return ContentPlacer(content.encoder, fmap), vectors, cold, metrics
 
 
 def place_users(
