@@ -59,9 +59,9 @@ class ContentEncoder:
 
     Attributes (set by fit)
     -----------------------
-    text_coverage_ : share of documents with at least one kept term that is not in every
-        document. Text like "place 17" for every item covers ~0: the vectors would only
-        encode noise, and a map learned from them would place every item at the mean.
+    text_coverage_ : share of documents holding a kept term that other documents share but
+        not all of them do. Text like "place 17" for every item covers ~0: the vectors would
+        only encode noise, and a map learned from them would place every item at the mean.
     """
 
     def __init__(
@@ -266,9 +266,10 @@ class ContentEncoder:
 
 
 def _coverage(counts: sp.csr_matrix, df: np.ndarray) -> float:
-    """Share of rows of `counts` with a term whose document frequency is below the row count
-    (a term in every document says nothing about any one of them)."""
-    telling = df < counts.shape[0]
+    """Share of rows of `counts` with a term that some but not all other rows share: a term
+    in every document says nothing about any one of them, and a term in one document only
+    (an id) links its item to no other, so neither lets a map generalise."""
+    telling = (df >= 2) & (df < counts.shape[0])
     if not telling.any():
         return 0.0
     return float((counts[:, np.flatnonzero(telling)].getnnz(axis=1) > 0).mean())
