@@ -54,8 +54,8 @@ class ContentEncoder:
     ngram_range : (min_n, max_n) of word or character n-grams.
     random_state : seed of the randomised SVD.
     min_text_coverage : refuse (NoUsableTextError) a corpus in which fewer than this share of
-        documents hold a term that tells items apart; 0 refuses only corpora with no such
-        term at all. See `text_coverage_`.
+        documents hold a term that tells items apart (`text_coverage_`); 0 never refuses on
+        coverage. Training sets it from ``content.min_text_coverage``.
 
     Attributes (set by fit)
     -----------------------
@@ -136,7 +136,7 @@ class ContentEncoder:
         n_docs, n_terms = counts.shape
         df = np.bincount(counts.indices, minlength=n_terms).astype(np.float64)
         self.text_coverage_ = _coverage(counts, df)
-        if self.text_coverage_ == 0.0 or self.text_coverage_ < float(self.min_text_coverage):
+        if self.text_coverage_ < float(self.min_text_coverage):
             raise NoUsableTextError(
                 f"{self.text_coverage_:.1%} of {n_docs:,} item documents (e.g. {texts[0][:40]!r}) "
                 "hold a term that tells items apart; at least "

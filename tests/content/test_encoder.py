@@ -94,7 +94,7 @@ def test_text_that_does_not_tell_items_apart_is_no_usable_text() -> None:
 
 def test_corpus_where_every_document_is_the_same_is_refused() -> None:
     with pytest.raises(NoUsableTextError, match="0.0% of 3 item documents"):
-        ContentEncoder(min_df=1).fit(["red shoes"] * 3)
+        ContentEncoder(min_df=1, min_text_coverage=0.01).fit(["red shoes"] * 3)
     with pytest.raises(ConfigError, match="min_text_coverage"):
         ContentEncoder(min_text_coverage=1.5).fit(CORPUS)
 
