@@ -31,7 +31,6 @@ from recsys.evaluation.harness import (
     BASELINES,
     EvaluationResult,
     SplitChoice,
-    check_trials,
     evaluation_entry,
     placement_f1,
     prepare,
@@ -40,6 +39,7 @@ from recsys.evaluation.harness import (
     write_tuned_configs,
 )
 from recsys.evaluation.report import write_report
+from recsys.evaluation.tuning import check_trials
 from recsys.training.config import TrainConfig
 
 logger = logging.getLogger("recsys.evaluate")

@@ -21,7 +21,7 @@ from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
 from recsys.placement import load_friends
-from recsys.training import steps
+from recsys.training import content_steps, steps
 from recsys.training.artifacts import TrainedModel
 from recsys.training.config import TrainConfig
 from recsys.training.timing import StepTimer, peak_rss_mb
@@ -63,9 +63,9 @@ def run_training(
         item_similarity = steps.fit_item_neighbours(user_items, config)
     metrics: dict[str, object] = {}
     with timer.step("content"):
-        texts = steps.item_texts(data, items)
-        content_placer, item_vectors, cold, metrics["content"] = steps.map_cold_items(
-            cf, steps.fit_content(texts.full, config), user_items, config
+        texts = content_steps.item_texts(data, items)
+        content_placer, item_vectors, cold, metrics["content"] = content_steps.map_cold_items(
+            cf, content_steps.fit_content(texts.full, config), user_items, config
         )
     with timer.step("validation"):
         category_codes = item_meta["category"].astype("category").cat.codes.to_numpy()

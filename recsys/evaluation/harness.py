@@ -31,7 +31,7 @@ from recsys.config import load_config
 from recsys.content.documents import item_documents
 from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
-from recsys.errors import ConfigError, ContractError
+from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
 from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
 from recsys.evaluation.shipped import (
@@ -41,8 +41,14 @@ from recsys.evaluation.shipped import (
     tune_shipped,
     with_cf_params,
 )
-from recsys.evaluation.splits import Split, carve_validation, has_timestamps, split_log
-from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
+from recsys.evaluation.splits import (
+    Split,
+    carve_validation,
+    check_usable,
+    has_timestamps,
+    split_log,
+)
+from recsys.evaluation.tuning import Range, TuningResult, check_trials, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
 from recsys.idmap import IdMap
 from recsys.recommenders.base import Recommender
@@ -221,7 +227,7 @@ def prepare(
     outer.info["requested"] = split
     if fallback is not None:
         outer.info["fallback"] = fallback
-    _check_usable(outer, data)
+    check_usable(outer, data.root)
     tuned = carve_validation(outer, inner_method, seed=seed, **inner_kwargs)  # type: ignore[arg-type]
     n_users, n_items = len(users), len(items)
     half_life = config.interactions.half_life_days
@@ -249,17 +255,6 @@ def prepare(
         train_events=np.bincount(outer.train["item_idx"].to_numpy(), minlength=n_items),
         content_skipped=skipped,
     )
-
-
-def _check_usable(outer: Split, data: DataDir) -> None:
-    """A split with nothing to train on or nothing left to test measures nothing: say why."""
-    if outer.train.empty:
-        raise ContractError(f"{data.root}: the split leaves no event to train on ({outer.info})")
-    if outer.test.empty:
-        dropped = {k: v for k, v in outer.info.items() if k.startswith("dropped_") and v}
-        raise ContractError(
-            f"{data.root}: the {outer.info.get('method')} split leaves no test row to evaluate "
-            f"(dropped: {dropped or 'none'})")
 
 
 def run_evaluation(
@@ -339,22 +334,6 @@ def run_evaluation(
         dataset=p.dataset, comparison=comparison, tuning=tuning, split_info=p.split.info,
         shipped_config=config, skipped=skipped, seconds=seconds,
     )
-
-
-def check_trials(n_trials: int, model_trials: Mapping[str, int] | None,
-                 baselines: Sequence[str]) -> None:
-    """Trial counts must be whole numbers >= 1, and per-model ones must name a model that
-    runs (a typo would otherwise silently tune with the default count)."""
-    counts = {"n_trials": n_trials, **(model_trials or {})}
-    bad = {m: n for m, n in counts.items() if isinstance(n, bool) or not isinstance(n, int)
-           or n < 1}
-    if bad:
-        raise ConfigError(f"trial counts must be whole numbers >= 1; got {bad}")
-    running = (*baselines, "shipped")
-    stray = sorted(set(model_trials or {}) - set(running))
-    if stray:
-        raise ConfigError(f"trials given for model(s) {stray} that do not run; "
-                          f"expected some of {list(running)}")
 
 
 def _blend_of_tuned_baselines(config: TrainConfig,
