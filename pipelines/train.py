@@ -17,12 +17,11 @@ from recsys.bundle.writer import BundleWriter
 from recsys.circles import CircleCatalogue
 from recsys.config import load_config
 from recsys.datastore import DataDir
-from recsys.errors import RecsysError
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
 from recsys.placement import load_friends
-from recsys.training import steps
+from recsys.training import content_steps, steps
 from recsys.training.artifacts import TrainedModel
 from recsys.training.config import TrainConfig
 from recsys.training.timing import StepTimer, peak_rss_mb
@@ -42,7 +41,7 @@ def run_training(
     models_dir: Path | None = None,
 ) -> Path:
     """Train every artefact from `data_dir` and write a new bundle; returns its folder."""
-    data = DataDir(data_dir)
+    data = DataDir(data_dir).check_ingested()
     timer = StepTimer(TRAIN_STEPS, desc="train")
     users = IdMap.load(data.idmap_path("users"))
     items = IdMap.load(data.idmap_path("items"))
@@ -62,19 +61,19 @@ def run_training(
     with timer.step("cf"):
         cf = steps.fit_cf(user_items, config)
         item_similarity = steps.fit_item_neighbours(user_items, config)
-    with timer.step("content"):
-        texts = steps.item_texts(data, items)
-        encoder, content = steps.fit_content(texts.full, config)
-        content_placer, item_vectors, cold = steps.map_cold_items(
-            cf, encoder, content, user_items, config
-        )
     metrics: dict[str, object] = {}
+    with timer.step("content"):
+        texts = content_steps.item_texts(data, items)
+        content_placer, item_vectors, cold, metrics["content"] = content_steps.map_cold_items(
+            cf, content_steps.fit_content(texts.full, config), user_items, config
+        )
     with timer.step("validation"):
         category_codes = item_meta["category"].astype("category").cat.codes.to_numpy()
         created = item_meta["created_ts"].astype("int64").to_numpy()
         purchases = purchase_matrix(data, users, items)
         metrics.update(
-            steps.validation_fit(user_items, texts, category_codes, created, config, purchases)
+            steps.validation_fit(user_items, texts, category_codes, created, config, purchases,
+                                 with_content=content_placer is not None)
         )
         del texts, purchases
     with timer.step("placement"):
@@ -145,13 +144,9 @@ def train(
         None, "--truth", help="Planted truth folder of a synthetic data set, to score placement."
     ),
     models_dir: Path | None = typer.Option(None, "--models-dir", help="Where bundles go."),
-    seed: int | None = typer.Option(None, "--seed", help="Override the config's seed."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Override the config's seed."),
 ) -> None:
     """Train CF, content map, circle placement, indexes and lists into a new model bundle."""
-    try:
-        cfg = load_config(TrainConfig, config, seed=seed)
-        path = run_training(data, cfg, truth_dir=truth, models_dir=models_dir)
-    except RecsysError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+    cfg = load_config(TrainConfig, config, seed=seed)
+    path = run_training(data, cfg, truth_dir=truth, models_dir=models_dir)
     typer.echo(f"bundle: {path}")

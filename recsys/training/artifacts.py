@@ -14,6 +14,7 @@ Layout (relative to `models/<version>/`)::
     item_knn/{data,indices,indptr,shape}.npy      item-item neighbours blended with CF scores,
     item_knn/blend.json                           and the blend weight (absent: CF alone)
     content/                                      content encoder + content -> factor map
+                                                  (absent: items had no usable text)
     placement/                                    placer/ (absent: history-frequency fallback);
                                                   affinities.npy; members.npy
     lists/*.npy                                   candidate lists
@@ -56,7 +57,9 @@ class TrainedModel:
     user_items: sp.csr_matrix
     cf: Recommender
     item_vectors: np.ndarray
-    content: ContentPlacer  # content encoder + content -> factor map, for cold and new items
+    #: Content encoder + content -> factor map, for cold and new items; None when the items
+    #: had no usable text (every item keeps its CF factors).
+    content: ContentPlacer | None
     #: None when the data had too few UGC-labelled users: affinities are history shares.
     placer: CirclePlacer | None
     affinities: np.ndarray  # (n_users, n_circles) float32, calibrated
@@ -108,7 +111,8 @@ class TrainedModel:
             (root / "item_knn" / "blend.json").write_text(
                 json.dumps({"weight": float(self.blend_weight)}), encoding="utf-8"
             )
-        self.content.save(root / "content")
+        if self.content is not None:
+            self.content.save(root / "content")
         if self.placer is not None:
             self.placer.save(root / "placement" / "placer")
         _save_npy(root / "placement" / "affinities.npy", self.affinities)
@@ -148,7 +152,8 @@ class TrainedModel:
                 user_items=load_csr(root / "user_items"),
                 cf=cf_cls.load(root / "cf", mmap=mmap),
                 item_vectors=np.load(root / "item_vectors.npy", mmap_mode=mode),
-                content=ContentPlacer.load(root / "content"),
+                content=(ContentPlacer.load(root / "content")
+                         if (root / "content").is_dir() else None),
                 placer=CirclePlacer.load(placer_dir) if placer_dir.is_dir() else None,
                 affinities=np.load(root / "placement" / "affinities.npy", mmap_mode=mode),
                 members=np.load(root / "placement" / "members.npy", mmap_mode=mode),

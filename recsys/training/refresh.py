@@ -121,17 +121,23 @@ def refresh_items(
     n_old, n_items = len(old_items), len(items)
     catalogue = CircleCatalogue.from_table(pq.read_table(root / "circles.parquet"))
     meta = steps.item_metadata(data, items, catalogue)
-    content = ContentPlacer.load(root / "content")
+    # A bundle trained on items without usable text has no content map: new items then get
+    # zero vectors (no CF score) and reach feeds through the candidate lists until a retrain.
+    content = ContentPlacer.load(root / "content") if (root / "content").is_dir() else None
     vectors = np.load(root / "item_vectors.npy").astype(np.float32, copy=False)
     if n_items > n_old:
-        docs = item_documents(data, IdMap(items.ids[n_old:]))
-        vectors = np.concatenate([vectors, content.item_vectors(docs).astype(np.float32)])
+        if content is None:
+            new_vectors = np.zeros((n_items - n_old, vectors.shape[1]), np.float32)
+        else:
+            docs = item_documents(data, IdMap(items.ids[n_old:]))
+            new_vectors = content.item_vectors(docs).astype(np.float32)
+        vectors = np.concatenate([vectors, new_vectors])
     # Distinct training users per item = non-zeros per column of the bundle's user_items.
     indices = np.load(root / "user_items" / "indices.npy", mmap_mode="r")
     item_users = np.bincount(indices, minlength=n_old)
     grown = _cold_items_with_new_posts(
         data, items, n_old, item_users < config.content.warm_min_users, n_posts_before
-    )
+    ) if content is not None else np.empty(0, dtype=np.int64)
     item_index = VectorIndex.load(root / "index" / "items")
     remapped = 0
     if len(grown) and item_index.kind == "flat":
@@ -229,7 +235,7 @@ def refresh_catalogue(
     `data_dir`, the bundles and the promoted pointer are left as they were.
     """
     started = time.perf_counter()
-    data, models_dir = DataDir(data_dir), Path(models_dir)
+    data, models_dir = DataDir(data_dir).check_ingested(), Path(models_dir)
     registry = ModelRegistry(models_dir)
     parent = registry.current_bundle(verify=True)
     logger.info("refreshing bundle %s from delta %s", parent.version, delta_dir)

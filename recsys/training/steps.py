@@ -1,13 +1,13 @@
 """The training steps as small functions over arrays and a data directory.
 
 `pipelines/train.py` composes them in order; each returns what the next needs plus the metrics
-it measured, so the manifest can record them.
+it measured, so the manifest can record them. The content steps (item documents, encoder,
+content -> factor map, cold-start report) are in `content_steps.py`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +17,8 @@ import scipy.sparse as sp
 
 from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
-from recsys.content.cold_start import choose_cold_items, evaluate_cold_items, place_cold_items
-from recsys.content.documents import item_documents
-from recsys.content.encoder import ContentEncoder
-from recsys.content.placer import ContentPlacer
+from recsys.content.cold_start import choose_cold_items
+from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
 from recsys.errors import ContractError
 from recsys.evaluation.circle_metrics import placement_report
@@ -35,6 +33,7 @@ from recsys.recommenders.base import Recommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.registry import RECOMMENDERS
 from recsys.training.config import TrainConfig
+from recsys.training.content_steps import ItemTexts, cold_start_report
 
 logger = logging.getLogger(__name__)
 
@@ -86,27 +85,6 @@ def fit_item_neighbours(user_items: sp.csr_matrix, config: TrainConfig) -> sp.cs
     return model.similarity_
 
 
-@dataclass(frozen=True)
-class ItemTexts:
-    """Each item's document twice, in item-index order: with the UGC posts that name it, and
-    with its catalogue fields only (what a brand-new item has before anyone posts about it)."""
-
-    full: list[str]
-    catalogue_only: list[str]
-
-
-def item_texts(data: DataDir, items: IdMap) -> ItemTexts:
-    return ItemTexts(
-        full=item_documents(data, items),
-        catalogue_only=item_documents(data, items, max_post_chars=0),
-    )
-
-
-def fit_content(documents: list[str], config: TrainConfig) -> tuple[ContentEncoder, np.ndarray]:
-    encoder = config.content.encoder(config.seed).fit(documents)
-    return encoder, encoder.transform(documents)
-
-
 def validation_fit(
     user_items: sp.csr_matrix,
     texts: ItemTexts,
@@ -114,12 +92,15 @@ def validation_fit(
     item_created: np.ndarray,
     config: TrainConfig,
     purchases: sp.csr_matrix | None = None,
+    *,
+    with_content: bool = True,
 ) -> dict[str, object]:
     """One extra CF fit with held-out data, measuring what the final model cannot measure on itself.
 
     Hides (a) a per-user random share of interactions (`holdout_fraction`) for quick accuracy
     figures the promotion guard compares, and (b) every interaction of the newest share of items
-    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items.
+    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
+    (b) is left out when the content map is skipped (`with_content` False).
     """
     rng = np.random.default_rng(config.seed)
     n_items = user_items.shape[1]
@@ -127,7 +108,7 @@ def validation_fit(
     coo = user_items.tocoo()
     hide_cells = rng.random(coo.nnz) < config.holdout_fraction
     cold = np.zeros(n_items, dtype=bool)
-    if config.content.evaluate_cold_start:
+    if config.content.evaluate_cold_start and with_content:
         try:
             cold[
                 choose_cold_items(
@@ -164,92 +145,13 @@ def validation_fit(
         hidden = sp.csr_matrix(
             (coo.data[cold_cells], (coo.row[cold_cells], coo.col[cold_cells])), shape=coo.shape
         )
-        metrics["cold_start"] = cold_start_report(
-            model, train, hidden, cold, texts, item_category, config, purchases
-        )
-    return metrics
-
-
-def cold_start_report(
-    model: Recommender,
-    train: sp.csr_matrix,
-    hidden: sp.csr_matrix,
-    cold: np.ndarray,
-    texts: ItemTexts,
-    item_category: np.ndarray,
-    config: TrainConfig,
-    purchases: sp.csr_matrix | None = None,
-) -> dict[str, object]:
-    """Rank each hidden cold item within its category, by content-mapped vectors, for the users
-    who bought it (`buyers`) and for every user who interacted with it (`all_users`).
-
-    The content encoder is refitted on the warm items' documents only: new items arrive after
-    the encoder was fitted. Two placements of the cold items are measured: from their catalogue
-    fields alone (a brand-new item) and with the UGC posts that name them (the item once people
-    post about it, as `recsys refresh` sees it); posts follow purchases, so the second one
-    carries some signal of the hidden interactions and reads as an upper bound.
-    Baselines on the same candidates: training popularity (a cold item has none, so it ranks
-    last: the fallback a feed without content vectors has) and a random order.
-    """
-    cold_ids = np.flatnonzero(cold)
-    encoder = config.content.encoder(config.seed).fit(
-        [texts.full[i] for i in np.flatnonzero(~cold)]
-    )
-    with_ugc = encoder.transform(texts.full)
-    catalogue_only = with_ugc.copy()
-    catalogue_only[cold_ids] = encoder.transform([texts.catalogue_only[i] for i in cold_ids])
-
-    buyers = None if purchases is None else sp.csr_matrix(purchases.multiply(hidden > 0))
-    pair_sets = {"buyers": buyers, "all_users": hidden}
-    train_users = np.diff(train.tocsc().indptr)
-    mapped = np.flatnonzero(cold | (train_users < config.content.warm_min_users))
-    popularity = np.asarray(train.sum(axis=0)).ravel()
-    report: dict[str, object] = {"cold_items": int(len(cold_ids)), "chosen": "newest"}
-    for name, content in (("catalogue_only", catalogue_only), ("with_ugc", with_ugc)):
-        vectors, _ = place_cold_items(
-            model.item_factors_,
-            content,
-            mapped,
-            alpha=config.content.map_alpha,
-            item_weight=np.log1p(train_users),
-        )
-        report[name] = {
-            who: evaluate_cold_items(
-                model.user_factors_,
-                vectors,
-                pairs,
-                item_category,
-                popularity,
-                seen=train,
-                seed=config.seed,
-                max_pairs=config.content.cold_max_pairs,
+        try:
+            metrics["cold_start"] = cold_start_report(
+                model, train, hidden, cold, texts, item_category, config, purchases
             )
-            for who, pairs in pair_sets.items()
-            if pairs is not None and pairs.nnz
-        }
-    return report
-
-
-def map_cold_items(
-    cf: Recommender,
-    encoder: ContentEncoder,
-    content: np.ndarray,
-    user_items: sp.csr_matrix,
-    config: TrainConfig,
-) -> tuple[ContentPlacer, np.ndarray, np.ndarray]:
-    """Fit the content -> factor map on warm items (weighted by log1p of their users) and give
-    items with fewer than `warm_min_users` users content-mapped vectors instead of CF factors."""
-    item_users = np.diff(user_items.tocsc().indptr)
-    cold = item_users < config.content.warm_min_users
-    vectors, fmap = place_cold_items(
-        cf.item_factors_,
-        content,
-        np.flatnonzero(cold),
-        alpha=config.content.map_alpha,
-        item_weight=np.log1p(item_users),
-    )
-    logger.info("content-mapped vectors for %d of %d items", int(cold.sum()), len(cold))
-    return ContentPlacer(encoder, fmap), vectors, cold
+        except NoUsableTextError as exc:  # the warm items' text alone may not tell them apart
+            logger.warning("cold-start measurement skipped: %s", exc)
+    return metrics
 
 
 def place_users(

@@ -70,6 +70,9 @@ def test_bundle_has_manifest_metrics_and_loads(two_bundles) -> None:
         buyers = cold[variant]["buyers"]
         # A cold item has no training popularity: the popularity fallback ranks it last.
         assert buyers["model_auc"] > buyers["popularity_auc"]
+    content = metrics["content"]  # the synthetic titles and posts tell items apart
+    assert content["map"] == "fitted" and content["text_coverage"] > 0.9
+    assert content["mapped_items"] == manifest["row_counts"]["cold_items"]
     placement = metrics["placement"]
     assert placement["method"] == "learned with friends"
     assert "no_ugc" in placement["model"]["subsets"]
