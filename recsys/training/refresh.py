@@ -41,6 +41,7 @@ from recsys.features.interactions import load_interaction_log
 from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.ingest import ingest
+from recsys.ingest.column_map import ColumnMap
 from recsys.training import steps
 from recsys.training.config import TrainConfig
 from recsys.training.refresh_source import build_combined_source, from_delta, remap_quarantine
@@ -251,7 +252,11 @@ def refresh_catalogue(
             combined = build_combined_source(data, Path(delta_dir), work / "src")
             out = DataDir(work / "data")
             try:
-                report = ingest(combined.root, out.root)
+                # The combined source has no dataset.json: carry the base's time kind over,
+                # or order-only data would be recorded as real times after a refresh.
+                report = ingest(
+                    combined.root, out.root, column_map=ColumnMap(time_kind=data.time_kind())
+                )
             except UnusableFileError as exc:
                 raise from_delta(exc, combined) from None
             remap_quarantine(out, combined, data)
