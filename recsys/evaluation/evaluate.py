@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from recsys.evaluation import metrics as m
 from recsys.recommenders.base import Recommender
+from recsys.runtime.exclusion import ExclusionRule
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,9 @@ def _evaluate(
     starts = range(0, len(users), batch)
     for lo in tqdm(starts, desc=f"evaluate {model.name}", disable=not show_progress):
         u = users[lo : lo + batch]
-        ids, _ = model.recommend(u, train[u], k=k_max, exclude_items=exclude_items)
+        # The runtime's exclusion rule with its default (training items excluded): the
+        # order measured here is the order served.
+        ids, _ = ExclusionRule().recommend(model, u, train[u], k_max, exclude_items=exclude_items)
         if ids.shape[1] < k_max:  # catalogue smaller than k: pad so every cut-off is defined
             ids = np.pad(ids, ((0, 0), (0, k_max - ids.shape[1])), constant_values=-1)
         hits, n_rel = m.relevance_hits(ids, test[u])
