@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from recsys.errors import InvalidInputError
 from recsys.evaluation import metrics as m
 from recsys.recommenders.base import Recommender
 from recsys.runtime.exclusion import ExclusionRule
@@ -59,15 +60,17 @@ def _evaluate(
     show_progress: bool,
 ) -> tuple[dict[str, float], np.ndarray]:
     if train.shape != test.shape:
-        raise ValueError(f"train {train.shape} and test {test.shape} must have the same shape")
+        raise InvalidInputError(
+            f"train {train.shape} and test {test.shape} must have the same shape"
+        )
     if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be positive cut-offs; got {ks}")
+        raise InvalidInputError(f"ks must be positive cut-offs; got {ks}")
     train = sp.csr_matrix(train)
     test = _unseen_test(train, test)
     n_users, n_items = train.shape
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if not len(users):
-        raise ValueError("no user has a test item; nothing to evaluate")
+        raise InvalidInputError("no user has a test item; nothing to evaluate")
     pop = users_per_item(train) if item_popularity is None else np.asarray(item_popularity)
     head = m.head_items(pop if item_interactions is None else item_interactions, head_share)
     k_max = max(ks)
@@ -183,7 +186,7 @@ def compare_models(
     pop = users_per_item(train)
     interactions = pop if item_interactions is None else np.asarray(item_interactions)
     if interactions.shape != pop.shape:
-        raise ValueError(
+        raise InvalidInputError(
             f"item_interactions has shape {interactions.shape}; expected ({train.shape[1]},)"
         )
     metrics, exposure = {}, {}
@@ -220,7 +223,7 @@ def share_targeting_metrics(
     """
     hits, n_rel = m.relevance_hits(ranked_friends, joined)
     if not np.any(n_rel > 0):
-        raise ValueError("no share has a friend who joined; share targeting is undefined")
+        raise InvalidInputError("no share has a friend who joined; share targeting is undefined")
     out = {}
     for k in ks:
         per = m.accuracy_per_user(hits, n_rel, k)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError
+
 # A block peaks at about 70 bytes per value of its product (the product, masks, the sort keys
 # of rows over k): 2^21 values ~ 150 MB. Bigger blocks were no faster on ML-1M-sized data.
 MAX_BLOCK_NNZ = 1 << 21
@@ -99,7 +101,7 @@ def rp3beta_similarity(
     x.sum_duplicates()
     x.eliminate_zeros()
     if x.nnz and x.data.min() < 0:
-        raise ValueError("RP3beta needs non-negative confidences; got a negative value")
+        raise InvalidInputError("RP3beta needs non-negative confidences; got a negative value")
     n_items = x.shape[1]
     popularity = np.bincount(x.indices, minlength=n_items).astype(np.float64)
     penalty = np.divide(1.0, popularity**beta, out=np.zeros(n_items), where=popularity > 0)
