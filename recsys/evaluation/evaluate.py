@@ -17,16 +17,11 @@ from tqdm.auto import tqdm
 
 from recsys.errors import InvalidInputError
 from recsys.evaluation import metrics as m
+from recsys.item_stats import head_mask, users_per_item
 from recsys.recommenders.base import Recommender
 from recsys.runtime.exclusion import ExclusionRule
 
 logger = logging.getLogger(__name__)
-
-
-def users_per_item(user_items: sp.spmatrix) -> np.ndarray:
-    """(n_items,) int64: how many users have a nonzero cell for each item."""
-    x = sp.csr_matrix(user_items)
-    return np.bincount(x.indices[x.data != 0], minlength=x.shape[1]).astype(np.int64)
 
 
 def _unseen_test(train: sp.csr_matrix, test: sp.csr_matrix) -> sp.csr_matrix:
@@ -72,7 +67,7 @@ def _evaluate(
     if not len(users):
         raise InvalidInputError("no user has a test item; nothing to evaluate")
     pop = users_per_item(train) if item_popularity is None else np.asarray(item_popularity)
-    head = m.head_items(pop if item_interactions is None else item_interactions, head_share)
+    head = head_mask(pop if item_interactions is None else item_interactions, head_share)
     k_max = max(ks)
     sums = {f"{name}@{k}": 0.0 for k in ks for name in m.ACCURACY_METRICS}
     exposure = {k: np.zeros(n_items, np.int64) for k in ks}

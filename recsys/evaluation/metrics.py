@@ -176,35 +176,6 @@ def catalog_coverage(exposure: np.ndarray) -> float:
     return float(np.count_nonzero(exposure) / len(exposure)) if len(exposure) else 0.0
 
 
-def head_items(item_popularity: np.ndarray, head_share: float = 0.8) -> np.ndarray:
-    """Mask of the most popular items that together make `head_share` of interactions.
-
-    The head is the smallest prefix of items sorted by popularity (ties: lower index first)
-    whose cumulative count reaches `head_share` of the total; everything else is the long tail.
-
-    Parameters
-    ----------
-    item_popularity : (n_items,) training interactions (or users) per item.
-    head_share : in (0, 1].
-
-    Returns
-    -------
-    (n_items,) bool, True for head items.
-    """
-    if not 0.0 < head_share <= 1.0:
-        raise InvalidInputError(f"head_share must be in (0, 1]; got {head_share}")
-    pop = np.asarray(item_popularity, dtype=np.float64)
-    mask = np.zeros(len(pop), dtype=bool)
-    total = pop.sum()
-    if total <= 0:
-        return mask
-    order = np.argsort(-pop, kind="stable")
-    cum = np.cumsum(pop[order]) / total
-    n_head = int(np.searchsorted(cum, head_share - 1e-12)) + 1
-    mask[order[:n_head]] = True
-    return mask
-
-
 def long_tail_share(exposure: np.ndarray, head_mask: np.ndarray) -> float:
     """Share of recommendation slots filled with long-tail (non-head) items; in [0, 1]."""
     exposure = np.asarray(exposure, dtype=np.float64)
