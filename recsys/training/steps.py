@@ -24,12 +24,12 @@ from recsys.content.encoder import ContentEncoder
 from recsys.content.placer import ContentPlacer
 from recsys.datastore import DataDir
 from recsys.errors import ContractError
-from recsys.evaluation.circle_metrics import placement_report
-from recsys.evaluation.metrics import ndcg_at_k, recall_at_k
 from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
 from recsys.index.vector_index import VectorIndex
 from recsys.item_stats import users_per_item
+from recsys.metrics.circles import placement_report
+from recsys.metrics.ranking import ndcg_at_k, recall_at_k
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
 from recsys.placement.labels import InsufficientLabelsError, ugc_labels
 from recsys.placement.placer import CirclePlacer
