@@ -41,9 +41,9 @@ from recsys.ingest import ingest
 from recsys.metrics.circles import placement_report
 from recsys.placement import CirclePlacer, HistoryFrequencyBaseline, history_counts, ugc_labels
 from recsys.placement.social import load_friends
+from recsys.recipe import TrainConfig
 from recsys.synth import SynthConfig, generate
 from recsys.training import steps
-from recsys.training.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "placement"

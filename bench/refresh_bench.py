@@ -26,8 +26,8 @@ from pipelines.train import run_training
 from recsys.bundle.registry import ModelRegistry
 from recsys.datastore import DataDir
 from recsys.ingest import ingest
+from recsys.recipe import TrainConfig
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
 from recsys.training.refresh import refresh_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent

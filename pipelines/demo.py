@@ -21,9 +21,9 @@ from recsys.bundle.registry import ModelRegistry
 from recsys.data_summary import summarize
 from recsys.datastore import DataDir
 from recsys.ingest import IngestReport, ingest
+from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
 
 logger = logging.getLogger("recsys.demo")
 #: What the demo created, in the models folder; `make clean` removes exactly that.

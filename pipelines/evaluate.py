@@ -36,7 +36,7 @@ from recsys.evaluation.harness import (
     write_tuned_configs,
 )
 from recsys.evaluation.report import write_report
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 
 logger = logging.getLogger("recsys.evaluate")
 

@@ -33,8 +33,8 @@ from recsys.errors import RecsysError
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig
 from recsys.training import steps
-from recsys.training.config import TrainConfig
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")

@@ -61,8 +61,8 @@ def small_bundle(
     """
     from pipelines.train import run_training
     from recsys.ingest import ingest
+    from recsys.recipe import TrainConfig
     from recsys.synth import SynthConfig, generate
-    from recsys.training.config import TrainConfig
 
     root = tmp_path_factory.mktemp("small_bundle")
     generate(SynthConfig(n_users=500, n_items=300, seed=11, progress=False), root / "raw")

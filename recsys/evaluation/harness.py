@@ -36,11 +36,11 @@ from recsys.evaluation.splits import Split, _finish, carve_validation, has_times
 from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
 from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.registry import recommender_class
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.training.config import TrainConfig, with_cf_params
 
 logger = logging.getLogger(__name__)
 

@@ -50,8 +50,8 @@ from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.ingest import ingest
 from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
 from recsys.training import steps
-from recsys.training.config import TrainConfig
 from recsys.training.refresh_source import build_combined_source, from_delta, remap_quarantine
 
 logger = logging.getLogger(__name__)

@@ -33,9 +33,9 @@ from recsys.metrics.ranking import ndcg_at_k, recall_at_k
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
 from recsys.placement.labels import InsufficientLabelsError, ugc_labels
 from recsys.placement.placer import CirclePlacer
+from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.runtime.exclusion import ExclusionRule
-from recsys.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 

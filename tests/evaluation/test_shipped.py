@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.evaluation.shipped import BLEND_WEIGHTS, tune_shipped
-from recsys.training.config import TrainConfig, with_cf_params
+from recsys.recipe import TrainConfig, with_cf_params
 
 # CF alone (the blend is tested with BLEND below).
 CONFIG = TrainConfig.model_validate(

@@ -10,13 +10,13 @@ import scipy.sparse as sp
 
 from recsys.content.cold_start import place_cold_items
 from recsys.errors import ConfigError, ContractError, UnknownUserError
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.als import ALSRecommender
 from recsys.recommenders.blend import blend_scores
 from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.rp3beta import rp3beta_similarity
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.training.config import TrainConfig, with_cf_params
 
 # CF alone (the blend is tested with BLEND below).
 CONFIG = TrainConfig.model_validate(

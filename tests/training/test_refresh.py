@@ -22,9 +22,9 @@ from recsys.errors import BundleError, UnusableFileError
 from recsys.idmap import IdMap
 from recsys.ingest import ingest
 from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
 from recsys.training.refresh import check_prefix, refresh_catalogue
 
 DAY = "2024-12-31"

@@ -15,9 +15,9 @@ from recsys.bundle.parts import BundleParts
 from recsys.config import load_config
 from recsys.errors import BundleError, RecsysError
 from recsys.ingest import ingest
+from recsys.recipe import TrainConfig
 from recsys.runtime import ExclusionRule, RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
 
 DEFAULT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / "default.toml"
 

@@ -1,4 +1,7 @@
-"""The training recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+"""The recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+
+Training fits it, evaluation measures and tunes it, the shipped scorer carries it: a neutral
+module, so neither training nor evaluation imports the other for it.
 
 Precedence: command-line overrides > the TOML file > the defaults below. Unknown keys fail.
 """
