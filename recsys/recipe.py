@@ -70,6 +70,10 @@ class ContentConfig(FrozenConfig):
     max_features: int = Field(100_000, gt=0)
     min_df: int = Field(2, ge=1)
     analyzer: Literal["word", "char_wb"] = "word"
+    min_text_coverage: float = Field(
+        0.5, ge=0, le=1,
+        description="skip the content map when fewer item documents hold a telling term",
+    )
     map_alpha: float = Field(1.0, gt=0, description="ridge penalty of the content->factor map")
     warm_min_users: int = Field(
         2, ge=1, description="items with fewer distinct users get content-mapped vectors"
@@ -90,6 +94,7 @@ class ContentConfig(FrozenConfig):
             min_df=self.min_df,
             analyzer=self.analyzer,
             random_state=seed,
+            min_text_coverage=self.min_text_coverage,
         )
 
 

@@ -168,10 +168,10 @@ def test_with_cf_params_routes_section_keys() -> None:
 def test_trained_bundle_serves_the_shipped_blend(tmp_path: Path) -> None:
     """`recsys train` with the blend on saves the neighbours with the scorer (the one class
     training, evaluation and the runtime share); without it the scorer has none."""
-    from pipelines.train import run_training
     from recsys.bundle.parts import Scorer, UserHistory
     from recsys.ingest import ingest
     from recsys.synth import SynthConfig, generate
+    from recsys.training.run import run_training
 
     generate(SynthConfig(n_users=300, n_items=200, seed=1), tmp_path / "raw")
     ingest(tmp_path / "raw", tmp_path / "data")

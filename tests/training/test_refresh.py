@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.train import run_training
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.parts import BundleParts
@@ -26,6 +25,7 @@ from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
 from recsys.training.refresh import check_prefix, refresh_catalogue
+from recsys.training.run import run_training
 
 DAY = "2024-12-31"
 
