@@ -24,8 +24,7 @@ CONFIG = TrainConfig.model_validate(
 )
 
 
-@pytest.fixture(scope="module")
-def planted() -> tuple[sp.csr_matrix, np.ndarray]:
+def planted_data() -> tuple[sp.csr_matrix, np.ndarray]:
     """40 users x 30 items in two groups; items 28 and 29 have one user each."""
     rng = np.random.default_rng(0)
     rows, cols = [], []
@@ -42,6 +41,11 @@ def planted() -> tuple[sp.csr_matrix, np.ndarray]:
     content[np.arange(30) % 2 == 1, 1] = 1.0
     content[:, 2] = rng.standard_normal(30) * 0.1
     return x, content
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[sp.csr_matrix, np.ndarray]:
+    return planted_data()
 
 
 def test_without_content_it_is_the_recipes_cf_model(planted) -> None:
