@@ -49,6 +49,7 @@ from recsys.features.interactions import load_interaction_log
 from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.ingest import ingest
+from recsys.ingest.column_map import ColumnMap
 from recsys.item_stats import users_per_item
 from recsys.recipe import TrainConfig
 from recsys.training import steps
@@ -261,7 +262,11 @@ def refresh_catalogue(
             combined = build_combined_source(data, Path(delta_dir), work / "src")
             out = DataDir(work / "data")
             try:
-                report = ingest(combined.root, out.root)
+                # The combined source has no dataset.json: carry the base's time kind over,
+                # or order-only data would be recorded as real times after a refresh.
+                report = ingest(
+                    combined.root, out.root, column_map=ColumnMap(time_kind=data.time_kind())
+                )
             except UnusableFileError as exc:
                 raise from_delta(exc, combined) from None
             remap_quarantine(out, combined, data)
