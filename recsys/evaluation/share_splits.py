@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError
 from recsys.social.history import ShareHistory
 from recsys.social.share_features import ShareQueries
 
@@ -70,12 +71,12 @@ def split_groups(
     test_fold : (G,) bool fixed test groups (undated data); None splits by time.
     """
     if not 0 < test_share < 1 or not 0 < valid_share < 1:
-        raise ValueError(f"test_share and valid_share must be in (0, 1); got {test_share}, "
+        raise InvalidInputError(f"test_share and valid_share must be in (0, 1); got {test_share}, "
                          f"{valid_share}")  # fmt: skip
     joined = history.joiners()
     if test_fold is None:
         if not history.dated:
-            raise ValueError("undated data needs a fixed test fold (times cannot split it)")
+            raise InvalidInputError("undated data needs a fixed test fold (times cannot split it)")
         order = np.argsort(history.group_created, kind="stable")
         test = np.sort(order[int(round(len(order) * (1 - test_share))):])
         cut = int(history.group_created[test].min())
@@ -91,7 +92,9 @@ def split_groups(
     else:
         test_fold = np.asarray(test_fold, bool)
         if len(test_fold) != history.n_groups:
-            raise ValueError(f"test_fold has {len(test_fold)} entries; {history.n_groups} groups")
+            raise InvalidInputError(
+                f"test_fold has {len(test_fold)} entries; {history.n_groups} groups"
+            )
         test = np.flatnonzero(test_fold)
         known = history.select_groups(~test_fold)
         rng = np.random.default_rng(seed)

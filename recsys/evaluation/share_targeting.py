@@ -28,10 +28,11 @@ import scipy.sparse as sp
 from recsys.circles import CircleCatalogue
 from recsys.contract import EventType
 from recsys.datastore import DataDir
-from recsys.evaluation import metrics as m
+from recsys.errors import InvalidInputError
 from recsys.evaluation.share_splits import ShareTask
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.idmap import IdMap
+from recsys.metrics import ranking as m
 from recsys.placement import CirclePlacer, HistoryFrequencyBaseline, history_counts
 from recsys.placement.labels import InsufficientLabelsError
 from recsys.recommenders.als import ALSRecommender
@@ -76,7 +77,7 @@ def ranking_metrics(
     hits, n_rel = m.relevance_hits(ids, joined)
     has = n_rel > 0
     if not has.any():
-        raise ValueError("no held-out query has a joiner; share targeting is undefined")
+        raise InvalidInputError("no held-out query has a joiner; share targeting is undefined")
     at5 = m.accuracy_per_user(hits[has], n_rel[has], 5)
     at10 = m.accuracy_per_user(hits[has], n_rel[has], 10)
     full = m.accuracy_per_user(hits[has], n_rel[has], width)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.errors import InvalidInputError
+
 
 def best_f1_thresholds(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per-circle threshold maximising F1 of `scores >= threshold` against `labels`.
@@ -26,7 +28,7 @@ def best_f1_thresholds(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     (n_circles,) float64 thresholds.
     """
     if scores.shape != labels.shape:
-        raise ValueError(f"scores {scores.shape} and labels {labels.shape} differ in shape")
+        raise InvalidInputError(f"scores {scores.shape} and labels {labels.shape} differ in shape")
     n_users, n_circles = scores.shape
     thresholds = np.full(n_circles, np.inf)
     for c in range(n_circles):
@@ -89,7 +91,9 @@ def count_matching_threshold(
     per user 1.5 against 1.74), this one matches it by construction. Bisection on [0, 1].
     """
     if proba.ndim != 2 or not len(proba):
-        raise ValueError(f"proba must be a non-empty (n_users, n_circles) array; got {proba.shape}")
+        raise InvalidInputError(
+            f"proba must be a non-empty (n_users, n_circles) array; got {proba.shape}"
+        )
     target = float(np.asarray(proba, np.float64).sum(axis=1).mean())
     lo, hi = 0.0, 1.0
     for _ in range(30):

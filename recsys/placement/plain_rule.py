@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError
 from recsys.placement.features import row_shares
 
 PLAIN_RULE_NAME = "plain_rule_item_share_0.15"
@@ -87,7 +88,7 @@ def choose_share_threshold(
     kept.eliminate_zeros()
     users = np.flatnonzero((held.getnnz(axis=1) > 0) & (kept.getnnz(axis=1) > 0))
     if not len(users):
-        raise ValueError("no user has enough history to hold part of it out")
+        raise InvalidInputError("no user has enough history to hold part of it out")
     shares = row_shares(kept[users])
     truth = held[users].toarray() > 0
     scores = {}

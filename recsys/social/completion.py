@@ -20,7 +20,7 @@ from scipy.special import expit, logit
 from scipy.stats import poisson
 from sklearn.linear_model import LogisticRegression
 
-from recsys.errors import BundleError, NotFittedError
+from recsys.errors import BundleError, InvalidInputError, NotFittedError
 
 MODEL_NAME = "group_completion_logistic"
 _EPS = 1e-4
@@ -66,7 +66,7 @@ class CompletionModel:
         """Fit on groups with a known outcome; `completed` (n,) bool."""
         completed = np.asarray(completed, bool)
         if completed.all() or not completed.any():
-            raise ValueError(
+            raise InvalidInputError(
                 "the completion model needs completed and failed groups; got "
                 f"{int(completed.sum())} completed of {len(completed)}"
             )

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError
+
 
 def pair_lookup(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(m,) float64 values of `matrix` at (rows[k], cols[k]); 0 where the cell is empty.
@@ -97,11 +99,13 @@ def allowed_targets(
     user = np.asarray(user, np.int64)
     candidate = np.asarray(candidate, np.int64)
     if user.shape != candidate.shape:
-        raise ValueError(f"user and candidate differ in shape: {user.shape} != {candidate.shape}")
+        raise InvalidInputError(
+            f"user and candidate differ in shape: {user.shape} != {candidate.shape}"
+        )
     n_users = len(opt_out)
     if len(candidate) and (min(user.min(), candidate.min()) < 0
                            or max(user.max(), candidate.max()) >= n_users):  # fmt: skip
-        raise ValueError(f"user and candidate indices must lie in [0, {n_users})")
+        raise InvalidInputError(f"user and candidate indices must lie in [0, {n_users})")
     ok = candidate != user
     befriended = pair_lookup(friends, user, candidate) != 0
     ok &= befriended | (pair_lookup(friends, candidate, user) != 0)
@@ -112,6 +116,6 @@ def allowed_targets(
         ok &= ~np.asarray(bought_recently, bool)
     if max_suggestions is not None:
         if suggested is None:
-            raise ValueError("max_suggestions needs the suggested counts")
+            raise InvalidInputError("max_suggestions needs the suggested counts")
         ok &= np.asarray(suggested) < max_suggestions
     return ok

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.errors import InvalidInputError
+
 _NO_GROUP = -1
 
 
@@ -44,12 +46,12 @@ class EventCounter:
         )
         weights = np.ones(len(keys)) if weights is None else np.asarray(weights, np.float64)
         if not (keys.shape == times.shape == groups.shape == weights.shape) or keys.ndim != 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"keys, times, groups and weights must be 1-d of one length; got {keys.shape}, "
                 f"{times.shape}, {groups.shape}, {weights.shape}"
             )
         if len(keys) and keys.min() < 0:
-            raise ValueError("event keys must be >= 0")
+            raise InvalidInputError("event keys must be >= 0")
         # Keys and times are compressed to ranks so one int64 orders (key, time) together.
         self._key_values, key_rank = np.unique(keys, return_inverse=True)
         self._time_values, time_rank = np.unique(times, return_inverse=True)

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from recsys.circles import CircleCatalogue
 from recsys.contract import EdgeKind, EventType, GroupBuyStatus
 from recsys.datastore import DataDir
+from recsys.errors import InvalidInputError
 from recsys.features._sql import connection, has_view, register_idmap
 from recsys.idmap import IdMap
 
@@ -84,22 +85,22 @@ class ShareHistory:
     def __post_init__(self) -> None:
         groups = {f: len(getattr(self, f)) for f in _GROUP_FIELDS}
         if len(set(groups.values())) != 1:
-            raise ValueError(f"group arrays differ in length: {groups}")
+            raise InvalidInputError(f"group arrays differ in length: {groups}")
         for names in (_JOIN_FIELDS, _SHARE_FIELDS, _EVENT_FIELDS, _FRIEND_FIELDS):
             lengths = {f: len(getattr(self, f)) for f in names}
             if len(set(lengths.values())) != 1:
-                raise ValueError(f"arrays differ in length: {lengths}")
+                raise InvalidInputError(f"arrays differ in length: {lengths}")
         if len(self.opt_out) != self.n_users or len(self.item_circle) != self.n_items:
-            raise ValueError(
+            raise InvalidInputError(
                 f"opt_out has {len(self.opt_out)} users and item_circle {len(self.item_circle)} "
                 f"items; expected {self.n_users} and {self.n_items}"
             )
         if self.blocked.shape != (self.n_users, self.n_users):
-            raise ValueError(f"blocked must be ({self.n_users}, {self.n_users})")
+            raise InvalidInputError(f"blocked must be ({self.n_users}, {self.n_users})")
         if len(self.join_group) and (
             self.join_group.min() < 0 or self.join_group.max() >= len(self.group_item)
         ):
-            raise ValueError("join_group names a group outside the group arrays")
+            raise InvalidInputError("join_group names a group outside the group arrays")
 
     @property
     def n_groups(self) -> int:

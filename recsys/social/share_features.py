@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError
 from recsys.social.event_counts import EventCounter
 from recsys.social.history import ShareHistory
 
@@ -77,7 +78,7 @@ class ShareQueries:
     def __post_init__(self) -> None:
         n = {len(self.user), len(self.item), len(self.time), len(self.group)}
         if len(n) != 1:
-            raise ValueError("user, item, time and group must have one length")
+            raise InvalidInputError("user, item, time and group must have one length")
 
     def __len__(self) -> int:
         return len(self.user)
@@ -114,13 +115,15 @@ class ShareIndex:
         self.history = h
         n, n_items = h.n_users, h.n_items
         if circle_affinity is not None and circle_affinity.shape[0] != n:
-            raise ValueError(f"circle_affinity has {circle_affinity.shape[0]} rows; expected {n}")
+            raise InvalidInputError(
+                f"circle_affinity has {circle_affinity.shape[0]} rows; expected {n}"
+            )
         if (user_factors is None) != (item_factors is None):
-            raise ValueError("give both user_factors and item_factors, or neither")
+            raise InvalidInputError("give both user_factors and item_factors, or neither")
         if user_factors is not None and (
             len(user_factors) != n or len(item_factors) != n_items  # type: ignore[arg-type]
         ):
-            raise ValueError(f"factors must have {n} user rows and {n_items} item rows")
+            raise InvalidInputError(f"factors must have {n} user rows and {n_items} item rows")
         self.circle_affinity = circle_affinity
         self.user_factors, self.item_factors = user_factors, item_factors
         initiator = h.group_initiator[h.join_group]

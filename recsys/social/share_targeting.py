@@ -27,7 +27,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from recsys.config import FrozenConfig
-from recsys.errors import BundleError, NotFittedError
+from recsys.errors import BundleError, InvalidInputError, NotFittedError
 from recsys.social.contact import allowed_targets, pair_lookup, suggestion_counts
 from recsys.social.share_features import FEATURES, ShareIndex, ShareQueries
 
@@ -86,7 +86,7 @@ class ShareTargeter:
         xv, yv, qv = training_rows(index, valid_queries, valid_joined, max_negatives=None,
                                    rng=rng, bought_window_days=window)  # fmt: skip
         if not y.any() or not yv.any():
-            raise ValueError(
+            raise InvalidInputError(
                 "share targeting needs joiners among the candidates of both the training and "
                 f"the validation groups; got {int(y.sum())} and {int(yv.sum())}"
             )
@@ -235,7 +235,9 @@ def training_rows(
     """
     joined = sp.csr_matrix(joined)
     if joined.shape[0] != len(queries):
-        raise ValueError(f"joined has {joined.shape[0]} rows; expected {len(queries)} queries")
+        raise InvalidInputError(
+            f"joined has {joined.shape[0]} rows; expected {len(queries)} queries"
+        )
     row, friend = index.candidates(queries)
     bought = None
     if bought_window_days is not None:
