@@ -44,14 +44,9 @@ from recsys.placement.features import (
     pair_features,
 )
 from recsys.placement.labels import InsufficientLabelsError
-from recsys.placement.plain_rule import (
-    BAND_NAMES,
-    PLAIN_RULE_KIND,
-    activity_band,
-    item_event_totals,
-    plain_rule_members,
-)
+from recsys.placement.plain_rule import PLAIN_RULE_KIND
 from recsys.placement.social import PER_FRIENDS, FriendHistory
+from recsys.placement.switch import SEGMENTS, Copies, apply_switch, segment_f1
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +54,6 @@ Engagement = Mapping[str, sp.spmatrix]
 _ARRAYS = ("centroids_", "coef_", "circle_bias_", "platt_", "iso_x_", "iso_y_", "thresholds_")
 #: Arrays that placers saved before they existed may lack; loaded as empty (block left out).
 _OPTIONAL_ARRAYS = ("priors_",)
-#: Segments of the model-or-rule switch: the activity bands, then labelled users.
-SEGMENTS: tuple[str, ...] = (*BAND_NAMES, "labelled")
 
 
 def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
@@ -73,12 +66,6 @@ def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
         raise InvalidInputError(
             f"user_factors has a non-finite value at row {int(np.argmin(finite))}"
         )
-
-
-def _micro_f1(pred: np.ndarray, truth: np.ndarray) -> float:
-    tp = np.count_nonzero(pred & truth)
-    denominator = np.count_nonzero(pred) + np.count_nonzero(truth)
-    return 2 * tp / denominator if denominator else 1.0
 
 
 class CirclePlacer:
@@ -293,45 +280,18 @@ class CirclePlacer:
         )  # fmt: skip
         return self
 
-    def _choose_rule_segments(
-        self,
-        bands: tuple[np.ndarray, np.ndarray, np.ndarray],
-        labelled: tuple[np.ndarray, np.ndarray, np.ndarray],
-    ) -> None:
-        """Per segment (activity bands, then labelled users), whether the plain rule's members
-        beat the model's on held-out labelled copies (micro F1 against their UGC labels).
-
-        `bands` holds (proba, labels, item-event counts) of copies without posts in their
-        features, judged per band of item events; `labelled` the unthinned copies with posts,
-        standing for labelled users. A segment switches to the rule only when it wins there.
-        """
-        self.segment_f1_ = np.full((len(SEGMENTS), 2), np.nan)
-        for s in range(len(SEGMENTS)):
-            proba, labels, items = labelled if s == len(BAND_NAMES) else bands
-            rows = (
-                np.ones(len(items), bool) if s == len(BAND_NAMES)
-                else activity_band(items.sum(axis=1)) == s
-            )  # fmt: skip
-            if not rows.any():
-                continue
-            model = select_members(
-                proba[rows], self.thresholds_, min_members=self.min_members,
-                max_members=self.max_members,
-            )  # fmt: skip
-            rule = plain_rule_members(items[rows])
-            self.segment_f1_[s] = [_micro_f1(model, labels[rows]), _micro_f1(rule, labels[rows])]
+    def _choose_rule_segments(self, bands: Copies, labelled: Copies) -> None:
+        """Which segments use the plain rule (`switch.segment_f1` on validation copies)."""
+        self.segment_f1_ = segment_f1(
+            bands, labelled, self.thresholds_, min_members=self.min_members,
+            max_members=self.max_members,
+        )  # fmt: skip
         self.use_rule_ = self.segment_f1_[:, 1] > self.segment_f1_[:, 0]
         logger.info(
             "placement switch (validation micro F1 model / rule): %s",
             {SEGMENTS[s]: f"{m:.3f} / {r:.3f}{' -> rule' if self.use_rule_[s] else ''}"
              for s, (m, r) in enumerate(self.segment_f1_)},
         )  # fmt: skip
-
-    def segments(self, engagement: Engagement) -> np.ndarray:
-        """(n_users,) segment of each user: labelled (>= `min_ugc` posts) or activity band."""
-        posts = np.asarray(sp.csr_matrix(engagement[POSTS]).sum(axis=1)).ravel()
-        band = activity_band(item_event_totals(engagement))
-        return np.where(posts >= self.min_ugc, len(BAND_NAMES), band)
 
     def _friend_history(
         self, csr: dict[str, sp.csr_matrix], friends: sp.spmatrix | None, n_users: int
@@ -484,18 +444,7 @@ class CirclePlacer:
         members = select_members(
             proba, self.thresholds_, min_members=self.min_members, max_members=self.max_members
         )
-        if not self.use_rule_.any():
-            return members
-        if engagement is None:
-            raise InvalidInputError(
-                "this placer uses the plain rule for segments "
-                f"{[SEGMENTS[s] for s in np.flatnonzero(self.use_rule_)]}: pass engagement"
-            )
-        rule_users = self.use_rule_[self.segments(engagement)]
-        if len(rule_users) != len(members):
-            raise InvalidInputError(f"engagement has {len(rule_users)} users; proba {len(members)}")
-        members[rule_users] = plain_rule_members(engagement[PLAIN_RULE_KIND])[rule_users]
-        return members
+        return apply_switch(members, self.use_rule_, engagement, self.min_ugc)
 
     # -- persistence -------------------------------------------------------------------------
 
