@@ -26,17 +26,6 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
     )
 
 
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-) -> None:
-    """Run the HTTP API (FastAPI) until interrupted."""
-    import uvicorn
-
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port)
-
-
 # Job registrations (one line each; the job modules own their options and help text).
 from pipelines import ingest_job  # noqa: E402
 
@@ -69,3 +58,7 @@ app.command("evaluate")(evaluate.evaluate)
 from pipelines import refresh  # noqa: E402
 
 app.command("refresh")(refresh.refresh)
+
+from pipelines import serve_cmd  # noqa: E402
+
+app.command("serve")(serve_cmd.serve)
