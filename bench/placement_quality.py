@@ -74,7 +74,7 @@ def inputs(processed: Path, truth_dir: Path, config: TrainConfig) -> dict[str, o
         log, len(users), len(items), half_life_days=config.interactions.half_life_days
     )
     return {
-        "factors": steps.fit_cf(user_items, config).user_factors_,
+        "factors": steps.fit_scorer(user_items, None, config).user_factors_,
         "engagement": dict(user_circle_engagement(data, users, catalogue)),
         "friends": load_friends(data, users),
         "truth": steps.load_truth(truth_dir, users, catalogue),

@@ -1,8 +1,9 @@
 """`recsys train`: one command that turns a data directory into a versioned model bundle.
 
-Steps (each a library function, timed and logged): interactions -> CF -> content embeddings and
-the content->factor map -> validation fit (holdout accuracy, cold items) -> circle placement ->
-faiss indexes -> candidate lists -> bundle (written atomically, manifest with checksums).
+Steps (each a library function, timed and logged): interactions (and the item catalogue,
+purchases, social graph) -> content embeddings -> the shipped scorer (CF, content->factor map,
+item neighbours) -> validation fit (holdout accuracy, cold items) -> circle placement -> faiss
+indexes -> candidate lists -> bundle parts (written atomically, manifest with checksums).
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ from pathlib import Path
 import typer
 
 from recsys.bundle.manifest import data_fingerprint
+from recsys.bundle.parts import (
+    BundleParts,
+    Circles,
+    ContentMap,
+    IdMaps,
+    Indexes,
+    ItemCatalogue,
+    Scorer,
+    SocialGraph,
+    UserHistory,
+)
 from recsys.bundle.writer import BundleWriter
 from recsys.circles import CircleCatalogue
 from recsys.config import load_config
@@ -21,15 +33,13 @@ from recsys.errors import RecsysError
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
-from recsys.placement import load_friends
 from recsys.training import steps
-from recsys.training.artifacts import TrainedModel
 from recsys.training.config import TrainConfig
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "cf", "content", "validation", "placement", "indexes", "lists",
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "indexes", "lists",
                "bundle")  # fmt: skip
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
@@ -41,7 +51,7 @@ def run_training(
     truth_dir: Path | None = None,
     models_dir: Path | None = None,
 ) -> Path:
-    """Train every artefact from `data_dir` and write a new bundle; returns its folder."""
+    """Train every part from `data_dir` and write a new bundle; returns its folder."""
     data = DataDir(data_dir)
     timer = StepTimer(TRAIN_STEPS, desc="train")
     users = IdMap.load(data.idmap_path("users"))
@@ -58,60 +68,49 @@ def run_training(
             log, n_users, n_items, half_life_days=config.interactions.half_life_days
         )
         engagement = user_circle_engagement(data, users, catalogue)
-        item_meta = steps.item_metadata(data, items, catalogue)
-    with timer.step("cf"):
-        cf = steps.fit_cf(user_items, config)
-        item_similarity = steps.fit_item_neighbours(user_items, config)
+        item_catalogue = ItemCatalogue.from_data(data, items, catalogue)
+        purchases = purchase_matrix(data, users, items)
+        social = SocialGraph.from_data(data, users)
     with timer.step("content"):
         texts = steps.item_texts(data, items)
         encoder, content = steps.fit_content(texts.full, config)
-        content_placer, item_vectors, cold = steps.map_cold_items(
-            cf, encoder, content, user_items, config
-        )
+    with timer.step("cf"):
+        scorer = steps.fit_scorer(user_items, content, config)
+        content_map = steps.content_map(encoder, scorer)
     metrics: dict[str, object] = {}
     with timer.step("validation"):
-        category_codes = item_meta["category"].astype("category").cat.codes.to_numpy()
-        created = item_meta["created_ts"].astype("int64").to_numpy()
-        purchases = purchase_matrix(data, users, items)
         metrics.update(
-            steps.validation_fit(user_items, texts, category_codes, created, config, purchases)
+            steps.validation_fit(user_items, texts, content, item_catalogue, config, purchases)
         )
-        del texts, purchases
+        del texts, content
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
-        friends = load_friends(data, users)
+        friends = social.friends if data.has_table("social_edges") else None
         placer, affinities, members, metrics["placement"] = steps.place_users(
-            cf.user_factors_, engagement, catalogue, config, truth, friends
+            scorer.user_factors_, engagement, catalogue, config, truth, friends
         )
     with timer.step("indexes"):
         item_index, user_index, metrics["index"] = steps.build_indexes(
-            item_vectors, cf.user_factors_, config
+            scorer.item_vectors_, scorer.user_factors_, config
         )
     with timer.step("lists"):
-        lists = steps.candidate_lists(log, item_meta, len(catalogue), config)
-    model = TrainedModel(
-        users=users,
-        items=items,
-        catalogue=catalogue,
-        item_meta=item_meta,
-        user_items=user_items,
-        cf=cf,
-        item_vectors=item_vectors,
-        content=content_placer,
-        placer=placer,
-        affinities=affinities,
-        members=members,
+        lists = steps.candidate_lists(log, item_catalogue, len(catalogue), config)
+    parts = BundleParts(
+        ids=IdMaps(users, items),
+        scorer=Scorer(scorer),
+        content=ContentMap(content_map),
+        circles=Circles(catalogue, affinities, members, placer),
         lists=lists,
-        item_index=item_index,
-        user_index=user_index,
-        item_similarity=item_similarity,
-        blend_weight=config.item_knn.weight,
+        indexes=Indexes(item_index, user_index),
+        catalogue=item_catalogue,
+        history=UserHistory(interacted=user_items, purchased=purchases),
+        social=social,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:
         # Timed apart from the commit, so the manifest the commit writes includes it.
         with timer.step("bundle"):
-            model.save(writer.root)
+            parts.save(writer.root)
         path = writer.commit(
             data_fingerprint=data_fingerprint(data.root),
             config=config.model_dump(mode="json"),
@@ -121,7 +120,8 @@ def run_training(
                 "circles": len(catalogue),
                 "events_used": int(len(log)),
                 "user_item_pairs": int(user_items.nnz),
-                "cold_items": int(cold.sum()),
+                "cold_items": int(len(scorer.cold_items_)),
+                "friendships": int(social.friends.nnz // 2),
             },
             step_timings=timer.timings,
             metrics={

@@ -29,3 +29,23 @@ def shared_dataset(name: str) -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def small_bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A synthetic sample, ingested and trained once per session: {"data", "bundle"}.
+
+    Read-only for the tests that share it (the runtime, the bundle parts); a test that
+    changes a bundle copies it first.
+    """
+    from pipelines.train import run_training
+    from recsys.ingest import ingest
+    from recsys.synth import SynthConfig, generate
+    from recsys.training.config import TrainConfig
+
+    root = tmp_path_factory.mktemp("small_bundle")
+    generate(SynthConfig(n_users=500, n_items=300, seed=11, progress=False), root / "raw")
+    ingest(root / "raw", root / "data")
+    config = TrainConfig.model_validate({"seed": 2, "content": {"evaluate_cold_start": False}})
+    bundle = run_training(root / "data", config, models_dir=root / "models")
+    return {"data": root / "data", "bundle": bundle}

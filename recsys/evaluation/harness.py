@@ -32,13 +32,7 @@ from recsys.content.documents import item_documents
 from recsys.datastore import DataDir
 from recsys.errors import ConfigError, ContractError
 from recsys.evaluation.evaluate import Comparison, compare_models
-from recsys.evaluation.shipped import (
-    RP3_ALPHA,
-    RP3_BETA,
-    ShippedRecommender,
-    tune_shipped,
-    with_cf_params,
-)
+from recsys.evaluation.shipped import RP3_ALPHA, RP3_BETA, tune_shipped
 from recsys.evaluation.splits import Split, _finish, carve_validation, has_timestamps, split_log
 from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
@@ -46,7 +40,8 @@ from recsys.idmap import IdMap
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.registry import recommender_class
-from recsys.training.config import TrainConfig
+from recsys.recommenders.shipped import ShippedRecommender
+from recsys.training.config import TrainConfig, with_cf_params
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 
 from recsys.errors import ConfigError
 from recsys.recommenders._implicit import check_user_items, single_threaded_blas
-from recsys.recommenders.base import Recommender
+from recsys.recommenders.base import Recommender, cosine_to
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +186,10 @@ class ALSRecommender(Recommender):
         if not known.all():
             vectors[~known] = self.fold_in(user_items[np.flatnonzero(~known)])
         return vectors @ np.asarray(self.item_factors_).T
+
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the items' factors."""
+        return cosine_to(self.item_factors_, item_ids)
 
     def get_params(self) -> dict[str, Any]:
         return {

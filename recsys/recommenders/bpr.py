@@ -17,7 +17,7 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 
 from recsys.errors import ConfigError, UnknownUserError
 from recsys.recommenders._implicit import check_user_items, single_threaded_blas
-from recsys.recommenders.base import Recommender
+from recsys.recommenders.base import Recommender, cosine_to
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,10 @@ class BPRRecommender(Recommender):
                 "(BPR has no fold-in: refit, or use ALS for users new since fit)"
             )
         return self.user_factors_[user_ids] @ np.asarray(self.item_factors_).T
+
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the items' factors."""
+        return cosine_to(self.item_factors_, item_ids)
 
     def get_params(self) -> dict[str, Any]:
         return {
