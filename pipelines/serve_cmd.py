@@ -29,6 +29,10 @@ APP = "serving.app:create_app"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Thread-count variables read by BLAS/OpenMP libraries when a worker process loads them.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Seconds a worker may take to answer uvicorn's health ping. A spawned worker first re-imports
+#: the whole command line (numpy, scipy, faiss...) before it can answer; uvicorn's 5 s default
+#: kills and restarts workers forever on a busy machine.
+WORKER_HEALTHCHECK_TIMEOUT = 60
 
 
 def serve(
@@ -67,7 +71,13 @@ def serve(
     metrics_dir, made = _metrics_dir()
     try:
         uvicorn.run(
-            APP, factory=True, host=host, port=port, workers=workers, log_config=_log_config()
+            APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=_log_config(),
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT,
         )
     finally:
         if made:

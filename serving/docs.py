@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from recsys.runtime import ReasonCode
+from recsys.runtime.reasons import reason_grammar
 
 DOCS_ASSETS = "/docs-assets"
 #: Swagger UI asks an outside validator about the schema unless told not to.
@@ -32,9 +33,9 @@ def reason_code_schema() -> dict[str, Any]:
         "type": "string",
         "enum": [code.value for code in ReasonCode],
         "description": (
-            "The codes a recommendation's reasons use. A reason is `code` or `code:arg`, the "
-            "arg naming the item (`similar_to:<item_id>`) or circle "
-            "(`popular_in_circle:<circle_id>`) it refers to."
+            "The codes of the reasons an answer gives for each item. A reason is written "
+            + ", ".join(f"`{reason_grammar(code)}`" for code in ReasonCode)
+            + ": the argument names the item or circle the reason refers to."
         ),
     }
 

@@ -8,18 +8,23 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from recsys.runtime import Recommendations, ReasonCode, ScoredItem, SimilarItems
+from recsys.runtime.reasons import ARGUMENTS, reason_grammar
 
-#: A reason is "code" or "code:arg" where code is one of recsys.runtime.ReasonCode.
-REASON_PATTERN = "^(" + "|".join(re.escape(code.value) for code in ReasonCode) + ")(:.+)?$"
+#: A reason is "code:arg" for the codes that take an argument, else "code" alone.
+REASON_PATTERN = (
+    "^("
+    + "|".join(re.escape(code.value) + (":.+" if code in ARGUMENTS else "") for code in ReasonCode)
+    + ")$"
+)
 
 Reason = Annotated[
     str,
     Field(
         pattern=REASON_PATTERN,
         description=(
-            "Why the item is here: `code` or `code:arg`, code one of ReasonCode ("
-            + ", ".join(f"`{code.value}`" for code in ReasonCode)
-            + "); the arg names the item or circle the reason refers to."
+            "Why the item is here, one of: "
+            + ", ".join(f"`{reason_grammar(code)}`" for code in ReasonCode)
+            + " (the codes are the ReasonCode enum)."
         ),
         examples=["similar_to:i000123", "popular_in_circle:beauty", "popular"],
     ),
