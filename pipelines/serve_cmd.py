@@ -24,6 +24,7 @@ import typer
 
 from recsys.bundle.registry import ModelRegistry
 from recsys.errors import RecsysError
+from recsys.runtime import PolicyStep, RuntimeModel
 
 APP = "serving.app:create_app"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -33,6 +34,8 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: the whole command line (numpy, scipy, faiss...) before it can answer; uvicorn's 5 s default
 #: kills and restarts workers forever on a busy machine.
 WORKER_HEALTHCHECK_TIMEOUT = 60
+#: Users tried when looking for one the scorer answers, for the printed examples.
+EXAMPLE_CANDIDATES = 200
 
 
 def serve(
@@ -67,7 +70,7 @@ def serve(
     for name in THREAD_ENV:
         os.environ.setdefault(name, str(blas_threads))
     if examples:
-        _print_examples(host, port, keys, models_dir)
+        _print_examples(host, port, _service_key(keys, keys_file), models_dir)
     metrics_dir, made = _metrics_dir()
     try:
         uvicorn.run(
@@ -132,8 +135,17 @@ def _metrics_dir() -> tuple[Path, bool]:
     return path, True
 
 
-def _print_examples(host: str, port: int, keys: dict[str, str], models_dir: Path) -> None:
-    key = next((k for k, role in keys.items() if role == "service"), None)
+def _service_key(keys: dict[str, str], keys_file: Path | None) -> str | None:
+    """A service key for the examples: the key file's (the one `make serve` made) first."""
+    own = _json_object(keys_file.read_text(encoding="utf-8"), str(keys_file)) if keys_file else {}
+    for source in (own, keys):
+        for key, role in source.items():
+            if role == "service":
+                return key
+    return None
+
+
+def _print_examples(host: str, port: int, key: str | None, models_dir: Path) -> None:
     if key is None:
         typer.echo("no service key configured: /v1 calls will answer 401")
         return
@@ -153,12 +165,20 @@ def _print_examples(host: str, port: int, keys: dict[str, str], models_dir: Path
 
 
 def _example_ids(models_dir: Path) -> tuple[str, str]:
-    """A real user and item of the promoted bundle, for the printed examples."""
-    try:
-        bundle = ModelRegistry(models_dir).current_bundle(verify=False)
-        return bundle.example_ids()
-    except (RecsysError, AttributeError):
+    """A user the scorer answers and an item of theirs, from the promoted bundle."""
+    registry = ModelRegistry(models_dir)
+    version = registry.promoted()
+    if version is None:
         return "<user_id>", "<item_id>"
+    try:
+        model = RuntimeModel.load(models_dir / version, verify=False)
+    except RecsysError:
+        return "<user_id>", "<item_id>"
+    for user in model.parts.ids.users.ids[:EXAMPLE_CANDIDATES]:
+        answer = model.recommend(str(user), 1)
+        if answer.step is PolicyStep.SCORER and answer.items:
+            return str(user), answer.items[0].item_id
+    return str(model.parts.ids.users.ids[0]), str(model.parts.ids.items.ids[0])
 
 
 def _fail(message: str) -> None:

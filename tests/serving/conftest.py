@@ -142,7 +142,15 @@ def free_port() -> int:
 class Server:
     """`recsys serve` on a loopback port, stopped (and reaped) by `stop`."""
 
-    def __init__(self, models: Path, *, workers: int, poll_interval: float, log: Path) -> None:
+    def __init__(
+        self,
+        models: Path,
+        *,
+        workers: int,
+        poll_interval: float,
+        log: Path,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -163,6 +171,7 @@ class Server:
                 str(workers),
                 "--models-dir",
                 str(models),
+                *extra_args,
             ],
             env=env,
             stdout=self._log,
@@ -201,12 +210,15 @@ def server_for(tmp_path) -> Iterator:
     """server_for(models, workers=1, poll_interval=0.2) -> a ready Server (stopped after)."""
     started: list[Server] = []
 
-    def start(models: Path, *, workers: int = 1, poll_interval: float = 0.2) -> Server:
+    def start(
+        models: Path, *, workers: int = 1, poll_interval: float = 0.2, extra_args: tuple = ()
+    ) -> Server:
         server = Server(
             models,
             workers=workers,
             poll_interval=poll_interval,
             log=tmp_path / f"server-{len(started)}.log",
+            extra_args=extra_args,
         )
         started.append(server)
         server.wait_ready()

@@ -8,6 +8,8 @@ A corrupt bundle's promotion is then refused by every worker and the old version
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 
@@ -52,14 +54,28 @@ def _metric(url: str, name: str, **labels: str) -> list[float]:
 
 
 def test_real_server_answers_over_http(tmp_path, trained, server_for) -> None:
+    """As `make serve` starts it: a local key file is made and the printed example calls work."""
     models = models_with(tmp_path, trained.first, promote=trained.first)
-    server = server_for(models, workers=1)
+    keys_file = tmp_path / "dot-recsys" / "api-keys.json"
+    flags = ("--keys-file", str(keys_file), "--create-key", "--examples")
+    server = server_for(models, workers=1, extra_args=flags)
     model = RuntimeModel.load(models / trained.first.name)
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        for path in _paths(trained)[::3] + ["/v1/circles"]:
-            response = http.get(path, headers=auth())
-            assert response.status_code == 200, (path, response.text)
+    printed = server.log.read_text()
+    key = re.search(r"service key: (\S+)", printed).group(1)
+    assert json.loads(keys_file.read_text()) == {key: "service"}
+    examples = re.findall(r"curl -s -H \"X-API-Key: (\S+)\" '([^']+)'", printed)
+    assert len(examples) == 4 and {k for k, _ in examples} == {key}
+    with httpx.Client(timeout=10) as http:
+        for _, url in examples:
+            response = http.get(url, headers=auth(key))
+            assert response.status_code == 200, (url, response.text)
             assert response.headers["x-model-version"] == model.version
+            assert response.json() == in_process(model, url.removeprefix(server.url))
+            assert response.json().get("items", [None]) != [], url
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for path in _paths(trained)[::3]:
+            response = http.get(path, headers=auth())  # RECSYS_API_KEYS still counts
+            assert response.status_code == 200, (path, response.text)
             assert response.json() == in_process(model, path)
         assert http.get("/v1/circles").status_code == 401
         assert http.get(_paths(trained)[0], headers=auth(MERCHANT_KEY)).status_code == 403
