@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from recsys.contract import EdgeKind
 from recsys.datastore import DataDir
+from recsys.errors import InvalidInputError
 from recsys.idmap import IdMap
 from recsys.placement.features import smoothed_shares
 from recsys.social.graph import load_edges, symmetric_edges
@@ -69,10 +70,10 @@ class FriendHistory:
     ) -> None:
         pooled = friend_kinds(kinds)
         if not pooled:
-            raise ValueError(f"no kind of {list(kinds)} counts in friends' history")
+            raise InvalidInputError(f"no kind of {list(kinds)} counts in friends' history")
         n_users = counts[pooled[0]].shape[0]
         if friends.shape != (n_users, n_users):
-            raise ValueError(f"friends must be ({n_users}, {n_users}); got {friends.shape}")
+            raise InvalidInputError(f"friends must be ({n_users}, {n_users}); got {friends.shape}")
         self.friends = sp.csr_matrix(friends, dtype=np.float32, copy=True)
         self.friends.data[:] = 1.0
         history = sp.csr_matrix(sum(sp.csr_matrix(counts[k], dtype=np.float32) for k in pooled))

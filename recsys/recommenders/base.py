@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import BundleError, NotFittedError, UnknownItemError
+from recsys.errors import BundleError, InvalidInputError, NotFittedError, UnknownItemError
 
 # Score at most this many (user, item) cells at once, to bound memory on big catalogues.
 _MAX_CELLS_PER_BATCH = 1 << 24
@@ -128,11 +128,11 @@ class Recommender(ABC):
         self._check_fitted()
         user_ids = np.asarray(user_ids, dtype=np.int64)
         if user_items.shape[0] != len(user_ids):
-            raise ValueError(
+            raise InvalidInputError(
                 f"user_items has {user_items.shape[0]} rows but {len(user_ids)} user ids were given"
             )
         if user_items.shape[1] != self.n_items_:
-            raise ValueError(
+            raise InvalidInputError(
                 f"user_items has {user_items.shape[1]} columns; "
                 f"the model knows {self.n_items_} items"
             )
@@ -140,7 +140,7 @@ class Recommender(ABC):
         if exclude_cells is not None:
             exclude_cells = sp.csr_matrix(exclude_cells)
             if exclude_cells.shape != user_items.shape:
-                raise ValueError(
+                raise InvalidInputError(
                     f"exclude_cells has shape {exclude_cells.shape}; "
                     f"expected {user_items.shape} like user_items"
                 )
@@ -245,7 +245,7 @@ class Recommender(ABC):
         state = self._state()
         unknown = sorted(set(only or ()) - set(state))
         if unknown:
-            raise ValueError(f"{self.name} has no arrays {unknown}; it has {sorted(state)}")
+            raise InvalidInputError(f"{self.name} has no arrays {unknown}; it has {sorted(state)}")
         meta = {"model": self.name, "params": self.get_params(), "n_items": int(self.n_items_)}
         (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         for key, array in state.items():

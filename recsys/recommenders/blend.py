@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, InvalidInputError
 
 
 def normalise_per_user(scores: np.ndarray) -> np.ndarray:
@@ -51,7 +51,7 @@ def blend_scores(factor_scores: np.ndarray, neighbour_scores: np.ndarray,
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"blend weight must be in [0, 1]; got {weight}")
     if factor_scores.shape != neighbour_scores.shape:
-        raise ValueError(
+        raise InvalidInputError(
             f"score shapes differ: {factor_scores.shape} vs {neighbour_scores.shape}"
         )
     if weight == 0.0:

@@ -47,6 +47,10 @@ class RuntimeModel:
         listed = np.asarray(parts.catalogue.listed, dtype=bool)
         self._listed = listed
         self._unlisted = np.flatnonzero(~listed)
+        # pandas builds an index's hash table on first lookup; build both here, before any
+        # thread shares the model, so no two requests race to build them.
+        parts.ids.users.to_index([""])
+        parts.ids.items.to_index([""])
 
     @classmethod
     def load(

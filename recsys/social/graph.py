@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from recsys.contract import EdgeKind
 from recsys.datastore import DataDir
+from recsys.errors import InvalidInputError
 from recsys.idmap import IdMap
 
 
@@ -24,9 +25,9 @@ def symmetric_edges(src: np.ndarray, dst: np.ndarray, n_users: int) -> sp.csr_ma
     """
     src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
     if src.shape != dst.shape:
-        raise ValueError(f"src and dst differ in length: {len(src)} != {len(dst)}")
+        raise InvalidInputError(f"src and dst differ in length: {len(src)} != {len(dst)}")
     if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_users):
-        raise ValueError(f"edge indices must lie in [0, {n_users})")
+        raise InvalidInputError(f"edge indices must lie in [0, {n_users})")
     keep = src != dst
     ones = np.ones(int(keep.sum()), np.float32)
     a = sp.csr_matrix((ones, (src[keep], dst[keep])), shape=(n_users, n_users))
