@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import scipy.sparse as sp
 
 from recsys.adapters.common import DATASET_JSON, AdapterInfo
 from recsys.bundle.bundle import Bundle
-from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint
+from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint, write_manifest
 from recsys.config import load_config
 from recsys.content.documents import item_documents
 from recsys.datastore import DataDir
@@ -419,20 +418,15 @@ def evaluation_entry(result: EvaluationResult, data_dir: str | Path) -> dict[str
 def record_in_bundle(bundle_root: str | Path, entry: dict[str, Any]) -> Manifest:
     """Rewrite the bundle's manifest.json atomically with ``metrics["evaluation"] = entry``.
 
-    manifest.json is not in its own file list, so the checksums stay valid; the bundle is
-    verified before and after.
+    manifest.json is not in its own file list, so the checksums stay valid; it is re-signed by
+    the bundle's one manifest writer. The bundle is verified before and after.
     """
     root = Path(bundle_root)
     manifest = Bundle.open(root).manifest
     updated = Manifest.model_validate(
         {**manifest.model_dump(mode="json"), "metrics": {**manifest.metrics, "evaluation": entry}}
     )
-    tmp = root / f".{MANIFEST_NAME}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(updated.model_dump_json(indent=2))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / MANIFEST_NAME)
+    write_manifest(root, updated)
     Bundle.open(root)
     logger.info("recorded evaluation of %s in %s", entry.get("dataset"), root / MANIFEST_NAME)
     return updated
