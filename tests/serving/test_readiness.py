@@ -3,8 +3,11 @@ dangling PROMOTED. A refused swap leaves the old model serving and is counted.""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+
+import pytest
 
 from tests.serving.conftest import auth, corrupt, models_with, write_pointer
 
@@ -33,6 +36,25 @@ def test_not_ready_with_a_corrupt_bundle(tmp_path, trained, client_for) -> None:
     models = models_with(tmp_path, trained.first, promote=trained.first)
     corrupt(models / trained.first.name)
     assert trained.first.name in _not_ready(client_for(models))
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda m: m.pop("signature"), "unsigned"),
+        (lambda m: m["metrics"].update(tampered=1.0), "signed content altered"),
+        (lambda m: m.update(format_version=999), "incompatible format"),
+    ],
+)
+def test_not_ready_with_an_unsigned_altered_or_incompatible_bundle(
+    tmp_path, trained, client_for, change, why
+) -> None:
+    models = models_with(tmp_path, trained.first, promote=trained.first)
+    path = models / trained.first.name / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+    assert trained.first.name in _not_ready(client_for(models)), why
 
 
 def test_not_ready_with_a_dangling_pointer(tmp_path, trained, client_for) -> None:
