@@ -32,8 +32,17 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 from train_bench import run_stage  # noqa: E402
 
-LIBRARIES = ("numpy", "scipy", "faiss-cpu", "implicit", "fastapi", "starlette", "pydantic",
-             "uvicorn", "prometheus-client")
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "faiss-cpu",
+    "implicit",
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "prometheus-client",
+)
 
 
 def build(work: Path, users: int, items: int, seed: int) -> Path:
@@ -45,7 +54,9 @@ def build(work: Path, users: int, items: int, seed: int) -> Path:
             "from recsys.synth import SynthConfig, generate; "
             f"generate(SynthConfig(n_users={users}, n_items={items}, seed={seed}), {str(raw)!r})",
         )
-        run_stage("ingest", f"from recsys.ingest import ingest; ingest({str(raw)!r}, {str(data)!r})")
+        run_stage(
+            "ingest", f"from recsys.ingest import ingest; ingest({str(raw)!r}, {str(data)!r})"
+        )
     bundles = sorted(p.parent for p in models.glob("*/manifest.json"))
     if not bundles:
         run_stage(
@@ -128,7 +139,9 @@ def latencies(bundle: Path, n: int, seed: int) -> list[dict[str, object]]:
             if not paths:
                 return
             cursor = iter(range(10**9))
-            through_app = timed(lambda: client.get(paths[next(cursor) % len(paths)], headers=headers), n)
+            through_app = timed(
+                lambda: client.get(paths[next(cursor) % len(paths)], headers=headers), n
+            )
             row: dict[str, object] = {"route": name, "calls": n, "app": through_app}
             if direct is not None:
                 bare = iter(range(10**9))
@@ -162,7 +175,7 @@ def machine() -> list[str]:
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     blas = ", ".join(
-        f"{p['internal_api']} {p.get('version') or ''} ({p.get('architecture') or '-'})".strip()
+        " ".join(str(p[k]) for k in ("internal_api", "version", "architecture") if p.get(k))
         for p in threadpool_info()
     )
     return [

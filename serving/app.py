@@ -22,8 +22,15 @@ from serving.compute import ComputePool
 from serving.deps import MODEL_VERSION_HEADER, AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
-from serving.metrics import ASGIApp, Message, Receive, RequestMetricsMiddleware, Scope, Send
-from serving.metrics import ServingMetrics
+from serving.metrics import (
+    ASGIApp,
+    Message,
+    Receive,
+    RequestMetricsMiddleware,
+    Scope,
+    Send,
+    ServingMetrics,
+)
 from serving.model_store import ModelStore
 from serving.routers import circles, health, items, metrics, users
 from serving.settings import Settings

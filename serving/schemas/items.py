@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from recsys.runtime import Recommendations, ReasonCode, ScoredItem, SimilarItems
+from recsys.runtime import ReasonCode, Recommendations, ScoredItem, SimilarItems
 from recsys.runtime.reasons import ARGUMENTS, reason_grammar
 
 #: A reason is "code:arg" for the codes that take an argument, else "code" alone.

@@ -36,7 +36,7 @@ def test_create_key_makes_one_private_service_key_once(tmp_path, monkeypatch) ->
     path = tmp_path / ".recsys" / "api-keys.json"
     first = _keys(path, create=True)
     made = json.loads(path.read_text())
-    (key, role), = made.items()
+    ((key, role),) = made.items()
     assert role == "service" and len(key) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert first == {"x" * 20: "admin", key: "service"}
