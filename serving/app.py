@@ -90,7 +90,7 @@ def settings_from_env() -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             name = "RECSYS_" + "_".join(str(p) for p in error["loc"][:1]).upper()
-            logger.error("invalid setting %s: %s", name, error["msg"])
+            logger.error("invalid setting %s: %s", name, error["msg"].removeprefix("Value error, "))
         # uvicorn stops every worker (and does not restart them) on this exit code.
         raise SystemExit(STARTUP_FAILURE) from None
 

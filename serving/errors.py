@@ -54,7 +54,7 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, field=field))
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json", exclude_none=True))
 
 
 def _message(exc: Exception) -> str:
