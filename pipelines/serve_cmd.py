@@ -48,7 +48,7 @@ def serve(
         Path("models"), envvar="RECSYS_MODELS_DIR", help="Folder of the bundles (PROMOTED)."
     ),
     blas_threads: int = typer.Option(
-        1, envvar="RECSYS_BLAS_THREADS", min=1, help="BLAS/OpenMP threads per worker."
+        1, envvar="RECSYS_BLAS_THREADS", min=1, help="BLAS/OpenMP threads per model call."
     ),
     keys_file: Path | None = typer.Option(
         None,

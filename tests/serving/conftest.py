@@ -1,7 +1,8 @@
 """Serving fixtures: two small real bundles (trained with different seeds), keys, apps, servers.
 
-The bundles are trained once per session from a few hundred synthetic users; each test gets its
-own models folder holding copies of them, so a test can promote, corrupt or delete freely.
+The bundles are trained once per session from a few hundred synthetic users (the first is the
+session's `small_bundle`); each test gets its own models folder holding copies of them, so a
+test can promote, corrupt or delete freely.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ from pipelines.train import run_training
 from recsys.bundle.registry import POINTER, ModelRegistry
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
-from recsys.ingest import ingest
 from recsys.runtime import RuntimeModel
-from recsys.synth import SynthConfig, generate
 from recsys.training.config import TrainConfig
 from serving.app import create_app
 from serving.schemas.circles import CatalogueOut, UserCirclesOut
@@ -54,26 +53,17 @@ class Trained:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory) -> Trained:
-    root = tmp_path_factory.mktemp("serving-data")
-    generate(SynthConfig(n_users=300, n_items=200, seed=5), root / "raw")
-    ingest(root / "raw", root / "data")
-    models = root / "models"
-    first, second = (
-        run_training(
-            root / "data",
-            TrainConfig(seed=seed),
-            truth_dir=root / "raw" / "truth",
-            models_dir=models,
-        )
-        for seed in (1, 2)
-    )
-    data = DataDir(root / "data")
+def trained(small_bundle, tmp_path_factory) -> Trained:
+    """The session's small bundle and a second one trained on its data with another seed."""
+    data_dir = small_bundle["data"]
+    config = TrainConfig.model_validate({"seed": 3, "content": {"evaluate_cold_start": False}})
+    second = run_training(data_dir, config, models_dir=tmp_path_factory.mktemp("second-seed"))
+    data = DataDir(data_dir)
     users = IdMap.load(data.idmap_path("users")).ids
     items = IdMap.load(data.idmap_path("items")).ids
     rng = np.random.default_rng(0)
     return Trained(
-        first=first,
+        first=small_bundle["bundle"],
         second=second,
         users=[str(u) for u in rng.choice(users, size=8, replace=False)],
         items=[str(i) for i in rng.choice(items, size=6, replace=False)],
