@@ -19,18 +19,11 @@ from uvicorn.config import STARTUP_FAILURE
 from recsys.runtime import RuntimePolicy
 from serving.auth import KeyRing
 from serving.compute import ComputePool
-from serving.deps import MODEL_VERSION_HEADER, AppState
+from serving.deps import AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
-from serving.metrics import (
-    ASGIApp,
-    Message,
-    Receive,
-    RequestMetricsMiddleware,
-    Scope,
-    Send,
-    ServingMetrics,
-)
+from serving.metrics import ServingMetrics
+from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
 from serving.routers import circles, health, items, metrics, users
 from serving.settings import Settings
@@ -79,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, metrics.router, users.router, items.router, circles.router):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)
-    app.add_middleware(RequestMetricsMiddleware, metrics=app_metrics)
+    app.add_middleware(RequestMetrics, metrics=app_metrics)
     return app
 
 
@@ -93,34 +86,3 @@ def settings_from_env() -> Settings:
             logger.error("invalid setting %s: %s", name, error["msg"].removeprefix("Value error, "))
         # uvicorn stops every worker (and does not restart them) on this exit code.
         raise SystemExit(STARTUP_FAILURE) from None
-
-
-class ModelVersionHeader:
-    """Adds X-Model-Version to every /v1 answer, errors included.
-
-    The version is the one the request answered with (set by the model dependency); an answer
-    refused before it took a model (bad key, bad input) names the model currently loaded.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def add_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                version = scope.get("state", {}).get("model_version")
-                if version is None:
-                    state = getattr(scope["app"].state, "recsys", None)
-                    model = state.store.current if state is not None else None
-                    version = model.version if model is not None else None
-                if version is not None:
-                    headers = list(message.get("headers", []))
-                    headers.append((MODEL_VERSION_HEADER.lower().encode(), version.encode()))
-                    message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, add_header)

@@ -8,9 +8,6 @@ Without that variable (tests, a single in-process app) the app's own registry is
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,12 +22,6 @@ from prometheus_client import (
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Request latency buckets (seconds): in-process answers take around a millisecond.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def multiprocess_mode() -> bool:
@@ -95,39 +86,3 @@ class ServingMetrics:
         """Drop this worker's live gauges, so /metrics stops listing a worker that left."""
         if multiprocess_mode():
             multiprocess.mark_process_dead(os.getpid())
-
-
-class RequestMetricsMiddleware:
-    """Counts and times every HTTP request by its route template (not its raw path).
-
-    A plain ASGI middleware: it sees the status of answers made by the exception handlers too,
-    and a request that raised past them counts as a 500.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
-            self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
-            self.metrics.latency.labels(route=template, method=method).observe(
-                time.perf_counter() - start
-            )
