@@ -27,4 +27,4 @@ async def similar(
 ) -> SimilarItemsOut:
     """Items most like this one, most similar first; 404 for an item the bundle does not know."""
     answer = await state.compute.run(model.similar_items, item_id, limit)
-    return SimilarItemsOut.from_runtime(answer)
+    return SimilarItemsOut.model_validate(answer)

@@ -27,10 +27,10 @@ async def recommendations(
     """Items for the user, best first; an unknown user gets the global chain (popular)."""
     answer = await state.compute.run(model.recommend, user_id, limit)
     state.metrics.answers.labels(step=answer.step.value).inc()
-    return RecommendationsOut.from_runtime(answer)
+    return RecommendationsOut.model_validate(answer)
 
 
 @router.get("/{user_id}/circles", response_model=UserCirclesOut, responses=NOT_FOUND)
 async def circles(user_id: UserId, model: ModelDep, state: StateDep) -> UserCirclesOut:
     """The user's affinity to every circle and the circles they are placed in."""
-    return UserCirclesOut.from_runtime(await state.compute.run(model.user_circles, user_id))
+    return UserCirclesOut.model_validate(await state.compute.run(model.user_circles, user_id))

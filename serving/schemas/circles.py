@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.circles import CircleCatalogue
-from recsys.runtime import UserCircles
 
 
 class CircleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     circle_id: str
     name_zh: str
     name_en: str
@@ -23,36 +24,23 @@ class CatalogueOut(BaseModel):
     def from_catalogue(cls, catalogue: CircleCatalogue, model_version: str) -> CatalogueOut:
         return cls(
             model_version=model_version,
-            circles=[
-                CircleOut(
-                    circle_id=c.circle_id,
-                    name_zh=c.name_zh,
-                    name_en=c.name_en,
-                    categories=list(c.categories),
-                )
-                for c in catalogue.circles
-            ],
+            circles=[CircleOut.model_validate(c) for c in catalogue.circles],
         )
 
 
 class CircleAffinityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     circle_id: str
     affinity: float = Field(description="The user's affinity to the circle; higher is stronger.")
     member: bool = Field(description="Whether the user is placed in the circle.")
 
 
 class UserCirclesOut(BaseModel):
+    """Built from `recsys.runtime.UserCircles` (`model_validate(answer)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     user_id: str
     model_version: str
     circles: list[CircleAffinityOut] = Field(description="Highest affinity first.")
-
-    @classmethod
-    def from_runtime(cls, answer: UserCircles) -> UserCirclesOut:
-        return cls(
-            user_id=answer.user_id,
-            model_version=answer.model_version,
-            circles=[
-                CircleAffinityOut(circle_id=c.circle_id, affinity=c.affinity, member=c.member)
-                for c in answer.circles
-            ],
-        )

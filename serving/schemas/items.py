@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from recsys.runtime import ReasonCode, Recommendations, ScoredItem, SimilarItems
+from recsys.runtime import ReasonCode
 from recsys.runtime.reasons import ARGUMENTS, reason_grammar
 
 #: A reason is "code:arg" for the codes that take an argument, else "code" alone.
@@ -32,38 +32,28 @@ Reason = Annotated[
 
 
 class ScoredItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     item_id: str
     score: float
     reasons: list[Reason]
 
-    @classmethod
-    def from_runtime(cls, item: ScoredItem) -> ScoredItemOut:
-        return cls(item_id=item.item_id, score=item.score, reasons=list(item.reasons))
-
 
 class RecommendationsOut(BaseModel):
+    """Built from `recsys.runtime.Recommendations` (`model_validate(answer)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     user_id: str
     model_version: str
     items: list[ScoredItemOut] = Field(description="Best first.")
 
-    @classmethod
-    def from_runtime(cls, answer: Recommendations) -> RecommendationsOut:
-        return cls(
-            user_id=answer.user_id,
-            model_version=answer.model_version,
-            items=[ScoredItemOut.from_runtime(item) for item in answer.items],
-        )
-
 
 class SimilarItemsOut(BaseModel):
+    """Built from `recsys.runtime.SimilarItems` (`model_validate(answer)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     item_id: str
     model_version: str
     items: list[ScoredItemOut] = Field(description="Most similar first; never the item itself.")
-
-    @classmethod
-    def from_runtime(cls, answer: SimilarItems) -> SimilarItemsOut:
-        return cls(
-            item_id=answer.item_id,
-            model_version=answer.model_version,
-            items=[ScoredItemOut.from_runtime(item) for item in answer.items],
-        )

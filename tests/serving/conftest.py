@@ -229,11 +229,11 @@ def in_process(model: RuntimeModel, path: str) -> dict:
     limit = int(url.params.get("limit", 10))
     match parts:
         case ["v1", "users", user, "recommendations"]:
-            body = RecommendationsOut.from_runtime(model.recommend(user, limit))
+            body = RecommendationsOut.model_validate(model.recommend(user, limit))
         case ["v1", "users", user, "circles"]:
-            body = UserCirclesOut.from_runtime(model.user_circles(user))
+            body = UserCirclesOut.model_validate(model.user_circles(user))
         case ["v1", "items", item, "similar"]:
-            body = SimilarItemsOut.from_runtime(model.similar_items(item, limit))
+            body = SimilarItemsOut.model_validate(model.similar_items(item, limit))
         case ["v1", "circles"]:
             body = CatalogueOut.from_catalogue(model.catalogue, model.version)
         case _:
