@@ -51,7 +51,9 @@ def bundle_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def small_bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def small_bundle(
+    tmp_path_factory: pytest.TempPathFactory, bundle_key: str
+) -> dict[str, Path]:
     """A synthetic sample, ingested and trained once per session: {"data", "bundle"}.
 
     Read-only for the tests that share it (the runtime, the bundle parts); a test that
