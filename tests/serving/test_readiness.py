@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from recsys.bundle.registry import ModelRegistry
 from tests.serving.conftest import auth, corrupt, models_with, write_pointer
 
 
@@ -83,7 +84,7 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def test_watcher_swaps_to_a_new_promotion_and_refuses_a_corrupt_one(
+def test_watcher_follows_promote_and_rollback_and_refuses_a_corrupt_bundle(
     tmp_path, trained, client_for
 ) -> None:
     models = models_with(tmp_path, trained.first, trained.second, promote=trained.first)
@@ -91,6 +92,11 @@ def test_watcher_swaps_to_a_new_promotion_and_refuses_a_corrupt_one(
     version = lambda: client.get("/readyz").json()["model_version"]  # noqa: E731
     assert version() == trained.first.name
 
+    registry = ModelRegistry(models)
+    registry.promote(trained.second.name, force=True)  # what `recsys models promote` does
+    _wait_for(lambda: version() == trained.second.name)
+    registry.rollback()  # `recsys models rollback`
+    _wait_for(lambda: version() == trained.first.name)
     write_pointer(models, trained.second.name)
     _wait_for(lambda: version() == trained.second.name)
 
