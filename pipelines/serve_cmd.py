@@ -172,7 +172,13 @@ def _example_ids(models_dir: Path) -> tuple[str, str]:
         return "<user_id>", "<item_id>"
     try:
         model = RuntimeModel.load(models_dir / version, verify=False)
-    except RecsysError:
+    except RecsysError as exc:
+        typer.secho(
+            f"the promoted bundle cannot be served: {exc}\n"
+            "(train and promote a new one: `make demo`, or `recsys train` + `recsys models "
+            "promote`; the server answers 503 until then)",
+            fg="yellow",
+        )
         return "<user_id>", "<item_id>"
     for user in model.parts.ids.users.ids[:EXAMPLE_CANDIDATES]:
         answer = model.recommend(str(user), 1)
