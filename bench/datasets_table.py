@@ -41,9 +41,9 @@ from recsys.config import load_config
 from recsys.evaluation.evaluate import compare_models
 from recsys.evaluation.harness import BASELINES, prepare
 from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.training.config import TrainConfig, with_cf_params
 
 logger = logging.getLogger("bench.datasets_table")
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,9 +23,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.recipe import TrainConfig
 from recsys.recommenders.blend import blend_scores, neighbour_scores
 from recsys.recommenders.itemknn import ItemKNNRecommender
-from recsys.training.config import TrainConfig
 
 
 def skewed(rng: np.random.Generator, n: int, size: int, power: float) -> np.ndarray:

@@ -15,15 +15,15 @@ import numpy as np
 import typer
 
 from pipelines.evaluate import run_evaluate
-from pipelines.train import run_training
 from recsys.bundle.created import CreationLog
 from recsys.bundle.registry import ModelRegistry
 from recsys.data_summary import summarize
 from recsys.datastore import DataDir
 from recsys.ingest import IngestReport, ingest
+from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
+from recsys.training.run import run_training
 
 logger = logging.getLogger("recsys.demo")
 #: What the demo created, in the models folder; `make clean` removes exactly that.

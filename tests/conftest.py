@@ -59,10 +59,10 @@ def small_bundle(
     Read-only for the tests that share it (the runtime, the bundle parts); a test that
     changes a bundle copies it first.
     """
-    from pipelines.train import run_training
     from recsys.ingest import ingest
+    from recsys.recipe import TrainConfig
     from recsys.synth import SynthConfig, generate
-    from recsys.training.config import TrainConfig
+    from recsys.training.run import run_training
 
     root = tmp_path_factory.mktemp("small_bundle")
     generate(SynthConfig(n_users=500, n_items=300, seed=11, progress=False), root / "raw")

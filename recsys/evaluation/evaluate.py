@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from recsys.errors import InvalidInputError
-from recsys.evaluation import metrics as m
 from recsys.item_stats import head_mask, users_per_item
+from recsys.metrics import ranking as m
 from recsys.recommenders.base import Recommender
 from recsys.runtime.exclusion import ExclusionRule
 

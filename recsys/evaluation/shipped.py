@@ -26,8 +26,8 @@ from recsys.evaluation.tuning import (
     TuningResult,
     sample_params,
 )
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.training.config import TrainConfig, with_cf_params
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -185,3 +186,14 @@ def carve_validation(
     inner = split_log(split.train, method, seed=seed, **kwargs)
     info = {**split.info, "validation": inner.info}
     return Split(train=inner.train, validation=inner.test, test=split.test, info=info)
+
+
+def check_usable(split: Split, where: str | Path) -> None:
+    """A split with nothing to train on or nothing left to test measures nothing: say why."""
+    if split.train.empty:
+        raise ContractError(f"{where}: the split leaves no event to train on ({split.info})")
+    if split.test.empty:
+        dropped = {k: v for k, v in split.info.items() if k.startswith("dropped_") and v}
+        raise ContractError(
+            f"{where}: the {split.info.get('method')} split leaves no test row to evaluate "
+            f"(dropped: {dropped or 'none'})")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -144,19 +144,33 @@ class Recommender(ABC):
                     f"exclude_cells has shape {exclude_cells.shape}; "
                     f"expected {user_items.shape} like user_items"
                 )
-        batch = max(1, _MAX_CELLS_PER_BATCH // max(self.n_items_, 1))
-        all_ids, all_scores = [], []
-        for start in range(0, len(user_ids), batch):
-            rows = slice(start, start + batch)
+        def scores_of(rows: slice) -> np.ndarray:
             scores = np.asarray(self._score(user_ids[rows], user_items[rows]), dtype=np.float32)
             if filter_already_liked_items:
                 seen = user_items[rows].tocoo()
                 scores[seen.row, seen.col] = -np.inf
-            if exclude_items is not None and len(exclude_items):
-                scores[:, exclude_items] = -np.inf
             if exclude_cells is not None:
                 cells = exclude_cells[rows].tocoo()
                 scores[cells.row[cells.data != 0], cells.col[cells.data != 0]] = -np.inf
+            return scores
+
+        return self._top_k_in_batches(len(user_ids), scores_of, k, exclude_items)
+
+    def _top_k_in_batches(
+        self,
+        n_rows: int,
+        scores_of: Callable[[slice], np.ndarray],
+        k: int,
+        exclude_items: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row-wise top-k of ``scores_of(rows)`` for batches of rows whose dense score block
+        stays under `_MAX_CELLS_PER_BATCH`; `exclude_items` columns are -inf everywhere."""
+        batch = max(1, _MAX_CELLS_PER_BATCH // max(self.n_items_, 1))
+        all_ids, all_scores = [], []
+        for start in range(0, n_rows, batch):
+            scores = scores_of(slice(start, start + batch))
+            if exclude_items is not None and len(exclude_items):
+                scores[:, exclude_items] = -np.inf
             ids, vals = top_k(scores, k)
             all_ids.append(ids)
             all_scores.append(vals)
@@ -201,24 +215,16 @@ class Recommender(ABC):
             raise UnknownItemError(
                 f"{self.name} knows items 0..{self.n_items_ - 1}; got {item_ids[bad][:5].tolist()}"
             )
-        batch = max(1, _MAX_CELLS_PER_BATCH // max(self.n_items_, 1))
-        all_ids, all_scores = [], []
-        for start in range(0, len(item_ids), batch):
-            query = item_ids[start : start + batch]
+        def scores_of(rows: slice) -> np.ndarray:
+            query = item_ids[rows]
             sims = self._item_similarity(query)
             if sims is None:
                 raise NotImplementedError(f"{type(self).__name__} has no item similarity")
             sims = np.array(sims, dtype=np.float32)  # a copy: -inf is written below
             sims[np.arange(len(query)), query] = -np.inf
-            if exclude_items is not None and len(exclude_items):
-                sims[:, exclude_items] = -np.inf
-            ids, vals = top_k(sims, k)
-            all_ids.append(ids)
-            all_scores.append(vals)
-        if not all_ids:
-            k = min(k, self.n_items_)
-            return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
-        return np.vstack(all_ids), np.vstack(all_scores)
+            return sims
+
+        return self._top_k_in_batches(len(item_ids), scores_of, k, exclude_items)
 
     # -- persistence: arrays as .npy, parameters as JSON, no pickles -----------------------
 

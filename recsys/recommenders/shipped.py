@@ -29,12 +29,12 @@ from recsys.content.cold_start import place_cold_items
 from recsys.content.factor_map import ContentToFactorMap
 from recsys.errors import ConfigError, ContractError, UnknownUserError
 from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.als import ALSRecommender
 from recsys.recommenders.base import Recommender, cosine_to
 from recsys.recommenders.blend import blend_scores, neighbour_scores
 from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
-from recsys.training.config import TrainConfig, with_cf_params
 
 logger = logging.getLogger(__name__)
 

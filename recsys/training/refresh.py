@@ -49,9 +49,10 @@ from recsys.features.interactions import load_interaction_log
 from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.ingest import ingest
+from recsys.ingest.column_map import ColumnMap
 from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
 from recsys.training import steps
-from recsys.training.config import TrainConfig
 from recsys.training.refresh_source import build_combined_source, from_delta, remap_quarantine
 
 logger = logging.getLogger(__name__)
@@ -130,28 +131,35 @@ def refresh_items(
     n_old, n_items = len(old_items), len(items)
     circles = Circles.load_catalogue(root)
     catalogue = ItemCatalogue.from_data(data, items, circles)
-    content = ContentMap.load(root).placer
+    # A bundle trained on items without usable text has no content map: new items then get
+    # zero vectors (no CF score) and reach feeds through the candidate lists until a retrain.
+    content = ContentMap.load_optional(root)
     scorer = Scorer.load(root, mmap=True).model
     vectors = np.array(scorer.item_vectors_, dtype=np.float32)  # a writable copy
     if n_items > n_old:
-        docs = item_documents(data, IdMap(items.ids[n_old:]))
-        vectors = np.concatenate([vectors, content.item_vectors(docs).astype(np.float32)])
+        if content is None:
+            new_vectors = np.zeros((n_items - n_old, vectors.shape[1]), np.float32)
+        else:
+            docs = item_documents(data, IdMap(items.ids[n_old:]))
+            new_vectors = content.placer.item_vectors(docs).astype(np.float32)
+        vectors = np.concatenate([vectors, new_vectors])
     item_users = users_per_item(UserHistory.load(root, mmap=True).interacted)
     grown = _cold_items_with_new_posts(
         data, items, n_old, item_users < config.content.warm_min_users, n_posts_before
-    )
+    ) if content is not None else np.empty(0, dtype=np.int64)
     item_index = Indexes.load_items(root)
     remapped = 0
     if len(grown) and item_index.kind == "flat":
         docs = item_documents(data, IdMap(items.ids[grown]))
-        vectors[grown] = content.item_vectors(docs)
+        vectors[grown] = content.placer.item_vectors(docs)  # type: ignore[union-attr]
         remapped = len(grown)
         item_index = VectorIndex(item_index.config).build(vectors)
     else:
         if len(grown):
             logger.info("%d cold items got posts; old vectors kept (approximate index)", len(grown))
         item_index.add(vectors[n_old:])
-    mapped = np.concatenate([np.arange(n_old, n_items), grown[:remapped]])
+    new = np.arange(n_old, n_items) if content is not None else np.empty(0, np.int64)
+    mapped = np.concatenate([new, grown[:remapped]])
     log = load_interaction_log(data, users, items, config.interactions)
     lists = steps.candidate_lists(log, catalogue, len(circles), config)
     was_listed = np.asarray(ItemCatalogue.load(root).listed)
@@ -238,7 +246,7 @@ def refresh_catalogue(
     `data_dir`, the bundles and the promoted pointer are left as they were.
     """
     started = time.perf_counter()
-    data, models_dir = DataDir(data_dir), Path(models_dir)
+    data, models_dir = DataDir(data_dir).check_ingested(), Path(models_dir)
     registry = ModelRegistry(models_dir)
     parent = registry.current_bundle(verify=True)
     logger.info("refreshing bundle %s from delta %s", parent.version, delta_dir)
@@ -254,7 +262,11 @@ def refresh_catalogue(
             combined = build_combined_source(data, Path(delta_dir), work / "src")
             out = DataDir(work / "data")
             try:
-                report = ingest(combined.root, out.root)
+                # The combined source has no dataset.json: carry the base's time kind over,
+                # or order-only data would be recorded as real times after a refresh.
+                report = ingest(
+                    combined.root, out.root, column_map=ColumnMap(time_kind=data.time_kind())
+                )
             except UnusableFileError as exc:
                 raise from_delta(exc, combined) from None
             remap_quarantine(out, combined, data)

@@ -1,13 +1,13 @@
 """The training steps as small functions over arrays and a data directory.
 
 `recsys.training.run` composes them in order; each returns what the next needs plus the metrics
-it measured, so the manifest can record them.
+it measured, so the manifest can record them. The content steps (item documents, encoder,
+content -> factor map, cold-start report) are in `content_steps.py`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,24 +18,22 @@ import scipy.sparse as sp
 from recsys.bundle.parts.catalogue import ItemCatalogue
 from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
-from recsys.content.cold_start import choose_cold_items, evaluate_cold_items, place_cold_items
-from recsys.content.documents import item_documents
-from recsys.content.encoder import ContentEncoder
-from recsys.content.placer import ContentPlacer
-from recsys.datastore import DataDir
+from recsys.content.cold_start import choose_cold_items
+from recsys.content.encoder import NoUsableTextError
 from recsys.errors import ContractError
-from recsys.evaluation.circle_metrics import placement_report
-from recsys.evaluation.metrics import ndcg_at_k, recall_at_k
 from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
 from recsys.index.vector_index import VectorIndex
 from recsys.item_stats import users_per_item
+from recsys.metrics.circles import placement_report
+from recsys.metrics.ranking import ndcg_at_k, recall_at_k
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
 from recsys.placement.labels import InsufficientLabelsError, ugc_labels
 from recsys.placement.placer import CirclePlacer
+from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.runtime.exclusion import ExclusionRule
-from recsys.training.config import TrainConfig
+from recsys.training.content_steps import ItemTexts, cold_start_report
 
 logger = logging.getLogger(__name__)
 
@@ -66,41 +64,10 @@ def fit_scorer(
     return ShippedRecommender(config=config, content=content).fit(user_items)
 
 
-@dataclass(frozen=True)
-class ItemTexts:
-    """Each item's document twice, in item-index order: with the UGC posts that name it, and
-    with its catalogue fields only (what a brand-new item has before anyone posts about it)."""
-
-    full: list[str]
-    catalogue_only: list[str]
-
-
-def item_texts(data: DataDir, items: IdMap) -> ItemTexts:
-    return ItemTexts(
-        full=item_documents(data, items),
-        catalogue_only=item_documents(data, items, max_post_chars=0),
-    )
-
-
-def fit_content(documents: list[str], config: TrainConfig) -> tuple[ContentEncoder, np.ndarray]:
-    encoder = config.content.encoder(config.seed).fit(documents)
-    return encoder, encoder.transform(documents)
-
-
-def content_map(encoder: ContentEncoder, scorer: ShippedRecommender) -> ContentPlacer:
-    """The encoder with the content -> factor map the scorer learned: what places new items."""
-    if scorer.factor_map_ is None:
-        raise ContractError(
-            f"no item has {scorer.config.content.warm_min_users} or more users (content."
-            "warm_min_users): there is no warm item to learn the content map from"
-        )
-    return ContentPlacer(encoder, scorer.factor_map_)
-
-
 def validation_fit(
     user_items: sp.csr_matrix,
     texts: ItemTexts,
-    content: np.ndarray,
+    content: np.ndarray | None,
     items: ItemCatalogue,
     config: TrainConfig,
     purchases: sp.csr_matrix | None = None,
@@ -111,7 +78,8 @@ def validation_fit(
     Hides (a) a per-user random share of interactions (`holdout_fraction`) for quick accuracy
     figures the promotion guard compares, ranked as the runtime ranks (same scorer, same
     `ExclusionRule`), and (b) every interaction of the newest share of items
-    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items.
+    (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
+    (b) is left out when the content map is skipped (`content` None).
     """
     item_category = items.category_codes()
     item_created = np.asarray(items.created_ts)
@@ -121,7 +89,7 @@ def validation_fit(
     coo = user_items.tocoo()
     hide_cells = rng.random(coo.nnz) < config.holdout_fraction
     cold = np.zeros(n_items, dtype=bool)
-    if config.content.evaluate_cold_start:
+    if config.content.evaluate_cold_start and content is not None:
         try:
             cold[
                 choose_cold_items(
@@ -163,72 +131,13 @@ def validation_fit(
         hidden = sp.csr_matrix(
             (coo.data[cold_cells], (coo.row[cold_cells], coo.col[cold_cells])), shape=coo.shape
         )
-        metrics["cold_start"] = cold_start_report(
-            model, train, hidden, cold, texts, item_category, config, purchases
-        )
-    return metrics
-
-
-def cold_start_report(
-    model: ShippedRecommender,
-    train: sp.csr_matrix,
-    hidden: sp.csr_matrix,
-    cold: np.ndarray,
-    texts: ItemTexts,
-    item_category: np.ndarray,
-    config: TrainConfig,
-    purchases: sp.csr_matrix | None = None,
-) -> dict[str, object]:
-    """Rank each hidden cold item within its category, by content-mapped vectors, for the users
-    who bought it (`buyers`) and for every user who interacted with it (`all_users`).
-
-    The content encoder is refitted on the warm items' documents only: new items arrive after
-    the encoder was fitted. Two placements of the cold items are measured: from their catalogue
-    fields alone (a brand-new item) and with the UGC posts that name them (the item once people
-    post about it, as `recsys refresh` sees it); posts follow purchases, so the second one
-    carries some signal of the hidden interactions and reads as an upper bound.
-    Baselines on the same candidates: training popularity (a cold item has none, so it ranks
-    last: the fallback a feed without content vectors has) and a random order.
-    """
-    cold_ids = np.flatnonzero(cold)
-    encoder = config.content.encoder(config.seed).fit(
-        [texts.full[i] for i in np.flatnonzero(~cold)]
-    )
-    with_ugc = encoder.transform(texts.full)
-    catalogue_only = with_ugc.copy()
-    catalogue_only[cold_ids] = encoder.transform([texts.catalogue_only[i] for i in cold_ids])
-
-    buyers = None if purchases is None else sp.csr_matrix(purchases.multiply(hidden > 0))
-    pair_sets = {"buyers": buyers, "all_users": hidden}
-    train_users = users_per_item(train)
-    mapped = np.flatnonzero(cold | (train_users < config.content.warm_min_users))
-    popularity = np.asarray(train.sum(axis=0)).ravel()
-    report: dict[str, object] = {"cold_items": int(len(cold_ids)), "chosen": "newest"}
-    for name, content in (("catalogue_only", catalogue_only), ("with_ugc", with_ugc)):
-        # The scorer's vectors are its CF factors on every warm (not `mapped`) item, the rows
-        # this map learns from; the mapped rows are replaced.
-        vectors, _ = place_cold_items(
-            model.item_vectors_,
-            content,
-            mapped,
-            alpha=config.content.map_alpha,
-            item_weight=np.log1p(train_users),
-        )
-        report[name] = {
-            who: evaluate_cold_items(
-                model.user_factors_,
-                vectors,
-                pairs,
-                item_category,
-                popularity,
-                seen=train,
-                seed=config.seed,
-                max_pairs=config.content.cold_max_pairs,
+        try:
+            metrics["cold_start"] = cold_start_report(
+                model, train, hidden, cold, texts, item_category, config, purchases
             )
-            for who, pairs in pair_sets.items()
-            if pairs is not None and pairs.nnz
-        }
-    return report
+        except NoUsableTextError as exc:  # the warm items' text alone may not tell them apart
+            logger.warning("cold-start measurement skipped: %s", exc)
+    return metrics
 
 
 def place_users(

@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.evaluation import evaluate as ev
-from recsys.evaluation import metrics as m
 from recsys.item_stats import users_per_item
+from recsys.metrics import ranking as m
 from recsys.recommenders.ease import EASERecommender
 from recsys.recommenders.popularity import PopularityRecommender
 

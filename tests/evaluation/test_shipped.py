@@ -7,32 +7,13 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.evaluation.shipped import BLEND_WEIGHTS, tune_shipped
-from recsys.training.config import TrainConfig, with_cf_params
-
-# CF alone (the blend is tested with BLEND below).
-CONFIG = TrainConfig.model_validate(
-    {"cf": {"factors": 6, "iterations": 4}, "item_knn": {"weight": 0.0}}
-)
+from recsys.recipe import with_cf_params
+from tests.recommenders.test_shipped import CONFIG, planted_data
 
 
 @pytest.fixture(scope="module")
 def planted() -> tuple[sp.csr_matrix, np.ndarray]:
-    """40 users x 30 items in two groups; items 28 and 29 have one user each."""
-    rng = np.random.default_rng(0)
-    rows, cols = [], []
-    for u in range(40):
-        own = np.arange(u % 2, 28, 2)
-        for i in rng.choice(own, size=8, replace=False):
-            rows.append(u)
-            cols.append(int(i))
-    rows += [0, 1]
-    cols += [28, 29]
-    x = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(40, 30))
-    content = np.zeros((30, 3), np.float32)
-    content[np.arange(30) % 2 == 0, 0] = 1.0
-    content[np.arange(30) % 2 == 1, 1] = 1.0
-    content[:, 2] = rng.standard_normal(30) * 0.1
-    return x, content
+    return planted_data()
 
 
 def _split(x: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:

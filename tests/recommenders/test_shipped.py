@@ -10,13 +10,13 @@ import scipy.sparse as sp
 
 from recsys.content.cold_start import place_cold_items
 from recsys.errors import ConfigError, ContractError, UnknownUserError
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.als import ALSRecommender
 from recsys.recommenders.blend import blend_scores
 from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.rp3beta import rp3beta_similarity
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.training.config import TrainConfig, with_cf_params
 
 # CF alone (the blend is tested with BLEND below).
 CONFIG = TrainConfig.model_validate(
@@ -24,8 +24,7 @@ CONFIG = TrainConfig.model_validate(
 )
 
 
-@pytest.fixture(scope="module")
-def planted() -> tuple[sp.csr_matrix, np.ndarray]:
+def planted_data() -> tuple[sp.csr_matrix, np.ndarray]:
     """40 users x 30 items in two groups; items 28 and 29 have one user each."""
     rng = np.random.default_rng(0)
     rows, cols = [], []
@@ -42,6 +41,11 @@ def planted() -> tuple[sp.csr_matrix, np.ndarray]:
     content[np.arange(30) % 2 == 1, 1] = 1.0
     content[:, 2] = rng.standard_normal(30) * 0.1
     return x, content
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[sp.csr_matrix, np.ndarray]:
+    return planted_data()
 
 
 def test_without_content_it_is_the_recipes_cf_model(planted) -> None:
@@ -168,10 +172,10 @@ def test_with_cf_params_routes_section_keys() -> None:
 def test_trained_bundle_serves_the_shipped_blend(tmp_path: Path) -> None:
     """`recsys train` with the blend on saves the neighbours with the scorer (the one class
     training, evaluation and the runtime share); without it the scorer has none."""
-    from pipelines.train import run_training
     from recsys.bundle.parts import Scorer, UserHistory
     from recsys.ingest import ingest
     from recsys.synth import SynthConfig, generate
+    from recsys.training.run import run_training
 
     generate(SynthConfig(n_users=300, n_items=200, seed=1), tmp_path / "raw")
     ingest(tmp_path / "raw", tmp_path / "data")

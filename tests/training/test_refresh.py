@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.train import run_training
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.parts import BundleParts
@@ -22,10 +22,11 @@ from recsys.errors import BundleError, UnusableFileError
 from recsys.idmap import IdMap
 from recsys.ingest import ingest
 from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
 from recsys.training.refresh import check_prefix, refresh_catalogue
+from recsys.training.run import run_training
 
 DAY = "2024-12-31"
 
@@ -350,3 +351,16 @@ def test_refresh_refuses_when_ids_moved() -> None:
         check_prefix(IdMap(["a", "b"]), IdMap(["b", "a", "c"]), "items")
     with pytest.raises(BundleError, match="retrain"):
         check_prefix(IdMap(["a", "b"]), IdMap(["a"]), "items")
+
+
+def test_refresh_keeps_the_time_kind_of_the_base(env) -> None:
+    """Order-only times stay order-only: the combined source has no dataset.json to say so."""
+    report = DataDir(env["data"]).report_path
+    recorded = json.loads(report.read_text(encoding="utf-8"))
+    report.write_text(json.dumps({**recorded, "time_kind": "order"}), encoding="utf-8")
+    assert DataDir(env["data"]).time_kind() == "order"
+    _items([{"item_id": "solo_3"}]).to_csv(env["delta"] / "items.csv", index=False)
+
+    refresh_catalogue(env["data"], env["delta"], env["models"])
+
+    assert DataDir(env["data"]).time_kind() == "order"

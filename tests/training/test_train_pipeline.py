@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.train import run_training
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.parts import BundleParts
 from recsys.config import load_config
 from recsys.errors import BundleError, RecsysError
 from recsys.ingest import ingest
+from recsys.recipe import TrainConfig
 from recsys.runtime import ExclusionRule, RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
+from recsys.training.run import run_training
 
 DEFAULT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / "default.toml"
 
@@ -71,6 +71,9 @@ def test_bundle_has_manifest_metrics_and_loads(two_bundles) -> None:
         buyers = cold[variant]["buyers"]
         # A cold item has no training popularity: the popularity fallback ranks it last.
         assert buyers["model_auc"] > buyers["popularity_auc"]
+    content = metrics["content"]  # the synthetic titles and posts tell items apart
+    assert content["map"] == "fitted" and content["text_coverage"] > 0.9
+    assert content["mapped_items"] == manifest["row_counts"]["cold_items"]
     placement = metrics["placement"]
     assert placement["method"] == "learned with friends"
     assert "no_ugc" in placement["model"]["subsets"]

@@ -41,7 +41,8 @@ class BundleParts:
 
     ids: IdMaps
     scorer: Scorer
-    content: ContentMap
+    #: None when the items had no usable text (`metrics.content` says why).
+    content: ContentMap | None
     circles: Circles
     lists: CandidateLists
     indexes: Indexes
@@ -72,7 +73,9 @@ class BundleParts:
     def save(self, root: str | Path) -> None:
         """Write every part below `root` (a bundle's temp folder)."""
         for f in fields(self):
-            getattr(self, f.name).save(root)
+            part = getattr(self, f.name)
+            if part is not None:
+                part.save(root)
 
     @classmethod
     def load(cls, root: str | Path, *, mmap: bool = True) -> BundleParts:
@@ -80,7 +83,7 @@ class BundleParts:
         return cls(
             ids=IdMaps.load(root),
             scorer=Scorer.load(root, mmap=mmap),
-            content=ContentMap.load(root),
+            content=ContentMap.load_optional(root),
             circles=Circles.load(root, mmap=mmap),
             lists=CandidateLists.load(root, mmap=mmap),
             indexes=Indexes.load(root, mmap=mmap),

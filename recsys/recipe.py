@@ -1,4 +1,7 @@
-"""The training recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+"""The recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+
+Training fits it, evaluation measures and tunes it, the shipped scorer carries it: a neutral
+module, so neither training nor evaluation imports the other for it.
 
 Precedence: command-line overrides > the TOML file > the defaults below. Unknown keys fail.
 """
@@ -67,6 +70,10 @@ class ContentConfig(FrozenConfig):
     max_features: int = Field(100_000, gt=0)
     min_df: int = Field(2, ge=1)
     analyzer: Literal["word", "char_wb"] = "word"
+    min_text_coverage: float = Field(
+        0.5, ge=0, le=1,
+        description="skip the content map when fewer item documents hold a telling term",
+    )
     map_alpha: float = Field(1.0, gt=0, description="ridge penalty of the content->factor map")
     warm_min_users: int = Field(
         2, ge=1, description="items with fewer distinct users get content-mapped vectors"
@@ -87,6 +94,7 @@ class ContentConfig(FrozenConfig):
             min_df=self.min_df,
             analyzer=self.analyzer,
             random_state=seed,
+            min_text_coverage=self.min_text_coverage,
         )
 
 

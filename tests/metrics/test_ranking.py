@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.evaluation import metrics as m
 from recsys.item_stats import head_mask
+from recsys.metrics import ranking as m
 
 
 def _rel(rows: list[list[int]], n_items: int) -> sp.csr_matrix:

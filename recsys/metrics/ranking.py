@@ -6,7 +6,7 @@ comparable with full-ranking papers and 5-20x lower than sampled-negative ones.
 Inputs are ``recommended`` (n_users, K) int64, best first, -1 padded, and ``relevant``: a
 (n_users, n_items) sparse matrix whose nonzeros are the relevant items of each row (or a dense
 boolean array of that shape). Users with no relevant item carry no signal for accuracy and are
-excluded from the means; a batch where nobody has a relevant item raises ``ValueError``.
+excluded from the means; a batch where nobody has a relevant item raises ``InvalidInputError``.
 
 Recall@K is hits / min(K, |relevant|), as in the EASE and Mult-VAE papers, so a perfect list
 scores 1 even when a user has more relevant items than K. A list that repeats an id earns a
