@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from recsys.errors import BundleError, NotFittedError
 from recsys.social.completion import CompletionModel
-from recsys.social.share_answers import post_circles, share_reasons
+from recsys.social.share_answers import answer_share_targets, post_circles, share_reasons
 from recsys.social.share_features import FEATURES, ShareIndex, ShareQueries
 from recsys.social.share_targeting import ShareTargeter, ShareTargetingConfig
 from tests.social.conftest import BLOCKED_BY_USER, BLOCKS_USER, DAY, OPTED_OUT, STRANGER
@@ -157,3 +157,35 @@ def test_fit_needs_joiners(history) -> None:
     none = sp.csr_matrix((10, history.n_users))
     with pytest.raises(ValueError, match="joiners"):
         ShareTargeter(CONFIG).fit(index, q, none, valid_queries=q, valid_joined=none)
+
+
+def test_one_answer_with_reasons_completion_and_post_circles(fitted, history) -> None:
+    index, model = fitted
+    joined = history.joiners()
+    q = ShareQueries.of_groups(history, np.arange(400))
+    row, friend = index.candidates(q)
+    _, proba = model.score(index.features(q, row, friend))
+    expected = np.bincount(row, weights=proba, minlength=400)
+    completion = CompletionModel().fit(
+        expected, history.group_target, np.full(400, 24.0), history.group_status == 1
+    )
+    assert joined.nnz
+    ids = [f"u{i}" for i in range(history.n_users)]
+    items = [f"i{i}" for i in range(history.n_items)]
+    answer = answer_share_targets(
+        model, index, request(history), user_ids=ids, item_ids=items,
+        circle_ids=["a", "b", "c"], limit=3, completion=completion, target_size=3,
+        hours_to_deadline=24.0, min_contacts=50,
+    )  # fmt: skip
+    assert answer.user_id == "u0" and answer.item_id == "i1"
+    assert 0 < len(answer.targets) <= 3
+    assert {t.user_id for t in answer.targets}.isdisjoint(
+        {f"u{i}" for i in (OPTED_OUT, BLOCKED_BY_USER, BLOCKS_USER, STRANGER)}
+    )
+    assert all(0 < t.join_probability < 1 for t in answer.targets)
+    assert answer.completion_chance is not None and 0 < answer.completion_chance < 1
+    # Fewer than 50 allowed contacts: circles to post in, the item's circle first.
+    assert answer.post_circles[0] == "b"
+    many = answer_share_targets(model, index, request(history), user_ids=ids, item_ids=items,
+                                circle_ids=["a", "b", "c"], min_contacts=1)  # fmt: skip
+    assert many.completion_chance is None
