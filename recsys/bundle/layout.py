@@ -20,6 +20,9 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     history/interacted/, history/purchased/       (n_users, n_items) CSR: confidence; bought
     social/friends/, social/blocked/              (n_users, n_users) symmetric CSR
     social/share_opt_out.npy                      (n_users,) bool
+    idmap/posts.parquet, idmap/groups.parquet     post and group buy ids (live events name them)
+    posts/item_idx.npy, posts/deleted.npy         (n_posts,) the item a post names; deleted
+    groups/facts.arrow                            each group buy's item, initiator, times, size
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ HISTORY_PURCHASED = "history/purchased"
 SOCIAL_FRIENDS = "social/friends"
 SOCIAL_BLOCKED = "social/blocked"
 SOCIAL_SHARE_OPT_OUT = "social/share_opt_out.npy"
+POSTS = "idmap/posts.parquet"
+GROUPS = "idmap/groups.parquet"
+POST_ITEM = "posts/item_idx.npy"
+POST_DELETED = "posts/deleted.npy"
+GROUP_FACTS = "groups/facts.arrow"
 
 _CSR_ARRAYS = ("data", "indices", "indptr", "shape")
 
