@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import threading
 
@@ -26,9 +25,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from recsys.bundle.parts import BundleParts
 from recsys.contract import EVENTS, GROUP_BUYS, POSTS, TIMESTAMP, EventType, TableSpec
-from recsys.events.store import COLUMNS, EventStore
+from recsys.events.references import References
+from recsys.events.store import COLUMNS
 from recsys.ingest import rules
 from recsys.ingest.column_map import ColumnMap
 from recsys.ingest.sql import ident
@@ -58,69 +57,6 @@ class RowResult:
     key: str | None = None
     field: str | None = None
     reason: str | None = None
-
-
-class References:
-    """The accepted rows a batch may name: the bundle's, then the store's (live) ones."""
-
-    def __init__(self, parts: BundleParts, store: EventStore) -> None:
-        self.parts = parts
-        self.store = store
-
-    def known_users(self, ids: np.ndarray) -> np.ndarray:
-        return self.parts.ids.users.to_index(ids) >= 0
-
-    def items(self, ids: set[str]) -> pa.Table:
-        return _keys("item_id", _in_map(self.parts.ids.items.ids, self.parts.ids.items, ids))
-
-    def circles(self, ids: set[str]) -> pa.Table:
-        return _keys("circle_id", sorted(ids & set(self.parts.circles.catalogue.ids)))
-
-    def posts(self, ids: set[str]) -> pa.Table:
-        pg = self.parts.posts_groups
-        known = set(_in_map(pg.posts.ids, pg.posts, ids))
-        known |= set(self.store.rows("posts", ids - known).column("post_id").to_pylist())
-        return _keys("post_id", sorted(known))
-
-    def groups(self, ids: set[str]) -> pa.Table:
-        """group_id, item_id, initiator_id, created_ts, deadline_ts and `started` of the
-        groups among `ids` (bundle first, then the store)."""
-        pg = self.parts.posts_groups
-        rows = pg.groups.to_index(sorted(ids))
-        bundle = pg.group_facts.take(pa.array(rows[rows >= 0]))
-        found = {
-            "group_id": bundle["group_id"].to_pylist(),
-            "item_id": bundle["item_id"].to_pylist(),
-            "initiator_id": bundle["initiator_id"].to_pylist(),
-            "created_ts": bundle["created_ts"].cast(pa.int64()).to_pylist(),
-            "deadline_ts": bundle["deadline_ts"].cast(pa.int64()).to_pylist(),
-            "started": bundle["started"].to_pylist(),
-        }
-        live = self.store.rows("group_buys", ids - set(found["group_id"]))
-        started = self.store.started(ids)
-        found["started"] = [s or g in started for s, g in zip(
-            found["started"], found["group_id"], strict=True)]
-        for name in ("group_id", "item_id", "initiator_id"):
-            found[name] += live[name].to_pylist()
-        found["created_ts"] += live["created_us"].to_pylist()
-        found["deadline_ts"] += live["deadline_us"].to_pylist()
-        found["started"] += [g in started for g in live["group_id"].to_pylist()]
-        return pa.table({
-            **{k: pa.array(found[k], pa.string()) for k in ("group_id", "item_id",
-                                                           "initiator_id")},
-            "created_ts": pa.array(found["created_ts"], pa.int64()).cast(TIMESTAMP),
-            "deadline_ts": pa.array(found["deadline_ts"], pa.int64()).cast(TIMESTAMP),
-            "started": pa.array(found["started"], pa.bool_()),
-        })
-
-
-def _in_map(_ids: np.ndarray, idmap: Any, wanted: set[str]) -> list[str]:
-    ordered = sorted(wanted)
-    return [w for w, i in zip(ordered, idmap.to_index(ordered), strict=True) if i >= 0]
-
-
-def _keys(name: str, ids: Sequence[str]) -> pa.Table:
-    return pa.table({name: pa.array(list(ids), pa.string())})
 
 
 class Judge:
@@ -299,7 +235,7 @@ def _check(
         elif fk.table == "posts":
             ref = refs.posts(named)
         else:
-            ref = refs.groups(named).drop_columns(["started"])
+            ref = refs.groups(named)
         con.register(f"acc_{fk.table}", ref)
     types = {f.name: "VARCHAR" for f in spec.schema}
     book = rules.check(

@@ -91,6 +91,7 @@ class UserEvents:
 
     item_ids: np.ndarray  # object, None where the event names only a post
     post_ids: np.ndarray  # object, None where none
+    post_item_ids: np.ndarray  # object: the item a live (stored, not deleted) post names
     types: np.ndarray  # object
     group_ids: np.ndarray  # object, None where none
     ts_us: np.ndarray  # int64
@@ -189,17 +190,19 @@ class SQLiteEventStore:
 
     def user_events(self, user_id: str, since_us: int) -> UserEvents:
         found = self._con().execute(
-            "SELECT item_id, post_id, type, group_id, ts_us FROM events "
-            "WHERE user_id = ? AND ts_us > ? ORDER BY ts_us, seq",
+            "SELECT e.item_id, e.post_id, p.item_id, e.type, e.group_id, e.ts_us FROM events e "
+            "LEFT JOIN posts p ON p.post_id = e.post_id AND NOT p.deleted "
+            "WHERE e.user_id = ? AND e.ts_us > ? ORDER BY e.ts_us, e.seq",
             (user_id, int(since_us)),
         ).fetchall()
-        columns = list(zip(*found, strict=True)) if found else [(), (), (), (), ()]
+        columns = list(zip(*found, strict=True)) if found else [()] * 6
         return UserEvents(
             item_ids=np.array(columns[0], dtype=object),
             post_ids=np.array(columns[1], dtype=object),
-            types=np.array(columns[2], dtype=object),
-            group_ids=np.array(columns[3], dtype=object),
-            ts_us=np.array(columns[4], dtype=np.int64),
+            post_item_ids=np.array(columns[2], dtype=object),
+            types=np.array(columns[3], dtype=object),
+            group_ids=np.array(columns[4], dtype=object),
+            ts_us=np.array(columns[5], dtype=np.int64),
         )
 
     def group_events(self, user_ids: Sequence[str], since_us: int) -> pa.Table:
