@@ -86,6 +86,19 @@ def schema(columns: Sequence[str]) -> pa.Schema:
 
 
 @dataclass(frozen=True)
+class LivePaths:
+    """Where the live files go by default: `events/` beside the models folder."""
+
+    store: Path
+    impressions: Path
+
+
+def live_paths(models_dir: str | Path) -> LivePaths:
+    folder = Path(models_dir).resolve().parent / "events"
+    return LivePaths(folder / "events.sqlite3", folder / "impressions.sqlite3")
+
+
+@dataclass(frozen=True)
 class UserEvents:
     """One user's live events after a time, oldest first (arrays of equal length)."""
 
