@@ -187,7 +187,7 @@ class SQLiteEventStore:
         received = () if table == "users" else (now,)
         names = ", ".join(columns + (("received_us",) if received else ()))
         marks = ", ".join("?" * (len(columns) + len(received)))
-        insert = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})"
+        insert = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         inserted = []
         with self._write() as con:
             for row in rows:

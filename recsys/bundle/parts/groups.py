@@ -115,8 +115,8 @@ def _started_groups(data: DataDir) -> pa.Array:
     if not data.has_table("events"):
         return pa.array([], pa.string())
     with data.connect() as con:
-        found = con.execute(
-            "SELECT DISTINCT group_id FROM events WHERE type = ? AND group_id IS NOT NULL",
-            [EventType.GROUP_BUY_START.value],
+        found = con.sql(
+            "SELECT DISTINCT group_id FROM events WHERE type = "
+            f"'{EventType.GROUP_BUY_START.value}' AND group_id IS NOT NULL"
         ).to_arrow_table()
     return found.column(0).combine_chunks().cast(pa.string())
