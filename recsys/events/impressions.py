@@ -27,6 +27,7 @@ import queue
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -110,7 +111,7 @@ class ImpressionLog:
         self.written = 0
         self._queue: queue.Queue[Shown | None] = queue.Queue(maxsize=queue_size)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
+        with closing(self._connect()) as con:
             con.executescript(_SCHEMA)
         self._thread = threading.Thread(target=self._run, name="recsys-impressions", daemon=True)
         self._thread.start()
@@ -221,7 +222,7 @@ class ImpressionLog:
 def shown_count(path: str | Path, viewer_id: str, kind: EntityKind, entity_id: str) -> int:
     """How often `entity_id` was shown to `viewer_id` within the retention window (for a
     frequency cap)."""
-    with sqlite3.connect(path, timeout=30.0) as con:
+    with closing(sqlite3.connect(path, timeout=30.0)) as con:
         row = con.execute(
             "SELECT shown FROM impression_counts WHERE viewer_id = ? AND entity_kind = ? "
             "AND entity_id = ?", (viewer_id, kind.value, entity_id),
