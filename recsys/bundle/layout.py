@@ -148,6 +148,16 @@ def csr_row(matrix: sp.csr_matrix, row: int) -> np.ndarray:
     return np.asarray(matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]])
 
 
+def csr_row_matrix(matrix: sp.csr_matrix, row: int) -> sp.csr_matrix:
+    """One row as a (1, n) CSR over views of the (memory-mapped) arrays: no fancy indexing,
+    no copy (a read on the hot path)."""
+    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+    return sp.csr_matrix(
+        (matrix.data[lo:hi], matrix.indices[lo:hi], np.array([0, hi - lo], np.int64)),
+        shape=(1, matrix.shape[1]),
+    )
+
+
 def save_table(path: Path, table: pa.Table) -> None:
     """An Arrow IPC file, uncompressed, so readers memory-map its columns without copying."""
     path.parent.mkdir(parents=True, exist_ok=True)

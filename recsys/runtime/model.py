@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.bundle.bundle import Bundle
-from recsys.bundle.layout import csr_row
+from recsys.bundle.layout import csr_row, csr_row_matrix
 from recsys.bundle.parts import BundleParts
 from recsys.circles import CircleCatalogue
 from recsys.errors import BundleError, ContractError, UnknownItemError, UnknownUserError
@@ -250,7 +250,7 @@ class RuntimeModel:
         their training row plus live events. Live purchases are excluded either way."""
         history = self.parts.history
         n_items = history.shape[1]
-        base = history.interacted[[u]] if u >= 0 else None
+        base = csr_row_matrix(history.interacted, u) if u >= 0 else None
         row = fresh.row(base, n_items) if fresh else base
         scorer = self.parts.scorer.model
         users = np.array([u], dtype=np.int64)
