@@ -22,10 +22,10 @@ from serving.compute import ComputePool
 from serving.deps import AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
+from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.live import LiveState
 from serving.routers import circles, events, health, items, metrics, users
 from serving.settings import Settings
 

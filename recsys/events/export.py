@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.contract import TIMESTAMP, conform, table_spec
-from recsys.errors import ConfigError
 from recsys.datastore import claim_output, mark_output, replace_dir, temp_sibling
+from recsys.errors import ConfigError
 from recsys.events.store import SQLiteEventStore
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The impression log: what was shown to whom, for frequency caps, ranker negatives and A/B analysis.
+"""The impression log: what was shown to whom, for frequency caps, ranker negatives, A/B tests.
 
 Every answer (recommendations now; feed pages, share-target lists and circle feeds later)
 records one row per entity shown: route, entity kind (item, post, friend), entity id, position,
@@ -27,8 +27,8 @@ import queue
 import sqlite3
 import threading
 import time
-from contextlib import closing
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path

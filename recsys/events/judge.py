@@ -1,4 +1,4 @@
-"""Judging posted rows with the ingest rules themselves (`recsys.ingest.rules`), one batch at a time.
+"""Judging posted rows with the ingest rules themselves (`recsys.ingest.rules`), batch by batch.
 
 A posted batch is staged in an in-memory DuckDB as text cells, exactly as ingest stages a CSV,
 and `rules.check` runs on it: the same parsing, the same rules, the same reasons. What ingest
@@ -15,11 +15,10 @@ earlier batch) is rejected with ingest's own reason (`rules.ALREADY_STARTED`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-
-import threading
 
 import duckdb
 import numpy as np

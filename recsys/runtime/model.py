@@ -20,6 +20,8 @@ from recsys.bundle.layout import csr_row, csr_row_matrix
 from recsys.bundle.parts import BundleParts
 from recsys.circles import CircleCatalogue
 from recsys.errors import BundleError, ContractError, UnknownItemError, UnknownUserError
+from recsys.events.references import References
+from recsys.events.store import EventStore
 from recsys.runtime.answers import (
     CircleAffinity,
     PolicyStep,
@@ -28,8 +30,6 @@ from recsys.runtime.answers import (
     SimilarItems,
     UserCircles,
 )
-from recsys.events.references import References
-from recsys.events.store import EventStore
 from recsys.runtime.exclusion import ExclusionRule
 from recsys.runtime.fold_in import FoldIn, FreshHistory, fresh_history
 from recsys.runtime.live_groups import live_group_candidates

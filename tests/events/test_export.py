@@ -1,4 +1,4 @@
-"""`recsys events export`: a delta that refresh and the next ingest take with nothing quarantined."""
+"""`recsys events export`: a delta refresh and the next ingest take with nothing quarantined."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ def _post_live_rows(live: Live) -> None:
         "group_buys": [{"group_id": "g-new", "item_id": items[0], "initiator_id": "nu-1",
                         "created_ts": live.after(hours=1), "deadline_ts": live.after(days=2),
                         "target_size": 2, "status": "open"}],
-        "posts": [{"post_id": "p-new", "author_id": "nu-2", "circle_id": live.model.catalogue.ids[0],
-                   "item_id": items[1], "created_ts": live.after(hours=1), "text": "so good",
-                   "deleted": False}],
+        "posts": [{"post_id": "p-new", "author_id": "nu-2",
+                   "circle_id": live.model.catalogue.ids[0], "item_id": items[1],
+                   "created_ts": live.after(hours=1), "text": "so good", "deleted": False}],
         "events": [
-            {"user_id": users[0], "item_id": items[2], "type": "purchase", "ts": live.after(hours=2)},
+            {"user_id": users[0], "item_id": items[2], "type": "purchase",
+             "ts": live.after(hours=2)},
             {"user_id": "nu-3", "item_id": items[1], "type": "view", "ts": live.after(hours=2)},
             {"user_id": "nu-1", "item_id": items[0], "type": "group_buy_start",
              "group_id": "g-new", "ts": live.after(hours=1, minutes=1)},

@@ -28,7 +28,8 @@ def test_answers_are_written_with_positions_and_counted(tmp_path: Path) -> None:
     assert log.record(_shown("r2", "u1", ["b"], ts=2_000))
     log.flush()
     assert _rows(path) == [
-        ("r1", "u1", "item", "a", 0, "popular", "v1"), ("r1", "u1", "item", "b", 1, "popular", "v1"),
+        ("r1", "u1", "item", "a", 0, "popular", "v1"),
+        ("r1", "u1", "item", "b", 1, "popular", "v1"),
         ("r2", "u1", "item", "b", 0, "popular", "v1")]
     assert shown_count(path, "u1", EntityKind.ITEM, "b") == 2
     assert shown_count(path, "u1", EntityKind.ITEM, "zzz") == 0

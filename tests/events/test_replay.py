@@ -58,7 +58,8 @@ def replay(tmp_path_factory) -> dict:
     with_item = pc.is_valid(events["item_id"])
     per_user = pc.value_counts(pc.filter(events["user_id"], with_item))
     rng = np.random.default_rng(0)
-    busy = [u.as_py() for u, n in zip(per_user.field(0), per_user.field(1)) if n.as_py() >= 8]
+    counts = zip(per_user.field(0), per_user.field(1), strict=True)
+    busy = [u.as_py() for u, n in counts if n.as_py() >= 8]
     posted, held = [], {}
     for user in rng.permutation(sorted(busy)).tolist():  # the first 200 with held-out items
         rows = events.filter(pc.equal(events["user_id"], user))
