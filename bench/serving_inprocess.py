@@ -62,8 +62,8 @@ def build(work: Path, users: int, items: int, seed: int) -> Path:
         run_stage(
             "train",
             "import logging; logging.basicConfig(level=logging.INFO); "
-            "from pathlib import Path; from pipelines.train import run_training; "
-            "from recsys.training.config import TrainConfig; "
+            "from pathlib import Path; from recsys.training.run import run_training; "
+            "from recsys.recipe import TrainConfig; "
             f"run_training(Path({str(data)!r}), TrainConfig(seed={seed}), "
             f"truth_dir=Path({str(raw / 'truth')!r}), models_dir=Path({str(models)!r}))",
         )
@@ -83,9 +83,9 @@ def load_times(bundle: Path, repeats: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {}
     for mode in ("verify", "no-verify"):
         for _ in range(repeats):
-            out = subprocess.run(
-                [sys.executable, "-c", code, mode], capture_output=True, text=True, check=True
-            )
+            out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"loading {bundle} failed: {out.stderr.strip().splitlines()[-1]}")
             seconds, rss_mib = json.loads(out.stdout.strip().splitlines()[-1])
             times.setdefault(mode, []).append(seconds)
             times.setdefault(f"{mode} peak RSS MiB", []).append(rss_mib)
@@ -93,19 +93,23 @@ def load_times(bundle: Path, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def timed(call: Callable[[], object], n: int, warmup: int = 20) -> np.ndarray:
-    for _ in range(warmup):
-        call()
-    out = np.empty(n)
-    for k in range(n):
+def timed(call: Callable[[object], object], args: list, warmup: int = 20) -> np.ndarray:
+    """Milliseconds of `call(a)` for each `a` in `args`, after `warmup` untimed calls."""
+    for a in args[:warmup]:
+        call(a)
+    out = np.empty(len(args))
+    for k, a in enumerate(args):
         start = time.perf_counter()
-        call()
+        call(a)
         out[k] = time.perf_counter() - start
     return out * 1000.0
 
 
 def latencies(bundle: Path, n: int, seed: int) -> list[dict[str, object]]:
+    """Per route: n calls through the app and n bare runtime calls, on different ids (so
+    neither finds the other's pages warm), the runtime calls pinned as the server pins them."""
     from fastapi.testclient import TestClient
+    from threadpoolctl import threadpool_limits
 
     from recsys.runtime import PolicyStep, RuntimeModel
     from serving.app import create_app
@@ -113,60 +117,58 @@ def latencies(bundle: Path, n: int, seed: int) -> list[dict[str, object]]:
 
     model = RuntimeModel.load(bundle, verify=False)
     rng = np.random.default_rng(seed)
-    interacted = model.parts.history.interacted
-    has_history = np.diff(interacted.indptr) > 0
+    has_history = np.diff(model.parts.history.interacted.indptr) > 0
     user_ids = model.parts.ids.users.ids
     item_ids = model.parts.ids.items.ids
-    groups = {
-        "scorer": user_ids[rng.choice(np.flatnonzero(has_history), n)],
-        "circle_chain": user_ids[np.flatnonzero(~has_history)],
-        "global_chain": np.array([f"bench-unknown-{k}" for k in range(n)]),
+    candidates = {
+        "scorer": user_ids[rng.choice(np.flatnonzero(has_history), 2 * n, replace=False)],
+        "circle_chain": user_ids[rng.permutation(np.flatnonzero(~has_history))[: 20 * n]],
+        "global_chain": np.array([f"bench-unknown-{k}" for k in range(2 * n)]),
     }
-    for step, ids in list(groups.items()):
-        ids = ids[: 10 * n]
-        ids = [u for u in ids if model.recommend(str(u), 1).step == PolicyStep(step)][:n]
-        groups[step] = np.array(ids, dtype=object)
-    items = item_ids[rng.choice(len(item_ids), n)]
+    groups = {
+        step: [str(u) for u in ids if model.recommend(str(u), 1).step == PolicyStep(step)][: 2 * n]
+        for step, ids in candidates.items()
+    }
+    items = [str(i) for i in item_ids[rng.choice(len(item_ids), 2 * n, replace=False)]]
 
     key = secrets.token_urlsafe(24)
-    app = create_app(Settings(models_dir=bundle.parent, api_keys={key: "service"}))
+    settings = Settings(models_dir=bundle.parent, api_keys={key: "service"})
+    app = create_app(settings)
     rows = []
-    with TestClient(app) as client:
+    with TestClient(app) as client, threadpool_limits(limits=settings.blas_threads):
         assert client.get("/readyz").json()["model_version"] == model.version, "promote the bundle"
         headers = {"X-API-Key": key}
 
-        def route(name: str, paths: list[str], direct: Callable[[int], object] | None) -> None:
-            if not paths:
+        def route(name: str, path: str, ids: list[str], direct: Callable | None) -> None:
+            if len(ids) < 2:
                 return
-            cursor = iter(range(10**9))
-            through_app = timed(
-                lambda: client.get(paths[next(cursor) % len(paths)], headers=headers), n
-            )
-            row: dict[str, object] = {"route": name, "calls": n, "app": through_app}
+            half = len(ids) // 2
+            calls = half if direct is not None else len(ids)
+            paths = [path.format(id=i) for i in ids[:calls]]
+            app_ms = timed(lambda p: client.get(p, headers=headers), paths)
+            row: dict[str, object] = {"route": name, "calls": calls, "app": app_ms}
             if direct is not None:
-                bare = iter(range(10**9))
-                row["runtime"] = timed(lambda: direct(next(bare) % len(paths)), n)
+                row["runtime"] = timed(direct, ids[half : 2 * half])
             rows.append(row)
-            print(f"{name}: app p50 {np.percentile(through_app, 50):.2f} ms", flush=True)
+            print(f"{name}: app p50 {np.percentile(app_ms, 50):.2f} ms", flush=True)
 
+        recommendations = "/v1/users/{id}/recommendations?limit=20"
         for step, ids in groups.items():
             route(
-                f"GET /v1/users/{{id}}/recommendations?limit=20 ({step})",
-                [f"/v1/users/{u}/recommendations?limit=20" for u in ids],
-                lambda k, ids=ids: model.recommend(str(ids[k]), 20),
+                f"GET {recommendations} ({step})",
+                recommendations,
+                ids,
+                lambda u: model.recommend(u, 20),
             )
-        known = groups["scorer"]
         route(
             "GET /v1/users/{id}/circles",
-            [f"/v1/users/{u}/circles" for u in known],
-            lambda k: model.user_circles(str(known[k])),
+            "/v1/users/{id}/circles",
+            groups["scorer"],
+            model.user_circles,
         )
-        route(
-            "GET /v1/items/{id}/similar?limit=20",
-            [f"/v1/items/{i}/similar?limit=20" for i in items],
-            lambda k: model.similar_items(str(items[k]), 20),
-        )
-        route("GET /v1/circles", ["/v1/circles"], None)
+        similar = "/v1/items/{id}/similar?limit=20"
+        route(f"GET {similar}", similar, items, lambda i: model.similar_items(i, 20))
+        route("GET /v1/circles", "/v1/circles", ["-"] * n, None)
     return rows
 
 
@@ -194,10 +196,12 @@ def render(args: argparse.Namespace, bundle: Path, loads: dict, rows: list, info
         "# Serving in process: bundle load and per-route latency",
         "",
         "Rendered by `bench/serving_inprocess.py`. Load times are `RuntimeModel.load` in a fresh",
-        "process with the page cache warm (the bundle was just written or read); latencies are",
-        "sequential calls in one process, through the app (FastAPI TestClient: routing, key",
-        "check, validation, response schema, metrics) and as the bare `RuntimeModel` call.",
-        "The machine's 2 cores are shared with other jobs: see the load average.",
+        "process with the page cache warm (the bundle was just written or read); a hot swap takes",
+        "a worker about one poll interval (1 s) plus the verified load. Latencies are sequential",
+        "calls in one process, through the app (FastAPI TestClient: routing, key check,",
+        "validation, compute pool, response schema, metrics) and as the bare `RuntimeModel` call",
+        "(1 BLAS/OpenMP thread, as the server pins it), on different random ids so neither finds",
+        "the other's pages warm. The machine's 2 cores are shared with other jobs: see the load.",
         "",
         f"- command: `{info['command']}` ({info['date']})",
         f"- bundle: {counts.get('users', '?'):,} users, {counts.get('items', '?'):,} items, "
@@ -241,7 +245,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bundle", type=Path, help="Serve this bundle instead of building one.")
-    parser.add_argument("--calls", type=int, default=1000, help="Calls per route.")
+    parser.add_argument("--calls", type=int, default=1000, help="Calls per route and kind.")
     parser.add_argument("--load-repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS / "serving.md")
     args = parser.parse_args()
