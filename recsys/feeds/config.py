@@ -54,9 +54,12 @@ def _default_sources() -> tuple[SourceConfig, ...]:
 class RankerConfig(FrozenConfig):
     """LightGBM lambdarank over (user, candidate) features, learned on the label fold."""
 
+    objectives: tuple[Literal["lambdarank", "rank_xendcg"], ...] = Field(
+        ("lambdarank", "rank_xendcg"), min_length=1,
+        description="LightGBM ranking objectives tried; the best on held-out users wins")
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: tuple[int, ...] = Field(
-        (15, 63), min_length=1, description="tried in turn; the best on held-out users wins")
+        (31,), min_length=1, description="tried with each objective; the best held out wins")
     min_data_in_leaf: int = Field(50, ge=1)
     max_rounds: int = Field(400, ge=1, description="boosting rounds at most (early stopping)")
     early_stopping: int = Field(30, ge=1, description="rounds without gain before stopping")

@@ -1,7 +1,8 @@
 """Per-(user, candidate) features of the ranker, built in batches of users.
 
 Each source contributes its score, its rank in its own top-n (the sentinel n when it did not
-propose the item) and its score relative to the user's best (scale-free across users).
+propose the item), its score relative to the user's best and its z-score over the user's
+candidates (both scale-free across users and between the fit and the refit).
 Then, as far as the data has them: log popularity, the user's activity, what is trending,
 the item's age, the user's share of items in the candidate's circle, content similarity to
 the user's items, the group-buy flag, the price gap to what the user buys, and, where each
@@ -90,7 +91,7 @@ class FeatureBuilder:
     def _names(self) -> list[str]:
         names = []
         for s in self.source_names_:
-            names += [f"{s}_score", f"{s}_rel"]
+            names += [f"{s}_score", f"{s}_rel", f"{s}_z"]
             if s in self.list_len_:
                 names.append(f"{s}_rank")
         names += ["n_proposing", "item_pop", "user_activity"]
@@ -122,6 +123,7 @@ class FeatureBuilder:
             finite = np.where(np.isfinite(dense), np.abs(dense), 0.0)
             scale = finite.max(axis=1, keepdims=True)
             cols[f"{name}_rel"] = score / np.where(scale > 0, scale, 1.0)
+            cols[f"{name}_z"] = _z_per_row(score, cand >= 0)
             if name in self.list_len_:
                 rank = _rank_of(batch.lists[name], safe, self.n_items_, self.list_len_[name])
                 cols[f"{name}_rank"] = rank
@@ -197,6 +199,17 @@ def latest_items(first_ts: sp.csr_matrix, n: int) -> np.ndarray:
     keep = pos < n
     out[rows[keep], pos[keep]] = t.indices[order][keep]
     return out
+
+
+def _z_per_row(score: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(n, C) scores standardised over each user's own candidates: a source's scale differs
+    between users (activity) and between the fit and the refit; its spread within a list
+    does not."""
+    v = np.where(valid & np.isfinite(score), score, 0.0).astype(np.float64)
+    count = np.maximum((valid & np.isfinite(score)).sum(axis=1, keepdims=True), 1)
+    mean = v.sum(axis=1, keepdims=True) / count
+    var = (v * v).sum(axis=1, keepdims=True) / count - mean * mean
+    return ((v - mean) / np.sqrt(np.maximum(var, 1e-12))).astype(np.float32)
 
 
 def _recent_rows(recent: np.ndarray, user_ids: np.ndarray) -> np.ndarray:

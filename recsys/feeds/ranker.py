@@ -1,7 +1,7 @@
-"""The learned ranker: LightGBM lambdarank over (user, candidate) feature rows, one group per
+"""The learned ranker: LightGBM learning to rank (lambdarank or XE-NDCG) over (user, candidate) feature rows, one group per
 user, learned on a label fold the sources never saw.
 
-Held-out users (a seeded share) stop the boosting early and choose among a few tree sizes;
+Held-out users (a seeded share) stop the boosting early and choose the objective and tree size;
 the chosen model is kept as LightGBM's own text format, so a saved ranker is plain text.
 """
 
@@ -46,10 +46,10 @@ class LambdaRanker:
         self.config = config or RankerConfig()
         self.seed = int(seed)
 
-    def _params(self, num_leaves: int, n_rows: int) -> dict[str, Any]:
+    def _params(self, objective: str, num_leaves: int, n_rows: int) -> dict[str, Any]:
         c = self.config
         return {
-            "objective": "lambdarank", "metric": "ndcg", "eval_at": [10],
+            "objective": objective, "metric": "ndcg", "eval_at": [10],
             "learning_rate": c.learning_rate, "num_leaves": num_leaves,
             # Tiny data (tests, small sets) cannot fill big leaves: scale the floor down.
             "min_data_in_leaf": max(1, min(c.min_data_in_leaf, n_rows // 200)),
@@ -78,8 +78,9 @@ class LambdaRanker:
                                     reference=train_set, free_raw_data=False))
         report = RankerReport(n_rows=len(y), n_groups=n_groups)
         best_model, best_score = None, -np.inf
-        for leaves in self.config.num_leaves:
-            params = self._params(leaves, len(y))
+        tries = [(o, n) for o in self.config.objectives for n in self.config.num_leaves]
+        for objective, leaves in tries:
+            params = self._params(objective, leaves, len(y))
             evals: dict[str, Any] = {}
             callbacks = [lgb.record_evaluation(evals)]
             if len(sets) > 1:
@@ -90,10 +91,10 @@ class LambdaRanker:
             curve = evals.get("valid", {}).get("ndcg@10", [0.0])
             rounds = model.best_iteration or model.num_trees()
             score = float(curve[rounds - 1]) if rounds and len(curve) >= rounds else 0.0
-            report.trials.append({"num_leaves": leaves, "rounds": int(rounds),
-                                  "valid_ndcg@10": round(score, 5)})
-            logger.info("ranker num_leaves=%d: %d rounds, held-out ndcg@10 %.4f",
-                        leaves, rounds, score)
+            report.trials.append({"objective": objective, "num_leaves": leaves,
+                                  "rounds": int(rounds), "valid_ndcg@10": round(score, 5)})
+            logger.info("ranker %s, num_leaves=%d: %d rounds, held-out ndcg@10 %.4f",
+                        objective, leaves, rounds, score)
             if score > best_score:
                 best_model, best_score = model, score
                 report.best = report.trials[-1]

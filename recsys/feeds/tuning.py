@@ -86,9 +86,11 @@ def source_ndcg(source: Source, fit: sp.csr_matrix, label: sp.csr_matrix,
 
 def tune_sources(sources: list[Source], fit: sp.csr_matrix, label: sp.csr_matrix,
                  side: SideData, *, trials: int, budget_s: float, max_users: int,
-                 seed: int) -> tuple[list[SourceConfig], dict[str, SourceTuning]]:
+                 seed: int) -> tuple[list[SourceConfig], dict[str, SourceTuning],
+                                     dict[str, Source]]:
     """Search each tunable model source's settings; returns the chain's configs with the
-    best settings found, and every trial."""
+    best settings found, every trial, and the best fit of each tuned source (fitted on `fit`,
+    so the caller need not fit it again)."""
     rng = np.random.default_rng(seed)
     users = np.flatnonzero(np.diff(label.indptr) > 0)
     if len(users) > max_users:
@@ -97,6 +99,7 @@ def tune_sources(sources: list[Source], fit: sp.csr_matrix, label: sp.csr_matrix
                and s.config.kind in SPACES and budget_s > 0]
     configs = {s.name: s.config for s in sources}
     report: dict[str, SourceTuning] = {}
+    fitted: dict[str, Source] = {}
     started = time.perf_counter()
     for i, source in enumerate(tunable):
         share = (budget_s - (time.perf_counter() - started)) / (len(tunable) - i)
@@ -107,7 +110,8 @@ def tune_sources(sources: list[Source], fit: sp.csr_matrix, label: sp.csr_matrix
                 params = {**source.config.params, **draw(SPACES[source.config.kind], rng)}
             t0 = time.perf_counter()
             candidate = ModelSource(source.config.model_copy(update={"params": params}))
-            score = source_ndcg(candidate.fit(fit, side, seed=seed), fit, label, users)
+            candidate.fit(fit, side, seed=seed)
+            score = source_ndcg(candidate, fit, label, users)
             seconds = time.perf_counter() - t0
             spent += seconds
             tuning.trials.append({"params": params, "ndcg@10": round(score, 5),
@@ -116,7 +120,8 @@ def tune_sources(sources: list[Source], fit: sp.csr_matrix, label: sp.csr_matrix
                         number + 1, params, score, seconds)
             if not score <= tuning.best_score:  # the first, or better (NaN-safe)
                 tuning.best_params, tuning.best_score = dict(params), score
+                fitted[source.name] = candidate
             if spent + spent / (number + 1) > share:
                 break
         configs[source.name] = source.config.model_copy(update={"params": tuning.best_params})
-    return [configs[s.name] for s in sources], report
+    return [configs[s.name] for s in sources], report, fitted
