@@ -1,5 +1,5 @@
-"""The learned ranker: LightGBM learning to rank (lambdarank or XE-NDCG) over (user, candidate) feature rows, one group per
-user, learned on a label fold the sources never saw.
+"""The learned ranker: LightGBM learning to rank (lambdarank or XE-NDCG) over (user, candidate)
+feature rows, one group per user, learned on a label fold the sources never saw.
 
 Held-out users (a seeded share) stop the boosting early and choose the objective and tree size;
 the chosen model is kept as LightGBM's own text format, so a saved ranker is plain text.

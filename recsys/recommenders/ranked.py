@@ -91,9 +91,9 @@ class RankedRecommender(Recommender):
         report.update(label_split=method, fit_pairs=int(fit_x.nnz), label_pairs=int(label.nnz),
                       skipped_sources=skipped)
         t0 = time.perf_counter()
-        configs, tuning, fitted = tune_sources(sources, fit_x, label, fit_side, trials=cfg.tune_trials,
-                                       budget_s=cfg.tune_budget_s, max_users=cfg.max_tune_users,
-                                       seed=cfg.seed)
+        configs, tuning, fitted = tune_sources(
+            sources, fit_x, label, fit_side, trials=cfg.tune_trials, budget_s=cfg.tune_budget_s,
+            max_users=cfg.max_tune_users, seed=cfg.seed)
         report["tuning"] = {n: vars(t) for n, t in tuning.items()}
         report["tune_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
