@@ -27,5 +27,10 @@ serve: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check recsys pipelines serving tests bench
 
+# Removes exactly what `make demo` recorded creating (models/.demo-created.json: sample data,
+# report, bundles), repairs models/PROMOTED, drops stale temp bundle folders, then the venv.
+# Your own data, reports and bundles stay.
 clean:
-	rm -rf $(VENV) data/raw data/processed models/2* reports
+	if test -x $(BIN)/recsys; then $(BIN)/recsys models remove-created --models-dir models; \
+	else echo "no $(VENV): demo outputs (models/.demo-created.json) left in place"; fi
+	rm -rf $(VENV)

@@ -15,6 +15,7 @@ import typer
 
 from pipelines.evaluate import run_evaluate
 from pipelines.train import run_training
+from recsys.bundle.created import CreationLog
 from recsys.bundle.registry import ModelRegistry
 from recsys.data_summary import summarize
 from recsys.datastore import DataDir
@@ -24,6 +25,8 @@ from recsys.training.artifacts import TrainedModel
 from recsys.training.config import TrainConfig
 
 logger = logging.getLogger("recsys.demo")
+#: What the demo created, in the models folder; `make clean` removes exactly that.
+DEMO_RECORD = ".demo-created.json"
 
 
 def _section(title: str) -> None:
@@ -44,6 +47,8 @@ def demo(
     """Generate a sample, ingest it, train and promote a bundle, and print what it learned."""
     raw = workdir / "raw" / "sample"
     processed = workdir / "processed" / "sample"
+    reports = workdir / "reports" / "sample"
+    created = CreationLog.begin(models_dir / DEMO_RECORD, models_dir, [raw, processed, reports])
 
     _section("1. generate sample data (recsys synth)")
     counts = generate(SynthConfig(n_users=users, n_items=items, seed=seed), raw)
@@ -59,6 +64,7 @@ def demo(
     bundle_path = run_training(
         processed, TrainConfig(seed=seed), truth_dir=raw / "truth", models_dir=models_dir
     )
+    created.bundle(bundle_path.name)
     registry = ModelRegistry(models_dir)
     registry.promote(bundle_path.name, force=True)
     manifest = json.loads((bundle_path / "manifest.json").read_text())
@@ -97,7 +103,7 @@ def demo(
     _section("6. evaluate the recipe against tuned baselines (recsys evaluate)")
     run = run_evaluate(
         processed,
-        out_dir=workdir / "reports" / "sample",
+        out_dir=reports,
         bundle=bundle_path,
         n_trials=trials,
         seed=seed,

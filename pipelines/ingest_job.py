@@ -10,12 +10,18 @@ import typer
 from recsys.errors import RecsysError
 from recsys.ingest import ColumnMap
 from recsys.ingest import ingest as run_ingest
+from recsys.ingest.runner import DEFAULT_MAX_QUARANTINE_SHARE, claim_ingest_output
 
 SrcArg = Annotated[
     Path, typer.Argument(help="Folder of <table>.csv, <table>.parquet or <table>/ Parquet parts.")
 ]
 OutOpt = Annotated[
-    Path, typer.Option("--out", help="Data directory to write (replaced on success).")
+    Path,
+    typer.Option(
+        "--out",
+        help="Data directory to write (replaced on success); new, empty or an earlier ingest "
+        "output, never the source or a folder around it.",
+    ),
 ]
 MapOpt = Annotated[
     Path | None,
@@ -24,7 +30,25 @@ MapOpt = Annotated[
 CirclesOpt = Annotated[
     Path | None, typer.Option(help="Circle catalogue TOML when SRC has no circles table.")
 ]
-MemoryOpt = Annotated[str, typer.Option(help="DuckDB memory limit; the rest spills to disk.")]
+MemoryOpt = Annotated[
+    str, typer.Option(help="DuckDB memory limit such as 2GB or 512MB; the rest spills to disk.")
+]
+ShareOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-quarantine-share",
+        help="Fail (and write nothing) when a table has more than this share of its rows "
+        "quarantined.",
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an existing --out folder that is not an earlier ingest output "
+        "(never the source).",
+    ),
+]
 
 
 def ingest(
@@ -33,12 +57,22 @@ def ingest(
     mapping: MapOpt = None,
     circles: CirclesOpt = None,
     memory_limit: MemoryOpt = "2GB",
+    max_quarantine_share: ShareOpt = DEFAULT_MAX_QUARANTINE_SHARE,
+    force: ForceOpt = False,
 ) -> None:
     """Validate source tables against the data contract; quarantine bad rows with a reason."""
     try:
+        # The mapping file is an input too: the output must not swallow it.
+        claim_ingest_output(out, inputs={"--map file": mapping}, force=force)
         column_map = ColumnMap.from_toml(mapping) if mapping is not None else None
         report = run_ingest(
-            src, out, column_map=column_map, circles_path=circles, memory_limit=memory_limit
+            src,
+            out,
+            column_map=column_map,
+            circles_path=circles,
+            memory_limit=memory_limit,
+            max_quarantine_share=max_quarantine_share,
+            force=force,
         )
     except RecsysError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -1,7 +1,9 @@
-"""`recsys models ...`: list, inspect, verify, promote and roll back model bundles.
+"""`recsys models ...`: list, inspect, verify, promote, roll back and clean up model bundles.
 
 Promotion is guarded by the `[bundle]` section of the training config (guarded metrics and
-tolerance); `--tolerance` and `--metric` override it for one call.
+tolerance); `--tolerance` and `--metric` override it for one call. Every command refuses a
+bundle whose manifest is unsigned, mis-signed or of another format version (the key comes from
+RECSYS_BUNDLE_KEY or the key file, see docs/training.md).
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ from typing import Annotated
 
 import typer
 
-from recsys.bundle.manifest import flatten_metrics
+from recsys.bundle.created import remove_created
+from recsys.bundle.manifest import FORMAT_VERSION, flatten_metrics
 from recsys.bundle.registry import DEFAULT_GUARDED_METRICS, DEFAULT_TOLERANCE, ModelRegistry
+from recsys.bundle.signing import resolve_key
+from recsys.bundle.staging import remove_stale_temps
 from recsys.config import load_config
 from recsys.errors import RecsysError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.toml"
 
 app = typer.Typer(
-    help="Model bundles: list, show, verify, promote (metric-guarded) and roll back.",
+    help="Model bundles: list, show, verify, promote (metric-guarded), roll back, clean up.",
     no_args_is_help=True,
 )
 
 ModelsDir = typer.Option(Path("models"), "--models-dir", help="Folder holding the bundles.")
+DEMO_RECORD = ".demo-created.json"  # pipelines/demo.py writes it; pipelines never import each other
 ConfigOpt = typer.Option(
     DEFAULT_CONFIG, "--config", help="Training config whose [bundle] section guards promotion."
 )
@@ -34,10 +40,10 @@ ConfigOpt = typer.Option(
 
 @contextmanager
 def _domain_errors() -> Iterator[None]:
-    """Library errors become one red line on stderr and exit code 1, not a traceback."""
+    """Library and file-system errors become one red line on stderr and exit 1, no traceback."""
     try:
         yield
-    except RecsysError as exc:
+    except (RecsysError, OSError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
 
@@ -103,10 +109,14 @@ def show(
 
 @app.command()
 def verify(version: str = typer.Argument(...), models_dir: Path = ModelsDir) -> None:
-    """Check every file of a bundle against its manifest checksums."""
+    """Check a bundle's format version, its manifest signature and every file's checksum."""
     with _domain_errors():
-        bundle = ModelRegistry(models_dir).bundle(version, verify=True)
-    typer.echo(f"{version}: {len(bundle.manifest.files)} files verified")
+        key = resolve_key()
+        bundle = ModelRegistry(models_dir).bundle(version, verify=True, key=key)
+    typer.echo(
+        f"{version}: format version {FORMAT_VERSION}, signature valid (key {key.key_id} from "
+        f"{key.source}), {len(bundle.manifest.files)} files verified"
+    )
 
 
 @app.command()
@@ -145,3 +155,29 @@ def rollback(models_dir: Path = ModelsDir) -> None:
         previous = registry.promoted()
         version = registry.rollback()
     typer.echo(f"rolled back to {version} (was {previous})")
+
+
+@app.command("remove-created")
+def remove_created_cmd(
+    models_dir: Path = ModelsDir,
+    record: Path | None = typer.Option(
+        None, "--record", help="Record of what a job created (default: the demo's)."
+    ),
+) -> None:
+    """Remove exactly what a job recorded creating, repair PROMOTED, drop stale temp folders.
+
+    `recsys demo` records its data, report and bundle folders in MODELS_DIR/.demo-created.json;
+    `make clean` calls this. Nothing the job did not create is touched.
+    """
+    record = record or models_dir / DEMO_RECORD
+    had_record = record.is_file()
+    with _domain_errors():
+        removed = remove_created(record)
+        removed += [f"stale temp {p.name}" for p in remove_stale_temps(models_dir)]
+        promoted = ModelRegistry(models_dir).promoted()
+    if not had_record and not removed:
+        typer.echo(f"nothing to remove (no record at {record}, no stale temp folder)")
+        return
+    for what in removed:
+        typer.echo(f"removed {what}")
+    typer.echo(f"promoted: {promoted or 'none'}")

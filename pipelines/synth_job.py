@@ -14,7 +14,13 @@ import typer
 from recsys.config import load_config
 from recsys.errors import RecsysError
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")]
+OutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output folder (replaced atomically): new, empty or an earlier synth output.",
+    ),
+]
 UsersOpt = Annotated[int | None, typer.Option("--users", help="Number of users (default 10000).")]
 ItemsOpt = Annotated[
     int | None, typer.Option("--items", help="Number of items (default: users / 10, at least 50).")
@@ -45,6 +51,14 @@ CirclesOpt = Annotated[
     ),
 ]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an existing --out folder that is not an earlier synth output "
+        "(never one holding --config or --circles).",
+    ),
+]
 
 
 def synth(
@@ -58,6 +72,7 @@ def synth(
     config: ConfigOpt = None,
     circles: CirclesOpt = None,
     progress: ProgressOpt = True,
+    force: ForceOpt = False,
 ) -> None:
     """Generate platform-like data with planted truth.
 
@@ -78,7 +93,8 @@ def synth(
             progress=progress,
         )
         catalogue = load_catalogue(circles) if circles is not None else None
-        counts = generate(cfg, out, catalogue)
+        inputs = {"--config file": config, "--circles file": circles}
+        counts = generate(cfg, out, catalogue, force=force, inputs=inputs)
     except RecsysError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -55,3 +55,11 @@ class BundleError(RecsysError):
 
 class PromotionRefusedError(BundleError):
     """Promoting a bundle was refused (for example its metrics regress beyond tolerance)."""
+
+
+class BundleFormatError(BundleError):
+    """A bundle was written in another format version than this code reads."""
+
+
+class BundleSignatureError(BundleError):
+    """A bundle's manifest is unsigned, signed with another key, or altered since signing."""

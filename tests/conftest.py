@@ -7,6 +7,7 @@ skips when it is absent; under CI=true it fails instead, so a green CI never hid
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,21 @@ def shared_dataset(name: str) -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+#: The bundle signing key of the test session (any text of 16+ characters is a valid key).
+TEST_BUNDLE_KEY = "recsys-test-session-bundle-key"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every test signs and reads bundles with a test key, and no key file lands in the repo.
+
+    Session-scoped so module- and session-scoped fixtures that train bundles get it too; it
+    sets the process environment, which subprocesses (the CLI, a server) inherit. Tests of key
+    handling itself override these with monkeypatch.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSYS_BUNDLE_KEY", TEST_BUNDLE_KEY)
+        mp.setenv("RECSYS_BUNDLE_KEY_FILE", str(tmp_path_factory.mktemp("key") / "bundle.key"))
+        yield TEST_BUNDLE_KEY

@@ -25,7 +25,7 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from recsys.contract import CIRCLES, TABLES_BY_NAME
-from recsys.datastore import DataDir
+from recsys.datastore import DATASET_JSON, DataDir
 from recsys.errors import ContractError, UnusableFileError
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 #: Stand-in time for data sets that record none (documented in docs/datasets.md). Chosen well
 #: before any real event so it can never be mistaken for one.
 UNDATED = pd.Timestamp("2000-01-01T00:00:00Z")
-DATASET_JSON = "dataset.json"
 META_DIR = "meta"
 
 

@@ -1,4 +1,4 @@
-"""Reading a bundle safely: the manifest must be there and every file must match its checksum.
+"""Reading a bundle safely: a signed manifest of this format, and every file matching it.
 
 A bundle holds only `.npy` arrays (loaded with allow_pickle=False), JSON, Parquet id maps and
 faiss index files, so opening one never runs code from it.
@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
-from recsys.bundle.manifest import MANIFEST_NAME, Manifest, file_entry
+from recsys.bundle.manifest import MANIFEST_NAME, Manifest, file_entry, inside, parse_manifest
+from recsys.bundle.signing import BundleKey
 from recsys.errors import BundleError
 
 logger = logging.getLogger(__name__)
@@ -38,14 +38,16 @@ class Bundle:
         return self.manifest.version
 
     @classmethod
-    def open(cls, path: str | Path, *, verify: bool = True) -> Bundle:
-        """Open a bundle; with `verify`, check every listed file's size and sha256.
+    def open(cls, path: str | Path, *, verify: bool = True, key: BundleKey | None = None) -> Bundle:
+        """Open a bundle; with `verify`, also check every listed file's size and sha256.
 
+        The manifest's format version and signature are always checked (it is one small file).
         Raises BundleError naming the file and the problem: no folder, no manifest (a partial
-        bundle), unreadable manifest, missing / resized / altered files, files not in the manifest.
+        bundle), another format version, unsigned or mis-signed manifest, unreadable manifest,
+        missing / resized / altered files, files not in the manifest.
         """
         root = Path(path)
-        manifest = read_manifest(root)
+        manifest = read_manifest(root, key)
         bundle = cls(root, manifest)
         if verify:
             bundle.verify()
@@ -55,7 +57,7 @@ class Bundle:
         """Check every file against the manifest (sha256 reads every byte: seconds per GB)."""
         problems = []
         for rel, expected in self.manifest.files.items():
-            path = self.root / rel
+            path = inside(self.root, rel)
             if not path.is_file():
                 problems.append(f"{rel}: missing")
                 continue
@@ -63,7 +65,12 @@ class Bundle:
             if size != expected.bytes:
                 problems.append(f"{rel}: {size} bytes, manifest says {expected.bytes}")
                 continue
-            if file_entry(path).sha256 != expected.sha256:
+            try:
+                digest = file_entry(path).sha256
+            except OSError as exc:
+                problems.append(f"{rel}: unreadable ({exc.strerror})")
+                continue
+            if digest != expected.sha256:
                 problems.append(f"{rel}: sha256 differs from the manifest (corrupt or altered)")
         listed = set(self.manifest.files) | {MANIFEST_NAME}
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
@@ -82,10 +89,7 @@ class Bundle:
 
     def path(self, name: str) -> Path:
         """Path of a file or folder of the bundle (for faiss indexes, id maps, recommenders)."""
-        rel = Path(name)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise BundleError(f"invalid bundle file name {name!r}")
-        target = self.root / rel
+        target = inside(self.root, name.rstrip("/"))
         if not target.exists():
             raise BundleError(f"bundle {self.version} has no {name!r}")
         return target
@@ -110,17 +114,18 @@ class Bundle:
             raise BundleError(f"{path}: not valid JSON: {exc}") from None
 
 
-def read_manifest(root: Path) -> Manifest:
-    """The manifest of the bundle at `root`, without checking files."""
+def read_manifest(root: Path, key: BundleKey | None = None) -> Manifest:
+    """The signed manifest of the bundle at `root`, without checking the other files."""
     if not root.is_dir():
         raise BundleError(f"{root}: no such bundle folder")
     path = root / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(f"{root}: no {MANIFEST_NAME}; partial or unfinished bundle")
     try:
-        manifest = Manifest.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        raise BundleError(f"{path}: invalid manifest:\n{exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read the manifest: {exc.strerror}") from None
+    manifest = parse_manifest(data, str(path), key)
     if manifest.version != root.name:
         raise BundleError(
             f"{path}: records version {manifest.version!r} but lives in folder {root.name!r}"

@@ -2,7 +2,9 @@
 
 The promoted version is one line in ``models_dir/PROMOTED``, replaced atomically (temp file +
 os.replace), so a reader sees the old or the new version, never a torn write. Every switch is
-appended to ``models_dir/promotions.jsonl``; rollback replays that history.
+appended to ``models_dir/promotions.jsonl``; rollback replays that history. Removing a bundle
+(`remove`) is recorded there too, and moves the pointer off it, so neither the pointer nor a
+rollback ever names a deleted bundle.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from recsys.bundle.bundle import Bundle, read_manifest
 from recsys.bundle.manifest import MANIFEST_NAME, Manifest
+from recsys.bundle.signing import BundleKey, resolve_key
 from recsys.bundle.writer import check_version
 from recsys.errors import BundleError, PromotionRefusedError
 
@@ -46,18 +51,24 @@ class ModelRegistry:
     # -- reading --------------------------------------------------------------------------
 
     def versions(self) -> list[Manifest]:
-        """Manifests of the complete bundles, oldest first (temp and partial folders skipped)."""
+        """Manifests of the complete, signed bundles, oldest first.
+
+        Temp folders (hidden, being written or left by a killed run) are never listed; partial,
+        unsigned, mis-signed or other-format bundles are skipped with a warning.
+        """
         if not self.models_dir.is_dir():
             return []
+        folders = [
+            f for f in self.models_dir.iterdir() if not f.name.startswith(".") and f.is_dir()
+        ]
+        key = resolve_key() if folders else None  # once, not once per bundle
         manifests = []
-        for folder in self.models_dir.iterdir():
-            if folder.name.startswith(".") or not folder.is_dir():
-                continue
+        for folder in folders:
             if not (folder / MANIFEST_NAME).is_file():
                 logger.warning("%s: no manifest, not a complete bundle; skipped", folder)
                 continue
             try:
-                manifests.append(read_manifest(folder))
+                manifests.append(read_manifest(folder, key))
             except BundleError as exc:
                 logger.warning("skipped: %s", exc)
         return sorted(manifests, key=lambda m: (m.created_at, m.version))
@@ -65,8 +76,8 @@ class ModelRegistry:
     def manifest(self, version: str) -> Manifest:
         return read_manifest(self._folder(version))
 
-    def bundle(self, version: str, *, verify: bool = True) -> Bundle:
-        return Bundle.open(self._folder(version), verify=verify)
+    def bundle(self, version: str, *, verify: bool = True, key: BundleKey | None = None) -> Bundle:
+        return Bundle.open(self._folder(version), verify=verify, key=key)
 
     def promoted(self) -> str | None:
         """The version serving reads, or None when nothing was promoted yet."""
@@ -103,25 +114,44 @@ class ModelRegistry:
     def regressions(
         self,
         candidate: Manifest,
-        reference: Manifest,
+        reference: Manifest | None,
         *,
         tolerance: float = DEFAULT_TOLERANCE,
         guarded_metrics: Sequence[str] = DEFAULT_GUARDED_METRICS,
     ) -> list[str]:
-        """Why `candidate` is worse than `reference` on the guarded metrics ([] when it is not).
+        """Why `candidate` may not replace `reference` on the guarded metrics ([] when it may).
 
-        A metric the reference lacks cannot regress; one the candidate lacks while the
-        reference has it counts as a regression (its quality is unproven).
+        A guarded metric the candidate records as null, NaN, infinite or not a number is always
+        a problem (NaN compares false to any threshold, so it would pass every check). One the
+        candidate lacks while the reference has it is a problem too (its quality is unproven).
+        A metric the reference lacks, or holds as no number, has nothing to be compared with.
         """
         problems = []
         for key in guarded_metrics:
-            before = reference.metric(key)
-            if before is None:
+            why = _not_a_number(candidate, key)
+            if why is not None and why != "not recorded":
+                problems.append(
+                    f"{key}: {why} in {candidate.version} (a guarded metric must be a finite "
+                    "number)"
+                )
+                continue
+            before = None if reference is None else reference.metric(key)
+            if reference is None or before is None or not math.isfinite(before):
+                if why is not None:
+                    against = "" if reference is None else f" nor by promoted {reference.version}"
+                    logger.warning(
+                        "guarded metric %s is not recorded by %s%s: nothing guards it "
+                        "(check the metric name)",
+                        key,
+                        candidate.version,
+                        against,
+                    )
                 continue
             after = candidate.metric(key)
             if after is None:
                 problems.append(
-                    f"{key}: not recorded (promoted {reference.version} has {before:.4f})"
+                    f"{key}: not recorded in {candidate.version} (promoted {reference.version} "
+                    f"has {before:.4f})"
                 )
             elif before - after > tolerance:
                 problems.append(
@@ -140,8 +170,10 @@ class ModelRegistry:
     ) -> None:
         """Point serving at `version` after verifying its files and guarding its metrics.
 
-        Raises PromotionRefusedError naming each regressed metric (unless `force`), and
-        BundleError when the bundle is missing, partial or corrupt (even with `force`).
+        Raises PromotionRefusedError naming each regressed, missing or non-finite guarded metric
+        (unless `force`), and BundleError when the bundle is missing, partial, unsigned,
+        mis-signed or corrupt (even with `force`). Comparing bundles trained on different data
+        logs a warning: their metrics were measured on different sets.
         """
         with self._lock():
             candidate = self.bundle(version, verify=True).manifest
@@ -149,22 +181,54 @@ class ModelRegistry:
             if current == version:
                 logger.info("%s is already promoted", version)
                 return
-            if current is not None and not force:
-                try:
-                    reference = self.manifest(current)
-                except BundleError as exc:
-                    logger.warning("promoted bundle unreadable, metrics not compared: %s", exc)
-                else:
-                    problems = self.regressions(
-                        candidate, reference, tolerance=tolerance, guarded_metrics=guarded_metrics
+            if not force:
+                reference = None
+                if current is not None:
+                    try:
+                        reference = self.manifest(current)
+                    except BundleError as exc:
+                        logger.warning("promoted bundle unreadable, metrics not compared: %s", exc)
+                if reference is not None:
+                    _warn_other_data(candidate, reference)
+                problems = self.regressions(
+                    candidate, reference, tolerance=tolerance, guarded_metrics=guarded_metrics
+                )
+                if problems:
+                    raise PromotionRefusedError(
+                        f"promotion of {version} refused: "
+                        + "; ".join(problems)
+                        + " (use --force, or force=True, to promote anyway)"
                     )
-                    if problems:
-                        raise PromotionRefusedError(
-                            f"promotion of {version} refused, metrics regress: "
-                            + "; ".join(problems)
-                            + " (use force to promote anyway)"
-                        )
             self._switch(version, previous=current, action="promote", forced=force)
+
+    def remove(self, version: str) -> str | None:
+        """Delete bundle `version` and repair the pointer; returns the promoted version after.
+
+        The removal is appended to the history first, so rollback never returns to it. When
+        it was the promoted one, serving moves back to the latest earlier promoted bundle that
+        still opens, or the pointer is removed when there is none.
+        """
+        with self._lock():
+            folder = self._folder(version)
+            if not folder.is_dir():
+                raise BundleError(f"{folder}: no such bundle folder")
+            current = self.promoted()
+            self._append({"action": "remove", "version": version, "previous": current})
+            shutil.rmtree(folder)
+            logger.info("removed bundle %s", folder)
+            if current != version:
+                return current
+            for target in reversed(self._stack()):
+                try:
+                    self.bundle(target, verify=True)
+                except BundleError as exc:
+                    logger.warning("not returning to %s: %s", target, exc)
+                    continue
+                self._switch(target, previous=current, action="rollback", forced=False)
+                return target
+            (self.models_dir / POINTER).unlink(missing_ok=True)
+            logger.info("%s: nothing is promoted any more", self.models_dir)
+            return None
 
     def rollback(self) -> str:
         """Re-point serving to the version promoted before the current one; returns it."""
@@ -181,11 +245,13 @@ class ModelRegistry:
             return target
 
     def _stack(self) -> list[str]:
-        """Promoted versions as a stack: promote pushes, rollback pops."""
+        """Promoted versions as a stack: promote pushes, rollback pops, remove deletes."""
         stack: list[str] = []
         for entry in self.history():
             version = str(entry["version"])
-            if entry.get("action") == "rollback":
+            if entry.get("action") == "remove":
+                stack = [v for v in stack if v != version]
+            elif entry.get("action") == "rollback":
                 while stack and stack[-1] != version:
                     stack.pop()
                 if not stack:
@@ -201,16 +267,12 @@ class ModelRegistry:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.models_dir / POINTER)
-        entry = {
-            "at": datetime.now(UTC).isoformat(),
-            "action": action,
-            "version": version,
-            "previous": previous,
-            "forced": forced,
-        }
-        with (self.models_dir / HISTORY).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
+        self._append({"action": action, "version": version, "previous": previous, "forced": forced})
         logger.info("%s: %s -> %s", action, previous or "(none)", version)
+
+    def _append(self, entry: dict[str, object]) -> None:
+        with (self.models_dir / HISTORY).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"at": datetime.now(UTC).isoformat(), **entry}) + "\n")
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -225,3 +287,34 @@ class ModelRegistry:
 
     def _folder(self, version: str) -> Path:
         return self.models_dir / check_version(version)
+
+
+def _not_a_number(manifest: Manifest, key: str) -> str | None:
+    """Why the recorded `key` is not a finite number, or None when it is one."""
+    value = manifest.metric(key)
+    if value is None:
+        return "null or not a number" if manifest.has_metric(key) else "not recorded"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return f"{value:g}"
+    return None
+
+
+def _warn_other_data(candidate: Manifest, reference: Manifest) -> None:
+    """Metrics of bundles trained on different data are not comparable: say so.
+
+    A refreshed child of the reference is exempt: it carries its parent's metrics unchanged.
+    """
+    a, b = candidate.data_fingerprint, reference.data_fingerprint
+    if candidate.parent_version == reference.version:
+        return
+    if a is not None and b is not None and a != b:
+        logger.warning(
+            "%s was trained on other data than promoted %s (data_fingerprint %s... vs %s...): "
+            "their metrics were measured on different data and are not comparable",
+            candidate.version,
+            reference.version,
+            a[:12],
+            b[:12],
+        )

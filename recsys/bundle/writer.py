@@ -1,7 +1,8 @@
 """Writing a bundle atomically: everything goes into a hidden temp folder, renamed at the end.
 
-A reader therefore sees either no `models/<version>/` or a complete one with its manifest; a
-failed run leaves nothing behind (the temp folder is removed on error).
+A reader therefore sees either no `models/<version>/` or a complete one with its signed
+manifest; a failed run leaves nothing behind (the temp folder is removed on error), and the
+temp folder of a killed run is removed by the next writer (`staging.py`).
 
     with BundleWriter(models_dir) as bundle:
         bundle.write_array("items/factors", item_factors)
@@ -30,7 +31,16 @@ from typing import Any, Self
 import numpy as np
 
 from recsys.bundle.bundle import Bundle
-from recsys.bundle.manifest import MANIFEST_NAME, Manifest, file_entry, library_versions
+from recsys.bundle.manifest import (
+    Manifest,
+    check_relpath,
+    file_entry,
+    inside,
+    library_versions,
+    write_manifest,
+)
+from recsys.bundle.signing import BundleKey, resolve_key
+from recsys.bundle.staging import WriterClaim, remove_stale_temps, temp_dir
 from recsys.errors import BundleError
 
 logger = logging.getLogger(__name__)
@@ -70,25 +80,33 @@ class BundleWriter:
         self.version = check_version(version or new_version(self.created_at))
         self.parent = parent
         self.final_dir = self.models_dir / self.version
-        self.tmp_dir = self.models_dir / f".tmp-{self.version}"
+        self.tmp_dir = temp_dir(self.models_dir, self.version)
         self.step_timings: dict[str, float] = {}
         self._committed = False
+        self._claim = WriterClaim(self.tmp_dir)
+        self._key: BundleKey | None = None
 
     def __enter__(self) -> Self:
         if self.final_dir.exists():
             raise BundleError(f"{self.final_dir}: bundle version already exists")
+        # Before any work: a missing or bad key must not cost a whole training run.
+        self._key = resolve_key(create=True)
         self.models_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.models_dir)
+        self._claim.acquire()
         try:
             self.tmp_dir.mkdir()
-        except FileExistsError:
-            raise BundleError(f"{self.tmp_dir}: another writer is building this version") from None
-        if self.parent is not None:
-            for rel in self.parent.manifest.files:
-                dest = self.tmp_dir / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                # A copy, not a hard link: rewriting a file here must never alter the parent.
-                shutil.copyfile(self.parent.root / rel, dest)
-            logger.info("bundle %s starts from %s", self.version, self.parent.version)
+            if self.parent is not None:
+                for rel in self.parent.manifest.files:
+                    dest = self.tmp_dir / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    # A copy, not a hard link: rewriting a file here must never alter the parent.
+                    shutil.copyfile(inside(self.parent.root, rel), dest)
+                logger.info("bundle %s starts from %s", self.version, self.parent.version)
+        except BaseException:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+            self._claim.release()
+            raise
         return self
 
     def __exit__(
@@ -103,6 +121,7 @@ class BundleWriter:
                 logger.warning("bundle %s left without commit(); discarded", self.version)
             else:
                 logger.error("bundle %s discarded after %s", self.version, exc_type.__name__)
+        self._claim.release()
 
     # -- content --------------------------------------------------------------------------
 
@@ -117,10 +136,11 @@ class BundleWriter:
         """Where to write a file (or folder) of the bundle; parent folders are created."""
         if self._committed or not self.tmp_dir.is_dir():
             raise BundleError(f"bundle {self.version} is not open for writing")
-        rel = Path(relname)
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts or rel == Path(MANIFEST_NAME):
-            raise BundleError(f"invalid bundle file name {relname!r}")
-        target = self.tmp_dir / rel
+        try:
+            check_relpath(relname.rstrip("/"))
+        except ValueError:
+            raise BundleError(f"invalid bundle file name {relname!r}") from None
+        target = self.tmp_dir / relname
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
@@ -171,9 +191,10 @@ class BundleWriter:
         step_timings: dict[str, float] | None = None,
         metrics: dict[str, Any] | None = None,
     ) -> Path:
-        """Checksum every file, write manifest.json last, rename into place; returns the path.
+        """Checksum every file, write the signed manifest.json last, rename into place.
 
-        Fields left None are inherited from the parent bundle when there is one.
+        Returns the bundle's final path. Fields left None are inherited from the parent bundle
+        when there is one.
         """
         if self._committed:
             raise BundleError(f"bundle {self.version} is already committed")
@@ -197,9 +218,7 @@ class BundleWriter:
             metrics=_pick(metrics, inherited, "metrics") or {},
             files=files,
         )
-        manifest_path = self.tmp_dir / MANIFEST_NAME
-        manifest_path.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-        _fsync(manifest_path)
+        write_manifest(self.tmp_dir, manifest, self._key)
         _fsync(self.tmp_dir)
         if self.final_dir.exists():
             raise BundleError(f"{self.final_dir}: bundle version already exists")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import scipy.sparse as sp
 
 from recsys.adapters.common import DATASET_JSON, AdapterInfo
 from recsys.bundle.bundle import Bundle
-from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint
+from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint, write_manifest
 from recsys.config import load_config
 from recsys.content.documents import item_documents
 from recsys.datastore import DataDir
@@ -139,15 +138,24 @@ def dataset_info(data: DataDir) -> AdapterInfo | None:
     return AdapterInfo.read(data.root) if (data.root / DATASET_JSON).is_file() else None
 
 
-def data_has_times(info: AdapterInfo | None, log: pd.DataFrame) -> bool:
-    """Whether `ts` is a real time: it must vary in the log, and the import must not say
-    otherwise. Amazon's adapter stores each event's position in its user's sequence as `ts`:
-    it varies, yet a global cut over positions means nothing, so `dataset.json` wins."""
+def data_has_times(
+    info: AdapterInfo | None, log: pd.DataFrame, time_kind: str | None = None
+) -> bool:
+    """Whether `ts` is a real time: it must vary in the log, and neither ingest's `time_kind`
+    (`DataDir.time_kind()`, which already weighed a mapping and the import's `dataset.json`)
+    nor, for data without one, `dataset.json` may say otherwise. Amazon's adapter stores each
+    event's position in its user's sequence as `ts`: it varies, yet a global cut over
+    positions means nothing."""
+    if time_kind is not None:
+        return time_kind == "real" and has_timestamps(log)
     return has_timestamps(log) and (info is None or info.has_timestamps)
 
 
 def resolve_split(
-    requested: SplitChoice, info: AdapterInfo | None, log: pd.DataFrame
+    requested: SplitChoice,
+    info: AdapterInfo | None,
+    log: pd.DataFrame,
+    time_kind: str | None = None,
 ) -> tuple[str, str | None]:
     """The split to run, and why it is not a temporal one when times are missing.
 
@@ -166,11 +174,15 @@ def resolve_split(
         return requested, None
     if requested == "auto" and info is not None and info.split:
         return "fixed", None
-    if data_has_times(info, log):
+    if data_has_times(info, log, time_kind):
         return "temporal", None
-    why = ("dataset.json says has_timestamps=false"
-           + (" (ts is only an order)" if info is not None and info.ordered else "")
-           if has_timestamps(log) else "every ts is the same")
+    if not has_timestamps(log):
+        why = "every ts is the same"
+    elif time_kind is not None:
+        why = f"ingest_report.json says time_kind={time_kind}"
+    else:
+        why = ("dataset.json says has_timestamps=false"
+               + (" (ts is only an order)" if info is not None and info.ordered else ""))
     return "random", f"no timestamps ({why}): random per-user holdout instead of temporal"
 
 
@@ -227,10 +239,11 @@ def prepare(
     users = IdMap.load(data.idmap_path("users"))
     items = IdMap.load(data.idmap_path("items"))
     info = dataset_info(data)
+    time_kind = data.time_kind()
     log = load_interaction_log(data, users, items, config.interactions)
     if log.empty:
         raise ContractError(f"{data.root}: no usable events to evaluate on")
-    method, fallback = resolve_split(split, info, log)
+    method, fallback = resolve_split(split, info, log, time_kind)
     if fallback is not None:
         logger.warning("split %r on %s: %s", split, data.root.name, fallback)
     fraction = {"test_fraction": test_fraction}
@@ -243,7 +256,7 @@ def prepare(
     else:
         outer = split_log(log, method, seed=seed, **fraction)  # type: ignore[arg-type]
         inner_method, inner_kwargs = method, {"test_fraction": validation_fraction}
-    outer.info["has_timestamps"] = data_has_times(info, log)
+    outer.info["has_timestamps"] = data_has_times(info, log, time_kind)
     outer.info["requested"] = split
     if fallback is not None:
         outer.info["fallback"] = fallback
@@ -458,20 +471,15 @@ def evaluation_entry(result: EvaluationResult, data_dir: str | Path) -> dict[str
 def record_in_bundle(bundle_root: str | Path, entry: dict[str, Any]) -> Manifest:
     """Rewrite the bundle's manifest.json atomically with ``metrics["evaluation"] = entry``.
 
-    manifest.json is not in its own file list, so the checksums stay valid; the bundle is
-    verified before and after.
+    manifest.json is not in its own file list, so the checksums stay valid; it is re-signed by
+    the bundle's one manifest writer. The bundle is verified before and after.
     """
     root = Path(bundle_root)
     manifest = Bundle.open(root).manifest
     updated = Manifest.model_validate(
         {**manifest.model_dump(mode="json"), "metrics": {**manifest.metrics, "evaluation": entry}}
     )
-    tmp = root / f".{MANIFEST_NAME}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(updated.model_dump_json(indent=2))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / MANIFEST_NAME)
+    write_manifest(root, updated)
     Bundle.open(root)
     logger.info("recorded evaluation of %s in %s", entry.get("dataset"), root / MANIFEST_NAME)
     return updated

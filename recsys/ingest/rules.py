@@ -19,12 +19,21 @@ import pyarrow as pa
 from recsys.contract import EventType, TableSpec, table_spec
 from recsys.ingest.column_map import TableMap
 from recsys.ingest.csv_reader import MALFORMED, MALFORMED_OTHER
+from recsys.ingest.event_ids import derived_id_sql, event_key_sql
 from recsys.ingest.sql import ident, lit
 
 # Clocks of the services that log group buys and events drift; tolerate this much disorder.
 CLOCK_SKEW = "INTERVAL 5 MINUTE"
 # Epoch 0 is a common "unknown" sentinel and years past 2100 mean milliseconds read as seconds.
 TS_MIN, TS_MAX = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
+TS_LOW = "timestamp outside 1970-01-01..2100-01-01: epoch 0 is a placeholder for unknown"
+TS_HIGH = "timestamp outside 1970-01-01..2100-01-01 (milliseconds read as seconds?)"
+TS_INFINITE = "not a finite timestamp"
+# ISO-8601 text starts with a four-digit year (DuckDB alone also reads 'infinity' and 'epoch'),
+# and a UTC offset is at most 14 hours (DuckDB alone reads +25:00 and +99:99).
+ISO_START = "^[0-9]{4}-"
+ISO_OFFSET = "[0-9]:[0-9]{2}(?::[0-9]{2})?(?:[.][0-9]+)?\\s*[+-]([0-9]{1,2})(?::?([0-9]{2}))?$"
+MAX_OFFSET_MINUTES = 14 * 60
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
@@ -80,20 +89,29 @@ def _is_text(source_type: str) -> bool:
     return source_type == "VARCHAR"
 
 
-def _normalise(column: str, source_type: str, table_map: TableMap, enum: bool) -> str:
-    """Text cells trimmed, empty -> NULL, value map applied, enums lower-cased."""
+def normalise_expr(
+    column: str, source_type: str, table_map: TableMap, *, enum: bool = False, is_list: bool = False
+) -> str:
+    """Text cells trimmed, empty -> NULL, value map applied, enums lower-cased.
+
+    An empty text cell of a list column is the empty list, not a missing value: text cannot
+    tell the two apart, and the contract allows an empty list (a circle seeded by no category).
+    """
     col = ident(column)
     values = table_map.values.get(column)
     if not (_is_text(source_type) or values or enum):
         return col
-    expr = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    if is_list:
+        expr = f"COALESCE(trim(CAST({col} AS VARCHAR)), '')"
+    else:
+        expr = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     if values:
         whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in sorted(values.items()))
         expr = f"(CASE {expr} {whens} ELSE {expr} END)"
     return f"lower({expr})" if enum else expr
 
 
-def _parse(s: str, source_type: str, target: pa.DataType, unit: str) -> str:
+def parse_expr(s: str, source_type: str, target: pa.DataType, unit: str) -> str:
     """Expression giving `s` in the contract type, NULL when it does not parse."""
     text = _is_text(source_type)
     if target == pa.string():
@@ -121,7 +139,7 @@ def _parse(s: str, source_type: str, target: pa.DataType, unit: str) -> str:
             return f"TRY_CAST({s} AS TIMESTAMPTZ)"
         seconds = f"TRY(to_timestamp(TRY_CAST({s} AS DOUBLE)))"
         millis = f"TRY(to_timestamp(TRY_CAST({s} AS DOUBLE) / 1000.0))"
-        iso = f"TRY_CAST({s} AS TIMESTAMPTZ)" if text else "NULL::TIMESTAMPTZ"
+        iso = _iso(s) if text else "NULL::TIMESTAMPTZ"
         if unit == "s":
             return seconds
         if unit == "ms":
@@ -135,6 +153,18 @@ def _parse(s: str, source_type: str, target: pa.DataType, unit: str) -> str:
     raise TypeError(f"no parser for contract type {target}")
 
 
+def _iso(s: str) -> str:
+    """ISO-8601 text as TIMESTAMPTZ; NULL for DuckDB's words and for offsets past 14 hours."""
+    hours = f"TRY_CAST(regexp_extract({s}, {lit(ISO_OFFSET)}, 1) AS INTEGER)"
+    minutes = f"COALESCE(TRY_CAST(regexp_extract({s}, {lit(ISO_OFFSET)}, 2) AS INTEGER), 0)"
+    too_far = f"{hours} * 60 + {minutes} > {MAX_OFFSET_MINUTES}"
+    bad_offset = f"COALESCE({too_far} OR {minutes} >= 60, false)"
+    return (
+        f"(CASE WHEN regexp_matches({s}, {lit(ISO_START)}) AND NOT {bad_offset} "
+        f"THEN TRY_CAST({s} AS TIMESTAMPTZ) END)"
+    )
+
+
 def create_empty(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
     """An empty `checked_<table>` for an absent optional table, so references to it fail."""
     cols = ", ".join(f"{ident(f.name)} {DUCKDB_TYPES[f.type]}" for f in spec.schema)
@@ -145,9 +175,18 @@ def create_empty(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
 
 
 def check(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, types: dict[str, str], table_map: TableMap
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    types: dict[str, str],
+    table_map: TableMap,
+    *,
+    derive_ids: bool = False,
 ) -> RuleBook:
-    """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first."""
+    """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first.
+
+    `derive_ids`: the events have no event_id column; each row gets the id `event_ids`
+    derives from its parsed values, before any rule runs.
+    """
     book = RuleBook()
     enums = {column: [e.value for e in enum] for column, enum in spec.enums}
     norm, parsed = [], []
@@ -155,17 +194,21 @@ def check(
     checks.append(("_bad IS NOT NULL", book.add(LINE, MALFORMED_OTHER)))
     for f in spec.schema:
         col, s = ident(f.name), ident(f.name + "__s")
-        norm.append(f"{_normalise(f.name, types[f.name], table_map, f.name in enums)} AS {s}")
-        parsed.append(f"{s}, {_parse(s, types[f.name], f.type, table_map.ts_unit)} AS {col}")
+        normalised = normalise_expr(
+            f.name, types[f.name], table_map,
+            enum=f.name in enums, is_list=pa.types.is_list(f.type),
+        )
+        norm.append(f"{normalised} AS {s}")
+        parsed.append(f"{s}, {parse_expr(s, types[f.name], f.type, table_map.ts_unit)} AS {col}")
         if not f.nullable:
             checks.append((f"{s} IS NULL", book.add(f.name, "required field is empty")))
         checks.append(
             (f"{s} IS NOT NULL AND {col} IS NULL", book.add(f.name, _bad_type(f, table_map)))
         )
         if isinstance(f.type, pa.TimestampType):
-            out = f"({col} <= TIMESTAMPTZ {lit(TS_MIN)} OR {col} >= TIMESTAMPTZ {lit(TS_MAX)})"
-            reason = "timestamp outside 1970-01-01..2100-01-01 (milliseconds read as seconds?)"
-            checks.append((out, book.add(f.name, reason)))
+            checks.append((f"NOT isfinite({col})", book.add(f.name, TS_INFINITE)))
+            checks.append((f"{col} <= TIMESTAMPTZ {lit(TS_MIN)}", book.add(f.name, TS_LOW)))
+            checks.append((f"{col} >= TIMESTAMPTZ {lit(TS_MAX)}", book.add(f.name, TS_HIGH)))
         if f.name in enums:
             allowed = ", ".join(map(lit, enums[f.name]))
             reason = "not one of " + ", ".join(enums[f.name])
@@ -196,7 +239,8 @@ def check(
         CREATE TABLE checked_{spec.name} AS
         WITH n AS (SELECT _src, _row, _bad, {", ".join(norm)} FROM stage_{spec.name}),
         p AS (SELECT _src, _row, _bad, {", ".join(parsed)} FROM n),
-        v AS (SELECT *, {_case(checks)} AS _r1 FROM p),
+        d AS ({_with_derived_ids("p") if derive_ids else "SELECT * FROM p"}),
+        v AS (SELECT *, {_case(checks)} AS _r1 FROM d),
         j AS (
             SELECT {v_columns}, v._src, v._row, COALESCE(v._r1, {_case(references)}) AS _r2
             FROM v {" ".join(joins)}
@@ -218,6 +262,16 @@ def check(
         f"CREATE TABLE rules_{spec.name} AS SELECT * FROM (VALUES {rows}) t(_rule, _field, _reason)"
     )
     return book
+
+
+def _with_derived_ids(relation: str) -> str:
+    """`relation` with event_id (and its text) replaced by the id derived from the row."""
+    derived = derived_id_sql("_key", partition="_src", order="_row")
+    return (
+        f'SELECT * EXCLUDE (_key, _id) REPLACE (_id AS "event_id", _id AS "event_id__s") '
+        f"FROM (SELECT *, {derived} AS _id FROM (SELECT *, {event_key_sql()} AS _key "
+        f"FROM {relation}))"
+    )
 
 
 def _bad_type(f: pa.Field, table_map: TableMap) -> str:

@@ -1,40 +1,49 @@
 """`ingest`: validate source tables against the contract and write a data directory.
 
-Tables are processed in contract dependency order so references are checked against rows that
-were themselves accepted. Everything is written to a temporary folder that replaces `out_dir`
-only when the whole run succeeded, so a failed run leaves the previous output untouched.
+Every source table is staged first (so a users table can be derived from the others when the
+source has none), then tables are checked in contract dependency order so references are
+checked against rows that were themselves accepted. Everything is written to a temporary
+folder that replaces `out_dir` only when the whole run succeeded, so a failed run leaves the
+previous output untouched; `out_dir` itself must be new, empty, or an earlier ingest output
+(see `claim_output`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from recsys.circles import default_catalogue_path, load_catalogue
-from recsys.contract import TABLES, TableSpec, conform
-from recsys.datastore import DataDir, replace_dir
-from recsys.errors import ConfigError, UnusableFileError
-from recsys.idmap import IdMap
+from recsys.contract import TABLES, TableSpec
+from recsys.datastore import DataDir, claim_output, mark_output, replace_dir, temp_sibling
+from recsys.errors import ConfigError, ContractError, UnusableFileError
 from recsys.ingest import rules, sources
 from recsys.ingest.column_map import ColumnMap
-from recsys.ingest.report import INGESTED, MISSING, IngestReport, TableReport
-from recsys.ingest.sources import CATALOGUE, Source
-from recsys.ingest.sql import ident
+from recsys.ingest.derived_users import stage_derived_users
+from recsys.ingest.report import DERIVED, INGESTED, MISSING, IngestReport, TableReport
+from recsys.ingest.sources import CATALOGUE, Source, Staged
+from recsys.ingest.sql import read_failure
+from recsys.ingest.time_kind import decide_time_kind
+from recsys.ingest.writer import write_accepted, write_idmap, write_quarantine
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_TABLES = ("users", "items", "events")
+COMMAND = "ingest"
+#: Tables a source must have; `users`, when absent, is derived from the ids the others name.
+REQUIRED_TABLES = ("items", "events")
+#: Tables that must have rows when present: without them there is nothing to learn from.
+NON_EMPTY_TABLES = ("users", "items", "events")
 ID_MAPPED_TABLES = ("circles", "users", "items", "posts")
-BATCH_ROWS = 1_000_000
-PART_ROWS = 10_000_000
+DEFAULT_MAX_QUARANTINE_SHARE = 0.05
+# A DuckDB memory size: a number and a unit. Checked before it reaches DuckDB's settings.
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 def ingest(
@@ -44,19 +53,25 @@ def ingest(
     column_map: ColumnMap | None = None,
     circles_path: Path | None = None,
     memory_limit: str = "2GB",
+    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
+    force: bool = False,
 ) -> IngestReport:
     """Validate every source table under `src_dir` and write the accepted rows to `out_dir`.
 
     Rejected rows go to `quarantine/<table>.parquet` with their file, row, field and reason;
-    `ingest_report.json` records read = accepted + quarantined per table. A whole file that
-    cannot be used, including one with rows but none accepted, raises UnusableFileError (file,
-    row, field) and leaves `out_dir` untouched.
+    `ingest_report.json` records read = accepted + quarantined per table and `time_kind`. A
+    whole file that cannot be used, including one with rows but none accepted, raises
+    UnusableFileError (file, row, field); a table with more than `max_quarantine_share` of its
+    rows quarantined raises ContractError; either leaves `out_dir` untouched. `out_dir` may not
+    equal, contain or lie inside `src_dir`, and an existing folder that is not an earlier
+    ingest output is replaced only with `force`.
     """
-    src, out = Path(src_dir), Path(out_dir)
+    src = Path(src_dir)
     if not src.is_dir():
         raise UnusableFileError(str(src), "source folder not found")
-    if out.resolve() == src.resolve():
-        raise ConfigError(f"{out}: the output folder must differ from the source folder")
+    _check_options(memory_limit, max_quarantine_share)
+    inputs = {"source folder": src, "circle catalogue": circles_path}
+    out = claim_ingest_output(out_dir, inputs=inputs, force=force)
     column_map = column_map or ColumnMap()
     found, ignored = sources.discover(src, column_map)
     for name in REQUIRED_TABLES:
@@ -73,18 +88,17 @@ def ingest(
         found["circles"] = Source("circles", CATALOGUE, (path,), (path.name,))
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    staging = DataDir(out.parent / f".{out.name}.tmp-{tag}")
-    work = out.parent / f".{out.name}.work-{tag}"
+    staging = DataDir(temp_sibling(out, "tmp"))
+    work = temp_sibling(out, "work")
     started = time.perf_counter()
     try:
         staging.root.mkdir()
         (work / "spill").mkdir(parents=True)
         with _connect(work, memory_limit) as con:
+            staged = _stage_all(con, found, column_map, catalogue)
             reports = {}
             for spec in tqdm(TABLES, desc="ingest", unit="table"):
-                source = found.get(spec.name)
-                if source is None:
+                if spec.name not in staged:
                     logger.warning(
                         "%s: no source table; references to it will be rejected", spec.name
                     )
@@ -92,16 +106,14 @@ def ingest(
                     reports[spec.name] = TableReport(spec.name, MISSING)
                     continue
                 reports[spec.name] = _ingest_table(
-                    con,
-                    spec,
-                    source,
-                    column_map,
-                    staging,
-                    catalogue if spec.name == "circles" else None,
+                    con, spec, found.get(spec.name), staged[spec.name], column_map, staging,
+                    max_quarantine_share,
                 )
-        report = IngestReport(tables=reports, ignored=ignored)
+            kind = decide_time_kind(con, column_map, src)
+        report = IngestReport(tables=reports, ignored=ignored, time_kind=kind)
         report.check()
         report.write(staging.report_path)
+        mark_output(staging.root, COMMAND)
         replace_dir(staging.root, out)
     except BaseException:
         shutil.rmtree(staging.root, ignore_errors=True)
@@ -116,6 +128,63 @@ def ingest(
         report.total_quarantined,
     )
     return report
+
+
+def claim_ingest_output(
+    out_dir: str | Path, *, inputs: dict[str, Path | None], force: bool = False
+) -> Path:
+    """`claim_output` for ingest: data directories written before the marker existed are
+    recognised by their ingest report."""
+    legacy = DataDir(out_dir).report_path.name
+    return claim_output(out_dir, command=COMMAND, inputs=inputs, force=force, legacy=legacy)
+
+
+def _check_options(memory_limit: str, max_quarantine_share: float) -> None:
+    if not isinstance(memory_limit, str) or not _MEMORY.fullmatch(memory_limit):
+        raise ConfigError(
+            f"--memory-limit {memory_limit!r}: expected a size such as 2GB, 512MB or 1.5GiB"
+        )
+    if not 0.0 <= max_quarantine_share <= 1.0:
+        raise ConfigError(
+            f"--max-quarantine-share {max_quarantine_share}: expected a share from 0 to 1 "
+            "(0.05 = 5%)"
+        )
+
+
+def _stage_all(
+    con: duckdb.DuckDBPyConnection,
+    found: dict[str, Source],
+    column_map: ColumnMap,
+    catalogue: pa.Table | None,
+) -> dict[str, Staged]:
+    """Stage every source table, and the derived users table when the source has none.
+
+    A required table (or users, when given) without rows stops the run here, before any work.
+    """
+    staged = {}
+    for spec in TABLES:
+        source = found.get(spec.name)
+        if source is None:
+            continue
+        table_map = column_map.for_table(spec.name)
+        table_catalogue = catalogue if spec.name == "circles" else None
+        staged[spec.name] = sources.stage(con, spec, source, table_map, table_catalogue)
+        if spec.name in NON_EMPTY_TABLES and staged[spec.name].read == 0:
+            hint = ""
+            if spec.name == "users":
+                hint = "; remove it to derive users from the other tables"
+            raise UnusableFileError(
+                str(_where(source)),
+                f"the {spec.name} table is empty (no rows); expected at least one row{hint}",
+            )
+    if "users" not in staged:
+        staged["users"] = stage_derived_users(con, staged, column_map)
+    return staged
+
+
+def _where(source: Source) -> Path:
+    """The file of a one-file source, else the folder of its parts."""
+    return source.files[0] if len(source.files) == 1 else source.files[0].parent
 
 
 def _connect(work: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
@@ -137,30 +206,36 @@ def _connect(work: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
 def _ingest_table(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,
-    source: Source,
+    source: Source | None,
+    staged: Staged,
     column_map: ColumnMap,
     out: DataDir,
-    catalogue: pa.Table | None,
+    max_quarantine_share: float,
 ) -> TableReport:
+    """Check one staged table and write its accepted rows, quarantine and id map.
+
+    `source` is None for a derived table (it has no file that could be unusable).
+    """
     table_map = column_map.for_table(spec.name)
-    staged = sources.stage(con, spec, source, table_map, catalogue)
     try:
-        book = rules.check(con, spec, staged.types, table_map)
+        book = rules.check(con, spec, staged.types, table_map, derive_ids=staged.derive_key)
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        where = source.files[0] if len(source.files) == 1 else source.files[0].parent
-        raise UnusableFileError(str(where), f"cannot read {spec.name}: {exc}") from None
-    _refuse_files_with_no_accepted_row(con, spec, source, book)
-    accepted = _write_accepted(con, spec, out)
-    quarantined = _write_quarantine(con, spec, out)
+        where = _where(source) if source is not None else Path(spec.name)
+        raise UnusableFileError(str(where), read_failure(where, str(exc))) from None
+    if source is not None:
+        _refuse_files_with_no_accepted_row(con, spec, source, book)
+    _refuse_a_mostly_quarantined_table(con, spec, book, max_quarantine_share)
+    accepted = write_accepted(con, spec, out)
+    quarantined = write_quarantine(con, spec, out)
     if spec.name in ID_MAPPED_TABLES:
-        _write_idmap(con, spec, out)
+        write_idmap(con, spec, out)
     counts = con.execute(
         f"SELECT _rule, count(*) FROM checked_{spec.name} WHERE _rule IS NOT NULL GROUP BY _rule"
     ).fetchall()
     reasons = {book.label(rule): int(n) for rule, n in counts}
     report = TableReport(
         table=spec.name,
-        status=INGESTED,
+        status=INGESTED if source is not None else DERIVED,
         sources=staged.names,
         read=staged.read,
         accepted=accepted,
@@ -171,6 +246,27 @@ def _ingest_table(
         "%s: read %d, accepted %d, quarantined %d", spec.name, report.read, accepted, quarantined
     )
     return report
+
+
+def _refuse_a_mostly_quarantined_table(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, book: rules.RuleBook, limit: float
+) -> None:
+    """More than `limit` of a table quarantined is a wrong mapping or export (every row a
+    duplicate of a constant id, a unit mistaken), not a few bad rows: stop before writing."""
+    t = spec.name
+    read, rejected = con.execute(f"SELECT count(*), count(_rule) FROM checked_{t}").fetchall()[0]
+    if not read or rejected / read <= limit:
+        return
+    rule, count = con.execute(
+        f"SELECT _rule, count(*) AS n FROM checked_{t} WHERE _rule IS NOT NULL "
+        "GROUP BY _rule ORDER BY n DESC, _rule LIMIT 1"
+    ).fetchall()[0]
+    rows = "row" if count == 1 else "rows"
+    raise ContractError(
+        f"{t}: {rejected:,} of {read:,} rows quarantined ({rejected / read:.1%}), more than the "
+        f"{limit:.1%} allowed (--max-quarantine-share); most often {book.label(rule)} "
+        f"({count:,} {rows}); nothing was written"
+    )
 
 
 def _refuse_files_with_no_accepted_row(
@@ -214,89 +310,3 @@ def _refuse_files_with_no_accepted_row(
         row=int(row),
         field=book.rules[rule - 1][0],
     )
-
-
-def _write_accepted(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: DataDir) -> int:
-    """Accepted rows in file order as `<table>/part-*.parquet` with exactly the contract schema."""
-    total = con.execute(f"SELECT count(*) FROM acc_{spec.name}").fetchall()[0][0]
-    folder = out.table_dir(spec.name)
-    folder.mkdir()
-    columns = ", ".join(ident(f.name) for f in spec.schema)
-    reader = _stream(con, f"SELECT {columns} FROM acc_{spec.name} ORDER BY _src, _row")
-    written, part, writer = 0, 0, None
-    with tqdm(total=total, desc=f"write {spec.name}", unit="row", leave=False) as bar:
-        for batch in reader:
-            if writer is None or written >= (part + 1) * PART_ROWS:
-                if writer is not None:
-                    writer.close()
-                    part += 1
-                writer = pq.ParquetWriter(folder / f"part-{part:05d}.parquet", spec.schema)
-            table = conform(pa.Table.from_batches([batch]), spec)
-            writer.write_table(table)
-            written += table.num_rows
-            bar.update(table.num_rows)
-    if writer is None:  # no accepted rows: an empty part still carries the schema
-        writer = pq.ParquetWriter(folder / "part-00000.parquet", spec.schema)
-        writer.write_table(spec.schema.empty_table())
-    writer.close()
-    return written
-
-
-def _quarantine_schema(spec: TableSpec) -> pa.Schema:
-    fields = [pa.field(f.name, pa.string()) for f in spec.schema]
-    fields += [
-        pa.field("_file", pa.string(), nullable=False),
-        pa.field("_row", pa.int64(), nullable=False),
-        pa.field("_field", pa.string(), nullable=False),
-        pa.field("_reason", pa.string(), nullable=False),
-    ]
-    return pa.schema(fields)
-
-
-def _write_quarantine(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: DataDir) -> int:
-    """Rejected rows with their original values as text, file, row, field and reason."""
-    out.quarantine_dir.mkdir(exist_ok=True)
-    schema = _quarantine_schema(spec)
-    originals = ", ".join(
-        f"CAST(s.{ident(f.name)} AS VARCHAR) AS {ident(f.name)}" for f in spec.schema
-    )
-    reader = _stream(
-        con,
-        f"""
-        SELECT {originals}, f._file, s._row, r._field,
-            r._reason || COALESCE('; ' || s._detail, '') AS _reason
-        FROM (SELECT _src, _row, _rule FROM checked_{spec.name} WHERE _rule IS NOT NULL) c
-        JOIN stage_{spec.name} s ON s._src = c._src AND s._row = c._row
-        JOIN files_{spec.name} f ON f._src = c._src
-        JOIN rules_{spec.name} r ON r._rule = c._rule
-        ORDER BY c._src, c._row
-        """,
-    )
-    written = 0
-    with pq.ParquetWriter(out.quarantine_path(spec.name), schema) as writer:
-        for batch in reader:
-            table = pa.Table.from_batches([batch]).cast(schema)
-            writer.write_table(table)
-            written += table.num_rows
-    if written:
-        logger.warning(
-            "%s: %d rows quarantined to %s", spec.name, written, out.quarantine_path(spec.name).name
-        )
-    return written
-
-
-def _write_idmap(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: DataDir) -> None:
-    """Dense indices in accepted-row order, so the same input always gives the same indices."""
-    key = spec.key[0]
-    ids = _stream(con, f"SELECT {ident(key)} FROM acc_{spec.name} ORDER BY _src, _row").read_all()
-    out.idmap_dir.mkdir(exist_ok=True)
-    column = ids.column(0).to_numpy(zero_copy_only=False) if ids.num_rows else []
-    IdMap(column).save(out.idmap_path(spec.name), column=key)
-
-
-def _stream(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
-    """Stream a query as Arrow batches without materialising it (API name varies by version)."""
-    relation = con.sql(sql)
-    if hasattr(relation, "to_arrow_reader"):
-        return relation.to_arrow_reader(BATCH_ROWS)
-    return relation.fetch_arrow_reader(BATCH_ROWS)

@@ -4,7 +4,8 @@ A staged table `stage_<table>` keeps the source values untouched (CSV cells as t
 its own types) so a bad cell is judged later, row by row, instead of failing the read. It adds
 `_src` (index of the file among the table's sources), `_row` (1-based data row in that file) and,
 for a CSV line that did not parse, `_bad` and `_detail` (see csv_reader; its cells are NULL).
-Only problems that make a whole file unusable raise here.
+Only problems that make a whole file unusable raise here. An events source without an
+event_id column is staged with NULL ids, which the rules replace by derived ones (event_ids).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from recsys.ingest.sql import ident, lit, run_read
 logger = logging.getLogger(__name__)
 
 CSV, PARQUET, CATALOGUE = "csv", "parquet", "catalogue"
+#: Key columns that may be absent from a source: each row's key is then derived from the row.
+DERIVABLE_KEYS = {"events": "event_id"}
 _SUFFIXES = {".csv": CSV, ".tsv": CSV, ".txt": CSV, ".parquet": PARQUET}
 
 
@@ -40,12 +43,14 @@ class Source:
 
 @dataclass(frozen=True)
 class Staged:
-    """A staged table: its row count, the source type of each contract column, its file names."""
+    """A staged table: its row count, the source type of each contract column, its file names,
+    and whether its key column is absent and has to be derived."""
 
     table: str
     read: int
     types: dict[str, str]
     names: tuple[str, ...]
+    derive_key: bool = False
 
 
 def discover(src: Path, column_map: ColumnMap) -> tuple[dict[str, Source], tuple[str, ...]]:
@@ -104,7 +109,7 @@ def stage(
     catalogue: pa.Table | None = None,
 ) -> Staged:
     """Create the view `stage_<table>` over every source file of `spec`."""
-    parts = []
+    parts, derive_key = [], False
     for i, path in enumerate(source.files):
         raw = f"raw_{spec.name}_{i}"
         # Only a CSV has lines that did not parse: `bad` is DuckDB's error type, `detail` its
@@ -126,7 +131,15 @@ def stage(
         if source.kind != CSV:
             header = _columns(con, path, f"SELECT * FROM {scan}")
             header = [c for c in header if c != "file_row_number"]
-        select = _select_list(spec, table_map, header, path)
+        select, derived = _select_list(spec, table_map, header, path)
+        if i > 0 and derived != derive_key:
+            raise UnusableFileError(
+                str(path),
+                f"column {DERIVABLE_KEYS[spec.name]!r} is in some files of {spec.name} and "
+                "not in others; expected it in all of them or in none",
+                field=DERIVABLE_KEYS[spec.name],
+            )
+        derive_key = derived
         parts.append(
             f"SELECT {select}, {i}::INTEGER AS _src, ({row})::BIGINT AS _row, "
             f"{bad} AS _bad, {detail} AS _detail FROM {scan}"
@@ -138,11 +151,18 @@ def stage(
     count = f"SELECT count(*) FROM stage_{spec.name}"
     read = run_read(con, source.files[0], count).fetchall()[0][0]
     logger.info("%s: staged %d rows from %s", spec.name, read, ", ".join(source.names))
-    return Staged(table=spec.name, read=int(read), types=types, names=source.names)
+    return Staged(
+        table=spec.name, read=int(read), types=types, names=source.names, derive_key=derive_key
+    )
 
 
-def _select_list(spec: TableSpec, table_map: TableMap, header: list[str], path: Path) -> str:
-    """Contract columns selected from `header` after renaming; defaults or NULL for the rest."""
+def _select_list(
+    spec: TableSpec, table_map: TableMap, header: list[str], path: Path
+) -> tuple[str, bool]:
+    """Contract columns selected from `header` after renaming; defaults or NULL for the rest.
+
+    Also whether the table's derivable key column is absent (see DERIVABLE_KEYS).
+    """
     contract = set(spec.schema.names)
     origin: dict[str, str] = {}
     for column in header:
@@ -159,23 +179,29 @@ def _select_list(spec: TableSpec, table_map: TableMap, header: list[str], path: 
     unused = [c for c in header if table_map.rename.get(c, c) not in contract]
     if unused:
         logger.info("%s: columns not in the contract, not read: %s", path.name, unused)
-    select = []
+    select, derived = [], False
     for field in spec.schema:
         default = table_map.default_literal(field.name)
         if field.name in origin:
             select.append(f"{ident(origin[field.name])} AS {ident(field.name)}")
         elif default is not None:
             select.append(f"{lit(default)}::VARCHAR AS {ident(field.name)}")
+        elif DERIVABLE_KEYS.get(spec.name) == field.name:
+            logger.info("%s: no %s column; deriving one from each row", path.name, field.name)
+            select.append(f"NULL::VARCHAR AS {ident(field.name)}")
+            derived = True
         elif not field.nullable:
+            example = "[]" if pa.types.is_list(field.type) else "..."
             raise UnusableFileError(
                 str(path),
                 f"required column {field.name!r} is missing (columns found: {header}); "
-                "rename a source column or give a default with --map",
+                f"rename a source column or give a default with --map "
+                f"([{spec.name}] defaults = {{ {field.name} = {example} }})",
                 field=field.name,
             )
         else:
             select.append(f"NULL::VARCHAR AS {ident(field.name)}")
-    return ", ".join(select)
+    return ", ".join(select), derived
 
 
 def _columns(con: duckdb.DuckDBPyConnection, path: Path, query: str) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
-import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 
 from recsys.circles import CircleCatalogue, default_catalogue_path, load_catalogue
 from recsys.contract import ITEMS, TABLES, table_spec
-from recsys.datastore import replace_dir
+from recsys.datastore import claim_output, mark_output, replace_dir, temp_sibling
 from recsys.synth.chunk import ChunkMaker
 from recsys.synth.config import SynthConfig
 from recsys.synth.sampling import format_ids, id_width, rng_for, timestamps
@@ -22,6 +23,7 @@ from recsys.synth.world import STAGE_ITEMS, World, build_world
 
 log = logging.getLogger(__name__)
 
+COMMAND = "synth"
 TRUTH_DIR = "truth"
 MANIFEST = "synth_manifest.json"
 GENERATOR_VERSION = 1
@@ -29,21 +31,28 @@ _PART = "part-{:05d}.parquet"
 
 
 def generate(
-    config: SynthConfig, out_dir: str | Path, catalogue: CircleCatalogue | None = None
+    config: SynthConfig,
+    out_dir: str | Path,
+    catalogue: CircleCatalogue | None = None,
+    *,
+    force: bool = False,
+    inputs: Mapping[str, str | Path | None] | None = None,
 ) -> dict[str, int]:
     """Write a synthetic data set in the contract layout to `out_dir`; return rows per table.
 
     `out_dir/<table>/part-NNNNN.parquet` holds the contract tables (one part per user chunk),
     `out_dir/truth/` the planted truth (user interests, users, items) and
     `out_dir/synth_manifest.json` the config, counts and timing. The folder is written to a temp
-    sibling and swapped in, so a failed run leaves an earlier output untouched.
+    sibling and swapped in, so a failed run leaves an earlier output untouched. `out_dir` must
+    be new, empty or an earlier synth output (else `force`), and never hold one of `inputs`
+    (label -> path of a file read, such as the config), not even with `force`.
     """
     t_start = time.perf_counter()
+    out_dir = claim_output(out_dir, command=COMMAND, inputs=inputs, force=force, legacy=MANIFEST)
     if catalogue is None:
         catalogue = load_catalogue(default_catalogue_path())
-    out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = temp_sibling(out_dir, "tmp")
     tmp.mkdir()
     try:
         counts, timing = _write_all(config, catalogue, tmp)
@@ -58,10 +67,9 @@ def generate(
             "timing": {k: round(v, 3) for k, v in timing.items()},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        mark_output(tmp, COMMAND)
         replace_dir(tmp, out_dir)
     except BaseException:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("synth: wrote %s in %.1fs: %s", out_dir, seconds, counts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
 
 import numpy as np
@@ -12,6 +12,7 @@ from recsys.bundle import Bundle, BundleWriter, Manifest, library_versions
 from recsys.bundle.writer import new_version
 from recsys.errors import BundleError
 from recsys.index import VectorIndex
+from tests.bundle.conftest import read_raw, write_raw
 
 
 def test_committed_bundle_round_trips(make_bundle, models_dir) -> None:
@@ -111,17 +112,53 @@ def test_partial_bundle_without_manifest_is_refused(make_bundle) -> None:
         Bundle.open(path.parent / "nope")
 
 
-def test_tampered_manifest_is_refused(make_bundle) -> None:
+def test_moved_or_invalid_manifest_is_refused(make_bundle, models_dir) -> None:
     path = make_bundle(version="v1")
-    data = json.loads((path / "manifest.json").read_text())
-    data["version"] = "v9"
-    (path / "manifest.json").write_text(json.dumps(data))
-    with pytest.raises(BundleError, match="records version 'v9'"):
-        Bundle.open(path)
+    moved = path.rename(models_dir / "v9")
+    with pytest.raises(BundleError, match="records version 'v1' but lives in folder 'v9'"):
+        Bundle.open(moved)
+    data = read_raw(moved)
     data["unexpected"] = 1
-    (path / "manifest.json").write_text(json.dumps(data))
-    with pytest.raises(BundleError, match="invalid manifest"):
+    data["row_counts"] = {"items": "many"}
+    write_raw(moved, data, sign=True)  # signed, yet not a manifest: named field by field
+    with pytest.raises(BundleError) as info:
+        Bundle.open(moved)
+    message = str(info.value)
+    assert "invalid manifest: " in message and "\n" not in message
+    assert "row_counts.items: " in message and "unexpected: Extra inputs" in message
+
+
+@pytest.mark.parametrize("name", ["<absolute>", "../../x", "../outside.txt", "a/../../b"])
+def test_manifest_paths_outside_the_bundle_are_refused_before_reading(
+    make_bundle, tmp_path, name
+) -> None:
+    path = make_bundle(version="v1")
+    if name == "<absolute>":  # like /etc/hostname, but a file of the test's own
+        name = str(tmp_path / "hostname")
+    outside = (path / name).resolve()
+    assert outside.is_relative_to(tmp_path)
+    outside.write_text("not yours")
+    data = read_raw(path)
+    data["files"][name] = {
+        "sha256": hashlib.sha256(outside.read_bytes()).hexdigest(),
+        "bytes": outside.stat().st_size,
+    }
+    write_raw(path, data, sign=True)  # even a key holder cannot make a bundle read outside
+    with pytest.raises(BundleError, match="is not a plain relative path inside the bundle"):
         Bundle.open(path)
+
+
+def test_a_symlink_out_of_the_bundle_is_refused(make_bundle, tmp_path) -> None:
+    path = make_bundle(version="v1")
+    params = path / "params.json"
+    copy = tmp_path / "elsewhere.json"
+    copy.write_bytes(params.read_bytes())  # same bytes, same sha256
+    params.unlink()
+    params.symlink_to(copy)
+    with pytest.raises(BundleError, match="'params.json' resolves outside the bundle folder"):
+        Bundle.open(path)
+    with pytest.raises(BundleError, match="resolves outside"):
+        Bundle.open(path, verify=False).json("params")
 
 
 def test_child_bundle_inherits_and_replaces(make_bundle, models_dir) -> None:
@@ -156,3 +193,14 @@ def test_manifest_metric_lookup_handles_dotted_names() -> None:
     assert m.metric("a.recall@0.5") == 0.7
     assert m.metric("a.b.c") == 2.0
     assert m.metric("a.flag") is None and m.metric("a.s") is None and m.metric("a.b") is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/etc/hostname", "../../x", "a/../b", "a//b", "./a", "a/.", "a\\b", "manifest.json", ""],
+)
+def test_manifest_model_refuses_file_names_that_leave_the_folder(name) -> None:
+    entry = {"sha256": "0" * 64, "bytes": 1}
+    with pytest.raises(ValueError, match="not a plain relative path"):
+        Manifest(version="v", created_at="2026-01-01T00:00:00Z", files={name: entry})
+    Manifest(version="v", created_at="2026-01-01T00:00:00Z", files={"a/b.npy": entry})

@@ -15,7 +15,9 @@ from tests.ingest.conftest import OWN_LOGS, quarantine
 @pytest.fixture(scope="module")
 def own_out(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("own") / "out"
-    report = ingest(OWN_LOGS, out, column_map=ColumnMap.from_toml(OWN_LOGS / "mapping.toml"))
+    mapping = ColumnMap.from_toml(OWN_LOGS / "mapping.toml")
+    # One "cart" row of five is quarantined on purpose: 20% of a sample, allowed here.
+    report = ingest(OWN_LOGS, out, column_map=mapping, max_quarantine_share=0.25)
     return out, report
 
 
@@ -57,7 +59,7 @@ def test_unmapped_value_is_quarantined_with_the_original_value(own_out):
 
 
 def test_without_the_map_the_same_logs_are_refused(tmp_path):
-    with pytest.raises(UnusableFileError, match="required table 'users' not found"):
+    with pytest.raises(UnusableFileError, match="required table 'items' not found"):
         ingest(OWN_LOGS, tmp_path / "out")
 
 
@@ -94,3 +96,53 @@ def test_defaults_render_as_parseable_text():
     tables = ColumnMap.model_validate({"users": {"defaults": {"share_opt_out": True}}})
     assert tables.users.default_literal("share_opt_out") == "true"
     assert tables.users.default_literal("city") is None
+
+
+def test_circles_with_only_ids_and_names_get_an_empty_category_list(valid_src, tmp_path):
+    (valid_src / "circles.csv").write_text(
+        "circle_id,name_zh,name_en\nbeauty,美妆,Beauty\ndigital,数码,Digital\n"
+        "mother_baby,母婴,Mother & Baby\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "map.toml"
+    mapping.write_text("[circles]\ndefaults = { categories = [] }\n", encoding="utf-8")
+    report = ingest(valid_src, tmp_path / "out", column_map=ColumnMap.from_toml(mapping))
+    circles = DataDir(tmp_path / "out").read_table("circles").to_pylist()
+    assert [(c["circle_id"], c["categories"]) for c in circles] == [
+        ("beauty", []), ("digital", []), ("mother_baby", []),
+    ]
+    assert report.total_quarantined == 0
+
+
+def test_a_list_default_fills_a_list_column():
+    tables = ColumnMap.model_validate({"circles": {"defaults": {"categories": ["a", "b"]}}})
+    assert tables.circles.default_literal("categories") == "a;b"
+    with pytest.raises(ConfigError, match="city is not a list column"):
+        ColumnMap.model_validate({"users": {"defaults": {"city": ["a"]}}})
+
+
+@pytest.mark.parametrize(
+    ("file", "match"),
+    [
+        ("/etc/events.csv", "relative"),
+        ("../../elsewhere.csv", "inside"),
+        ("a/../../b.csv", "inside"),
+        ("C:\\\\logs\\\\events.csv", "relative"),
+    ],
+)
+def test_a_mapped_file_stays_inside_the_source_folder(tmp_path, file, match):
+    path = tmp_path / "map.toml"
+    path.write_text(f'[events]\nfile = "{file}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=match) as err:
+        ColumnMap.from_toml(path)
+    assert "\n" not in str(err.value) and "[events] file" in str(err.value)
+
+
+def test_errors_of_a_mapping_file_are_one_line(tmp_path):
+    path = tmp_path / "map.toml"
+    path.write_text('[events]\nts_unit = "minutes"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        ColumnMap.from_toml(path)
+    message = str(err.value)
+    assert "\n" not in message and "[events] ts_unit" in message and "'ms'" in message
+    assert str(path) in message

@@ -42,7 +42,7 @@ def _spoil_posts(src: Path, blank: bool) -> None:
 @pytest.mark.parametrize("blank", [False, True], ids=["no-blank-line", "blank-lines"])
 def test_malformed_lines_are_quarantined_and_rows_keep_their_number(valid_src, tmp_path, blank):
     _spoil_posts(valid_src, blank)
-    report = ingest(valid_src, tmp_path / "out")
+    report = ingest(valid_src, tmp_path / "out", max_quarantine_share=1.0)
 
     posts = report["posts"]
     assert (posts.read, posts.accepted, posts.quarantined) == (9, 5, 4)
@@ -68,8 +68,8 @@ def test_malformed_lines_are_quarantined_and_rows_keep_their_number(valid_src, t
 
 def test_rerun_with_malformed_lines_is_byte_identical(valid_src, tmp_path):
     _spoil_posts(valid_src, blank=True)
-    ingest(valid_src, tmp_path / "a")
-    ingest(valid_src, tmp_path / "b")
+    ingest(valid_src, tmp_path / "a", max_quarantine_share=1.0)
+    ingest(valid_src, tmp_path / "b", max_quarantine_share=1.0)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
     for f in files:
@@ -78,7 +78,7 @@ def test_rerun_with_malformed_lines_is_byte_identical(valid_src, tmp_path):
 
 def test_quote_left_open_on_the_last_line_is_quarantined(valid_src, tmp_path):
     append_rows(valid_src, "posts", [_post("p4", text='"never closed')])
-    report = ingest(valid_src, tmp_path / "out")
+    report = ingest(valid_src, tmp_path / "out", max_quarantine_share=1.0)
     assert (report["posts"].read, report["posts"].quarantined) == (4, 1)
     (row,) = quarantine(tmp_path / "out", "posts")
     assert (row["_row"], row["_field"]) == (4, "(line)")

@@ -40,8 +40,12 @@ BAD = [
     ),
     ("user-required", "users", f",{T},f,,,false", "user_id", "required field is empty"),
     ("user-bad-ts", "users", "ub1,yesterday,f,,,false", "signup_ts", "not a timestamp"),
-    ("user-ms-as-s", "users", "ub2,1704531600000,f,,,false", "signup_ts", "outside 1970"),
-    ("user-epoch-zero", "users", "ub3,0,f,,,false", "signup_ts", "outside 1970"),
+    ("user-ms-as-s", "users", "ub2,1704531600000,f,,,false", "signup_ts", "read as seconds?"),
+    ("user-epoch-zero", "users", "ub3,0,f,,,false", "signup_ts", "epoch 0 is a placeholder"),
+    ("user-infinity", "users", "ub6,infinity,f,,,false", "signup_ts", "not a timestamp"),
+    ("user-epoch-word", "users", "ub7,epoch,f,,,false", "signup_ts", "not a timestamp"),
+    ("user-offset-25h", "users", "ub8,2024-01-05T08:00:00+25:00,f,,,false", "signup_ts",
+     "not a timestamp"),
     ("user-bad-bool", "users", f"ub4,{T},f,,,maybe", "share_opt_out", "not a boolean"),
     ("user-bool-empty", "users", f"ub5,{T},f,,,", "share_opt_out", "required field is empty"),
     ("user-duplicate", "users", f"u1,{T},f,,,false", "user_id", "duplicate key"),
@@ -245,6 +249,8 @@ BAD = [
 # Rows that look odd but are valid: upper-case enum, a join 2 minutes past the deadline (clock
 # skew), padded cells, a value repeated on a different key.
 GOOD = {
+    "circles": ["sports,运动户外,Sports & Outdoors,"],  # no category: an empty list is allowed
+    "users": ["ug1,2024-01-05T08:00:00+14:00,f,,,false", "ug2,2024-01-05 08:00-09:30,,,,no"],
     "events": [
         "eg1,u2,i1,,GROUP_BUY_JOIN,g1,share,2024-03-06T10:02:00Z",
         f"eg2, u3 ,i2,, view ,,,{T}",
@@ -269,7 +275,7 @@ def bad_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, i
     for case, table, line, _, _ in BAD:
         append_rows(src, table, [line])
         rows[case] = base[table] + sum(1 for c, t, *_ in BAD if t == table and c in rows) + 1
-    report = ingest(src, root / "out")
+    report = ingest(src, root / "out", max_quarantine_share=1.0)
     return root / "out", rows, report
 
 
@@ -304,6 +310,24 @@ def test_odd_but_valid_rows_are_accepted_and_normalised(bad_run):
     assert report["events"].accepted == VALID_COUNTS["events"] + len(GOOD["events"])
 
 
+def test_odd_timestamps_are_not_blamed_on_milliseconds(bad_run):
+    out, rows, _ = bad_run
+    by_row = {r["_row"]: r for r in quarantine(out, "users")}
+    for case in ("user-epoch-zero", "user-infinity", "user-epoch-word", "user-offset-25h"):
+        assert "milliseconds" not in by_row[rows[case]]["_reason"], case
+
+
+def test_an_empty_category_list_and_real_offsets_are_accepted(bad_run):
+    from recsys.datastore import DataDir
+
+    out = bad_run[0]
+    circles = {c["circle_id"]: c for c in DataDir(out).read_table("circles").to_pylist()}
+    assert circles["sports"]["categories"] == []
+    users = {u["user_id"]: u for u in DataDir(out).read_table("users").to_pylist()}
+    assert users["ug1"]["signup_ts"].isoformat() == "2024-01-04T18:00:00+00:00"
+    assert users["ug2"]["signup_ts"].isoformat() == "2024-01-05T17:30:00+00:00"
+
+
 def test_quarantine_keeps_original_values_as_text(bad_run):
     out, rows, _ = bad_run
     row = {r["_row"]: r for r in quarantine(out, "users")}[rows["user-ms-as-s"]]
@@ -323,7 +347,7 @@ def test_quarantine_keeps_original_values_as_text(bad_run):
 def test_first_group_buy_start_by_time_then_file_order_is_kept(tmp_path, start, quarantined_row):
     src = copy_valid(tmp_path / "src")
     append_rows(src, "events", [start])
-    report = ingest(src, tmp_path / "out")
+    report = ingest(src, tmp_path / "out", max_quarantine_share=1.0)
     (row,) = quarantine(tmp_path / "out", "events")
     assert (row["_row"], row["_field"]) == (quarantined_row, "group_id")
     assert "already started" in row["_reason"]

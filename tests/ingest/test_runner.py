@@ -83,11 +83,11 @@ def test_report_is_written_reconciled_and_lists_ignored_entries(valid_out):
 def test_rerun_is_byte_identical_in_a_new_and_in_the_same_folder(tmp_path):
     src = copy_valid(tmp_path / "src")
     append_rows(src, "events", ["e9,u9,i1,,view,,feed,2024-03-05T09:00:00Z"])  # quarantined
-    ingest(src, tmp_path / "a")
-    ingest(src, tmp_path / "b")
+    ingest(src, tmp_path / "a", max_quarantine_share=1.0)
+    ingest(src, tmp_path / "b", max_quarantine_share=1.0)
     first = _file_bytes(tmp_path / "a")
     assert first == _file_bytes(tmp_path / "b")
-    ingest(src, tmp_path / "a")
+    ingest(src, tmp_path / "a", max_quarantine_share=1.0)
     assert first == _file_bytes(tmp_path / "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "src"]  # no temp leftovers
 
@@ -96,7 +96,7 @@ def test_missing_optional_tables_are_reported_and_references_to_them_quarantined
     src = copy_valid(tmp_path / "src")
     (src / "posts.csv").unlink()
     (src / "group_buys.csv").unlink()
-    report = ingest(src, tmp_path / "out")
+    report = ingest(src, tmp_path / "out", max_quarantine_share=1.0)
     assert report.missing == ["posts", "group_buys"]
     assert not DataDir(tmp_path / "out").has_table("posts")
     q = pq.read_table(DataDir(tmp_path / "out").quarantine_path("events")).to_pylist()
@@ -191,7 +191,7 @@ def test_header_only_tables_are_not_unusable(tmp_path):
     for table in ("posts", "group_buys", "social_edges"):
         path = src / f"{table}.csv"
         path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n")
-    report = ingest(src, tmp_path / "out")
+    report = ingest(src, tmp_path / "out", max_quarantine_share=1.0)
     for table in ("posts", "group_buys", "social_edges"):
         assert (report[table].read, report[table].accepted) == (0, 0)
     # e2, e3, e7 name a group and e4, e5, e8 a post: quarantined, the rest of the file is fine.
@@ -210,7 +210,7 @@ def test_a_resent_part_of_duplicates_is_redundant_not_unusable(tmp_path):
     src = copy_valid(tmp_path / "src")
     lines = (src / "events.csv").read_text(encoding="utf-8").splitlines()
     _events_in_parts(src, lines[1:])
-    report = ingest(src, tmp_path / "out")
+    report = ingest(src, tmp_path / "out", max_quarantine_share=1.0)
     assert (report["events"].read, report["events"].accepted) == (16, 8)
     assert report["events"].reasons == {
         "event_id: duplicate key: an earlier row with the same key was kept": 8
@@ -235,7 +235,7 @@ def test_folder_of_csv_parts_names_the_part_and_row(tmp_path):
     (src / "events" / "part-0.csv").write_text("\n".join([header, *rows[:5]]) + "\n")
     bad = "e99,u1,i1,,view,,feed,not-a-time"
     (src / "events" / "part-1.csv").write_text("\n".join([header, *rows[5:], bad]) + "\n")
-    report = ingest(src, tmp_path / "out")
+    report = ingest(src, tmp_path / "out", max_quarantine_share=1.0)
     assert report["events"].sources == ("events/part-0.csv", "events/part-1.csv")
     (row,) = pq.read_table(DataDir(tmp_path / "out").quarantine_path("events")).to_pylist()
     assert (row["_file"], row["_row"], row["_field"]) == ("events/part-1.csv", 4, "ts")

@@ -146,7 +146,7 @@ def test_output_folder_is_replaced_whole(tmp_path):
     from recsys.synth import SynthConfig, generate
 
     out = tmp_path / "d"
-    (out / "events").mkdir(parents=True)
+    generate(SynthConfig(n_users=200, seed=1), out)  # an earlier output, with a stale part
     (out / "events" / "part-00099.parquet").write_text("stale")
     generate(SynthConfig(n_users=200, seed=1), out)
     assert not (out / "events" / "part-00099.parquet").exists()
