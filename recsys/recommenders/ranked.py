@@ -4,9 +4,12 @@
 sources' key settings on it within a time budget (`recsys.feeds.tuning`), fits the sources
 on the rest, learns a LightGBM lambdarank over their merged candidates' features
 (`recsys.feeds.features`, `recsys.feeds.ranker`) and finally refits the sources on all the
-training data, which is what serves. `report_` records both fits.
+training data, which is what serves. On label users the ranker never saw, it then picks what
+serves: the ranker, the ranker blended with its best source (z-scores over the user's
+candidates), or that source alone (small data, where a ranker learns noise). `report_`
+records both fits.
 
-Scores: candidates get the ranker's score; every other unseen item ranks after them by
+Scores: candidates get the chosen blend's score; every other unseen item ranks after them by
 popularity, so a list longer than the candidates still holds every eligible item once.
 Saved as JSON, `.npy` arrays (sources as their own recommenders' saves) and LightGBM's text
 model; never a pickle.
@@ -26,7 +29,7 @@ import scipy.sparse as sp
 
 from recsys.errors import BundleError
 from recsys.feeds.config import RankedConfig
-from recsys.feeds.features import CandidateBatch, FeatureBuilder, _rank_of
+from recsys.feeds.features import CandidateBatch, FeatureBuilder, _rank_of, _z_per_row
 from recsys.feeds.folds import label_fold, resolve_label_split
 from recsys.feeds.ranker import LambdaRanker
 from recsys.feeds.side import SideData, restrict_times
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 #: Dense score cells held per batch over all sources (bounds memory on big catalogues).
 _BATCH_CELLS = 1 << 24
 _RANKER_FILE = "ranker.txt"
+#: Weights of a source's z-score added to the ranker's, tried on held-out label users.
+BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 #: Weight of the sources' fused order in the final score: breaks the ranker's ties only.
 _TIE_BREAK = 1e-6
 
@@ -106,10 +111,8 @@ class RankedRecommender(Recommender):
         self.ranker_ = LambdaRanker(cfg.ranker, seed=cfg.seed).fit(
             rows, labels, groups, features.feature_names_)
         report["ranker"] = vars(self.ranker_.report_)
-        self.serve_ = "ranker"
-        report["first_fit"] = first = self._first_fit_ndcg(fit_x, label, held)
-        self.serve_ = _serving_order(first)
-        report["serves"] = self.serve_
+        report["first_fit"] = self._choose_blend(fit_x, label, held)
+        report["serves"] = self.blend_
         t0 = time.perf_counter()
         self.sources_ = [make_source(c).fit(x, side, seed=cfg.seed) for c in configs]
         self.features_ = FeatureBuilder(recent_items=cfg.recent_items).fit(x, side, self.sources_)
@@ -153,21 +156,39 @@ class RankedRecommender(Recommender):
         y = np.concatenate(ys).astype(np.float32) if ys else np.empty(0, np.float32)
         return x, y, np.concatenate(groups) if groups else np.empty(0, np.int64), held
 
-    def _first_fit_ndcg(self, fit_x: sp.csr_matrix, label: sp.csr_matrix,
-                        held: np.ndarray) -> dict[str, float]:
-        """NDCG@10 on label users the ranker never saw: ranked vs each proposing source."""
+    def _choose_blend(self, fit_x: sp.csr_matrix, label: sp.csr_matrix,
+                      held: np.ndarray) -> dict[str, Any]:
+        """Pick what serves by NDCG@10 on label users the ranker never saw: the ranker, the
+        ranker's z-score plus `w` times one proposing source's (w in `BLEND_WEIGHTS`), or one
+        source alone (small data, where a ranker learns noise). Sets `blend_`; returns every
+        option's NDCG."""
+        self.blend_ = {"source": None, "weight": 0.0, "ranker": True}
         if not len(held):
             return {}
-        sums = {"ranked": 0.0, **{s.name: 0.0 for s in self.sources_ if s.config.n > 0}}
+        names = [s.name for s in self.sources_ if s.config.n > 0]
+        options = [("ranker", None, 0.0)] + [
+            (f"ranker+{w:g}*{n}", n, w) for n in names for w in BLEND_WEIGHTS] + [
+            (n, n, None) for n in names]
+        sums = dict.fromkeys((o[0] for o in options), 0.0)
         for lo in range(0, len(held), self._batch_size()):
             u = held[lo: lo + self._batch_size()]
-            ids, _ = self.recommend_lists(u, fit_x[u], 10)
             batch = self._candidates(u, fit_x[u])
-            lists = {"ranked": ids, **{n: top[:, :10] for n, top in batch.lists.items()}}
-            for name, top in lists.items():
-                sums[name] += ndcg_sum(top, label[u], 10)
-        return {f"{n}_ndcg@10": round(v / len(held), 5) for n, v in sums.items()} | {
-            "users": int(len(held))}
+            cand, valid = batch.candidates, batch.candidates >= 0
+            ranker = self._ranker_scores(batch, fit_x[u])
+            for key, name, weight in options:
+                blend = {"source": name, "weight": weight or 0.0, "ranker": weight is not None
+                         or name is None}
+                scores = _blend_scores(blend, batch, ranker)
+                top = _top_of(cand, np.where(valid, scores, -np.inf), 10)
+                sums[key] += ndcg_sum(top, label[u], 10)
+        ndcg = {k: round(v / len(held), 5) for k, v in sums.items()}
+        best = max(options, key=lambda o: ndcg[o[0]])  # first on ties: the plain ranker
+        self.blend_ = {"source": best[1], "weight": best[2] or 0.0,
+                       "ranker": best[2] is not None or best[1] is None}
+        if not self.blend_["ranker"]:
+            logger.warning("the ranker (held-out ndcg@10 %.4f) lost to source %s (%.4f): "
+                           "serving that source's order", ndcg["ranker"], best[0], ndcg[best[0]])
+        return {"ndcg@10": ndcg, "users": int(len(held)), "chosen": best[0]}
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -187,23 +208,25 @@ class RankedRecommender(Recommender):
         cand = merge_candidates(list(lists.values()))
         return CandidateBatch(user_ids=user_ids, candidates=cand, scores=scores, lists=lists)
 
-    def _ranked(self, user_ids: np.ndarray, user_items: sp.csr_matrix
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """(candidates (n, C), ranker scores (n, C) with -inf at padding)."""
-        batch = self._candidates(user_ids, user_items)
+    def _ranker_scores(self, batch: CandidateBatch, user_items: sp.csr_matrix) -> np.ndarray:
+        """(n, C) raw ranker scores, -inf at padding."""
         cand = batch.candidates
-        feats = self.features_.transform(batch, user_items) if self.serve_ == "ranker" else None
         valid = (cand >= 0).ravel()
         scores = np.full(cand.size, -np.inf)
-        if self.serve_ != "ranker":
-            dense = batch.scores[self.serve_]
-            scores = np.take_along_axis(dense, np.where(cand >= 0, cand, 0), axis=1).ravel()
-            scores[~valid] = -np.inf
-        elif valid.any():
+        if valid.any():
+            feats = self.features_.transform(batch, user_items)
             scores[valid] = self.ranker_.predict(feats[valid])
+        return scores.reshape(cand.shape)
+
+    def _ranked(self, user_ids: np.ndarray, user_items: sp.csr_matrix
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(candidates (n, C), final scores (n, C) with -inf at padding)."""
+        batch = self._candidates(user_ids, user_items)
+        ranker = (self._ranker_scores(batch, user_items) if self.blend_["ranker"] else None)
+        scores = _blend_scores(self.blend_, batch, ranker)
+        scores = np.where(batch.candidates >= 0, scores, -np.inf)
         # Ties of the ranker (few trees on small data) go to the sources' fused order.
-        scores = scores.reshape(cand.shape) + _TIE_BREAK * fused_rank(batch)
-        return cand, scores
+        return batch.candidates, scores + _TIE_BREAK * fused_rank(batch)
 
     def recommend_lists(self, user_ids: np.ndarray, user_items: sp.csr_matrix,
                         k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +270,7 @@ class RankedRecommender(Recommender):
         meta = {
             "model": self.name, "params": self.get_params(), "n_items": int(self.n_items_),
             "sources": [s.config.model_dump(mode="json") for s in self.sources_],
-            "features": self.features_.feature_names_, "serves": self.serve_,
+            "features": self.features_.feature_names_, "blend": self.blend_,
             "report": self.report_,
         }
         (directory / "params.json").write_text(
@@ -285,22 +308,34 @@ class RankedRecommender(Recommender):
         model.ranker_ = LambdaRanker.from_text(text, model.config.ranker, seed=model.config.seed)
         model.fallback_ = np.load(directory / "fallback.npy")
         model.report_ = meta["report"]
-        model.serve_ = meta["serves"]
+        model.blend_ = meta["blend"]
         model.n_items_ = int(meta["n_items"])
         return model
 
 
-def _serving_order(first_fit: dict[str, float]) -> str:
-    """"ranker", unless a single source beat it on the held-out label users (tiny or odd
-    data, where a ranker learns noise): then that source's order serves."""
-    ranked = first_fit.get("ranked_ndcg@10")
-    best = max(((v, k.removesuffix("_ndcg@10")) for k, v in first_fit.items()
-                if k.endswith("_ndcg@10") and k != "ranked_ndcg@10"), default=None)
-    if ranked is None or best is None or ranked >= best[0]:
-        return "ranker"
-    logger.warning("the ranker (held-out ndcg@10 %.4f) lost to source %s (%.4f): serving that "
-                   "source's order", ranked, best[1], best[0])
-    return best[1]
+def _blend_scores(blend: dict[str, Any], batch: CandidateBatch,
+                  ranker: np.ndarray | None) -> np.ndarray:
+    """(n, C) scores of a blend: the ranker's z-score over the user's candidates plus weight
+    times the source's, or the source's own scores when the ranker is off."""
+    valid = batch.candidates >= 0
+    source = None
+    if blend["source"] is not None:
+        dense = batch.scores[blend["source"]]
+        source = np.take_along_axis(dense, np.where(valid, batch.candidates, 0), axis=1)
+    if not blend["ranker"]:
+        return source.astype(np.float64)
+    out = _z_per_row(ranker, valid).astype(np.float64)
+    if source is not None and blend["weight"]:
+        out += blend["weight"] * _z_per_row(source, valid)
+    return out
+
+
+def _top_of(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) candidates by descending score (ties: lower id), -1 where the score is -inf."""
+    order = np.lexsort((cand, -scores), axis=1)[:, :k]
+    ids = np.take_along_axis(cand, order, axis=1)
+    ids[~np.isfinite(np.take_along_axis(scores, order, axis=1))] = -1
+    return ids
 
 
 def fused_rank(batch: CandidateBatch) -> np.ndarray:
