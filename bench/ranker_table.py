@@ -45,16 +45,16 @@ from recsys.evaluation.harness import (  # noqa: E402
     BASELINES,
     prepare,
 )
-from recsys.evaluation.metrics import paired_bootstrap  # noqa: E402
-from recsys.evaluation.shipped import ShippedRecommender  # noqa: E402
 from recsys.evaluation.tuning import tune  # noqa: E402
 from recsys.feeds.config import RankedConfig  # noqa: E402
 from recsys.ingest.runner import ingest  # noqa: E402
+from recsys.metrics.ranking import paired_bootstrap  # noqa: E402
+from recsys.recipe import TrainConfig  # noqa: E402
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS  # noqa: E402
 from recsys.recommenders.ranked import RankedRecommender  # noqa: E402
 from recsys.recommenders.registry import recommender_class  # noqa: E402
+from recsys.recommenders.shipped import ShippedRecommender  # noqa: E402
 from recsys.synth import SynthConfig, generate  # noqa: E402
-from recsys.training.config import TrainConfig  # noqa: E402
 
 logger = logging.getLogger("bench.ranker_table")
 SYNTH_USERS = 20_000

@@ -1,8 +1,11 @@
 """`recsys evaluate`: tuned baselines and the shipped recipe on one split, with an HTML report.
 
     recsys evaluate --data DATA_DIR [--bundle models/VERSION] [--split auto] \
-        [--baselines popularity,itemknn,rp3beta,ease,als,bpr] [--trials 8] [--out reports/NAME] \
-        [--tuned-dir DIR]
+        [--test TEST_ROWS.csv] [--baselines popularity,itemknn,rp3beta,ease,als,bpr] \
+        [--trials 8] [--trials-for ease=1,als=8] [--out reports/NAME] [--tuned-dir DIR]
+
+`--test FILE` evaluates a split the user brings: FILE names the test rows (user_id, item_id
+[, ts]; CSV or Parquet, see recsys.evaluation.given_split); it implies `--split fixed`.
 
 With `--bundle`, the bundle's recipe (its manifest config) is what is evaluated as "shipped":
 retrained on the train split (a model is never evaluated on data it was trained on), and the
@@ -23,7 +26,7 @@ import typer
 
 from recsys.bundle.bundle import Bundle
 from recsys.config import load_config
-from recsys.errors import ConfigError, RecsysError
+from recsys.errors import ConfigError
 from recsys.evaluation.harness import (
     BASELINES,
     EvaluationResult,
@@ -36,7 +39,8 @@ from recsys.evaluation.harness import (
     write_tuned_configs,
 )
 from recsys.evaluation.report import write_report
-from recsys.training.config import TrainConfig
+from recsys.evaluation.tuning import check_trials
+from recsys.recipe import TrainConfig
 
 logger = logging.getLogger("recsys.evaluate")
 
@@ -65,6 +69,7 @@ def run_evaluate(
     tuned_dir: Path | None = None,
     model_trials: dict[str, int] | None = None,
     with_cf_only: bool = False,
+    test_file: Path | None = None,
 ) -> EvaluateRun:
     """Prepare the split, tune and compare, write the report, the tuned configs (into
     `tuned_dir`, by default `out_dir`) and, with a bundle, its manifest entry."""
@@ -76,7 +81,7 @@ def run_evaluate(
         config = TrainConfig.model_validate(opened.manifest.config)
         placement = placement_f1(opened.manifest)
     config = config or load_config(TrainConfig, DEFAULT_CONFIG)
-    prepared = prepare(data_dir, split=split, config=config, seed=seed)
+    prepared = prepare(data_dir, split=split, config=config, seed=seed, test_file=test_file)
     result = run_evaluation(
         prepared, config=config, baselines=baselines, n_trials=n_trials, seed=seed,
         model_trials=model_trials, with_cf_only=with_cf_only,
@@ -92,6 +97,8 @@ def run_evaluate(
         f"(overrides {model_trials or 'none'}), seed {seed}",
         "tuned settings": {m: t.best_params for m, t in result.tuning.items()},
         "not run": result.skipped or "none",
+        "content map": f"skipped: {prepared.content_skipped}" if prepared.content_skipped
+        else "fitted",
         "seconds (tune + fit) per model": {m: round(s, 1) for m, s in result.seconds.items()},
         "wall time s": round(seconds, 1),
     }
@@ -109,6 +116,25 @@ def run_evaluate(
     return EvaluateRun(result=result, report=report, tuned_configs=tuned, seconds=seconds)
 
 
+def parse_trials_for(text: str) -> dict[str, int]:
+    """`ease=1,als=8` -> {"ease": 1, "als": 8}; names are checked against the models that
+    run by `run_evaluation`."""
+    counts: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or not name:
+            raise ConfigError(f"--trials-for: {part!r} is not MODEL=N (e.g. ease=1,als=8)")
+        try:
+            counts[name] = int(value)
+        except ValueError:
+            raise ConfigError(
+                f"--trials-for: {part!r}: the trial count must be a whole number >= 1"
+            ) from None
+    return counts
+
+
 def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Ingested (or imported) data directory.")],
     bundle: Annotated[
@@ -118,11 +144,25 @@ def evaluate(
     split: Annotated[
         str, typer.Option("--split", help=f"One of {', '.join(SPLITS)}.")
     ] = "auto",
+    test: Annotated[
+        Path | None,
+        typer.Option("--test", help="Test rows of your own split (CSV or Parquet with columns "
+                     "user_id, item_id[, ts]); implies --split fixed."),
+    ] = None,
     baselines: Annotated[
         str, typer.Option("--baselines", help="Comma-separated baselines; '' for none.")
     ] = ",".join(BASELINES),
-    trials: Annotated[int, typer.Option("--trials", help="Random-search trials per model.")] = 8,
-    seed: Annotated[int, typer.Option("--seed", help="Seeds splits, tuning and models.")] = 0,
+    trials: Annotated[
+        int, typer.Option("--trials", min=1, help="Random-search trials per model.")
+    ] = 8,
+    trials_for: Annotated[
+        str | None,
+        typer.Option("--trials-for", help="Per-model trial counts, e.g. ease=1,als=8 "
+                     "('shipped' is the recipe); the others get --trials."),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seeds splits, tuning and models.")
+    ] = 0,
     config: Annotated[
         Path | None, typer.Option("--config", help="Recipe to evaluate when no --bundle.")
     ] = None,
@@ -136,24 +176,34 @@ def evaluate(
     ] = None,
 ) -> None:
     """Tune baselines and the shipped recipe on validation, compare them on test, write a report."""
-    try:
-        if split not in SPLITS:
-            raise ConfigError(f"--split must be one of {SPLITS}; got {split!r}")
-        if bundle is not None and config is not None:
-            raise ConfigError("give --bundle or --config, not both: a bundle brings its recipe")
-        names = tuple(b.strip() for b in baselines.split(",") if b.strip())
-        unknown = sorted(set(names) - set(BASELINES))
-        if unknown:
-            raise ConfigError(f"unknown baseline(s) {unknown}; expected some of {BASELINES}")
-        cfg = load_config(TrainConfig, config) if config is not None else None
-        run = run_evaluate(
-            data, out_dir=out or Path("reports") / data.name, split=split,  # type: ignore[arg-type]
-            baselines=names, n_trials=trials, seed=seed, config=cfg, bundle=bundle,
-            tuned_dir=tuned_dir,
+    if split not in SPLITS:
+        raise ConfigError(f"--split must be one of {SPLITS}; got {split!r}")
+    if test is not None and split not in ("auto", "fixed"):
+        raise ConfigError(f"--test fixes the split: give --split fixed (or leave it), not {split}")
+    if bundle is not None and config is not None:
+        raise ConfigError("give --bundle or --config, not both: a bundle brings its recipe")
+    names = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    unknown = sorted(set(names) - set(BASELINES))
+    if unknown:
+        raise ConfigError(f"unknown baseline(s) {unknown}; expected some of {BASELINES}")
+    model_trials = parse_trials_for(trials_for) if trials_for else None
+    check_trials(trials, model_trials, names)
+    cfg = load_config(TrainConfig, config) if config is not None else None
+    run = run_evaluate(
+        data, out_dir=out or Path("reports") / data.name, split=split,  # type: ignore[arg-type]
+        baselines=names, n_trials=trials, seed=seed, config=cfg, bundle=bundle,
+        tuned_dir=tuned_dir, model_trials=model_trials, test_file=test,
+    )
+    info = run.result.split_info
+    if test is not None:
+        typer.echo(
+            f"test rows: {info['test_rows']:,} read, {info['test_rows_unknown_user']:,} unknown "
+            f"users, {info['test_rows_unknown_item']:,} unknown items (not evaluated); "
+            f"{info['test_rows_in_data']:,} found in the data, {info['test_rows_added']:,} added; "
+            f"{info['n_test']:,} test events evaluated (dropped: "
+            f"{info['dropped_unknown_user']:,} users and {info['dropped_unknown_item']:,} items "
+            f"without training events, {info['dropped_seen_in_train']:,} pairs seen in training)"
         )
-    except RecsysError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
     for name, metrics in run.result.metrics.items():
         typer.echo(
             f"{name:14s} ndcg@10 {metrics['ndcg@10']:.4f}  recall@10 {metrics['recall@10']:.4f}"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import typer
 
-from recsys.errors import RecsysError
 from recsys.training.refresh import refresh_catalogue
 
 logger = logging.getLogger("recsys.refresh")
@@ -31,11 +30,7 @@ def refresh(
     ),
 ) -> None:
     """Add new items and posts to the promoted bundle without a full retrain."""
-    try:
-        summary = refresh_catalogue(data, new, models_dir, promote=promote)
-    except RecsysError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+    summary = refresh_catalogue(data, new, models_dir, promote=promote)
     state = "promoted" if summary.promoted else "not promoted (--no-promote)"
     typer.echo(f"bundle {summary.version} (from {summary.parent_version}), {state}")
     typer.echo(

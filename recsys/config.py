@@ -45,4 +45,40 @@ def load_config(
         return model.model_validate(data)
     except PydanticValidationError as exc:
         where = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{where}invalid {model.__name__}:\n{exc}") from None
+        details = describe_errors(model, exc)
+        raise ConfigError(f"{where}invalid {model.__name__}: {details}") from None
+
+
+def describe_errors(model: type[BaseModel], exc: PydanticValidationError) -> str:
+    """Pydantic's multi-line report as one line: each wrong key, what was wrong, what it got.
+
+    A command prints a config error as one line; an unknown key also lists the keys that
+    exist at its level, since the usual cause is a typo.
+    """
+    parts = []
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        key = ".".join(loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            known = _keys_at(model, loc[:-1])
+            hint = f" (expected one of: {', '.join(known)})" if known else ""
+            parts.append(f"unknown key '{key}'{hint}")
+            continue
+        got = repr(error.get("input"))
+        got = got if len(got) <= 60 else got[:57] + "..."
+        msg = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"'{key}': {msg} (got {got})")
+    return "; ".join(parts)
+
+
+def _keys_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names of the (nested) section at `loc`, or [] when it is not a model."""
+    current: object = model
+    for part in loc:
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        current = fields[part].annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []

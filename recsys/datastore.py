@@ -47,6 +47,24 @@ class DataDir:
     def __repr__(self) -> str:
         return f"DataDir({str(self.root)!r})"
 
+    def check_ingested(self) -> DataDir:
+        """Raise ContractError unless this is a folder `recsys ingest` wrote (it has id maps).
+
+        Training and evaluation read ingested data only; saying so up front beats a missing
+        file deep inside a step. Returns self, for chaining.
+        """
+        if not self.root.exists():
+            raise ContractError(f"{self.root}: no such data directory")
+        if not self.root.is_dir():
+            raise ContractError(f"{self.root}: is a file, not a data directory")
+        for entity in ("users", "items"):
+            if not self.idmap_path(entity).is_file():
+                raise ContractError(
+                    f"{self.root}: not an ingested data directory (no idmap/{entity}.parquet); "
+                    "run `recsys ingest SRC --out DATA_DIR` (or `recsys import`) first"
+                )
+        return self
+
     def table_dir(self, name: str) -> Path:
         table_spec(name)
         return self.root / name
@@ -249,6 +267,9 @@ def _alive(pid: int) -> bool:
 def replace_dir(new: Path, final: Path) -> None:
     """Swap `new` into place at `final`; the old folder is removed only after the swap."""
     old = None
+    if final.exists() and not final.is_dir():
+        # Only folders this code wrote are ever replaced: a file there is someone else's.
+        raise ContractError(f"{final}: is a file, not a folder; refusing to replace it")
     if final.exists():
         old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
         final.rename(old)

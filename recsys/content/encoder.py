@@ -33,6 +33,14 @@ Analyzer = Literal["word", "char_wb"]
 _FORMAT = "content-encoder/1"
 
 
+class NoUsableTextError(ContractError):
+    """The item documents do not tell items apart, so no content vectors can be learned.
+
+    Training then skips the content map (cold items keep their CF factors) and says so in
+    the bundle's metrics; it is not a failure of the run.
+    """
+
+
 class ContentEncoder:
     """TF-IDF (sublinear tf, smoothed idf) + TruncatedSVD, rows L2-normalised.
 
@@ -45,6 +53,15 @@ class ContentEncoder:
     analyzer : "word" for space-separated languages, "char_wb" for Chinese (module docstring).
     ngram_range : (min_n, max_n) of word or character n-grams.
     random_state : seed of the randomised SVD.
+    min_text_coverage : refuse (NoUsableTextError) a corpus in which fewer than this share of
+        documents hold a term that tells items apart (`text_coverage_`); 0 never refuses on
+        coverage. Training sets it from ``content.min_text_coverage``.
+
+    Attributes (set by fit)
+    -----------------------
+    text_coverage_ : share of documents holding a kept term that other documents share but
+        not all of them do. Text like "place 17" for every item covers ~0: the vectors would
+        only encode noise, and a map learned from them would place every item at the mean.
     """
 
     def __init__(
@@ -56,6 +73,7 @@ class ContentEncoder:
         analyzer: Analyzer = "word",
         ngram_range: tuple[int, int] = (1, 2),
         random_state: int = 0,
+        min_text_coverage: float = 0.0,
     ) -> None:
         self.n_components = n_components
         self.max_features = max_features
@@ -63,6 +81,7 @@ class ContentEncoder:
         self.analyzer = analyzer
         self.ngram_range = tuple(ngram_range)
         self.random_state = random_state
+        self.min_text_coverage = min_text_coverage
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -72,6 +91,7 @@ class ContentEncoder:
             "analyzer": self.analyzer,
             "ngram_range": list(self.ngram_range),
             "random_state": self.random_state,
+            "min_text_coverage": self.min_text_coverage,
         }
 
     def _validate_params(self) -> None:
@@ -85,6 +105,8 @@ class ContentEncoder:
         for name in ("n_components", "max_features", "min_df"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if not 0.0 <= float(self.min_text_coverage) <= 1.0:
+            raise ConfigError(f"min_text_coverage must be in [0, 1]; got {self.min_text_coverage}")
 
     def _counter(self, vocabulary: dict[str, int] | None, min_df: int) -> CountVectorizer:
         return CountVectorizer(
@@ -109,12 +131,17 @@ class ContentEncoder:
         self._validate_params()
         texts = _as_texts(texts)
         if not any(t.strip() for t in texts):
-            raise ContractError(
-                f"cannot fit a ContentEncoder on an empty corpus ({len(texts)} texts, all blank)"
-            )
+            raise NoUsableTextError(f"all {len(texts):,} item documents are blank")
         counts = self._fit_counts(texts)
         n_docs, n_terms = counts.shape
         df = np.bincount(counts.indices, minlength=n_terms).astype(np.float64)
+        self.text_coverage_ = _coverage(counts, df)
+        if self.text_coverage_ < float(self.min_text_coverage):
+            raise NoUsableTextError(
+                f"{self.text_coverage_:.1%} of {n_docs:,} item documents (e.g. {texts[0][:40]!r}) "
+                "hold a term that tells items apart; at least "
+                f"{float(self.min_text_coverage):.0%} must (min_text_coverage)"
+            )
         # Smoothed idf, as scikit-learn: a term in every document still weighs 1, never 0.
         self.idf_ = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
         tfidf = self._weight(counts)
@@ -152,9 +179,9 @@ class ContentEncoder:
                 # Plain ints: JSON cannot hold numpy integers.
                 self.vocabulary_ = {t: int(i) for t, i in counter.vocabulary_.items()}
                 return counts
-        raise ContractError(
-            f"corpus of {len(texts)} texts has fewer than 2 distinct terms for analyzer "
-            f"{self.analyzer!r} and ngram_range {self.ngram_range}; cannot build content vectors"
+        raise NoUsableTextError(
+            f"{len(texts):,} item documents have fewer than 2 distinct terms for analyzer "
+            f"{self.analyzer!r} and ngram_range {self.ngram_range}"
         )
 
     # -- transforming -------------------------------------------------------------------
@@ -236,6 +263,16 @@ class ContentEncoder:
         encoder.components_ = components
         encoder.n_components_ = int(meta["n_components_"])
         return encoder
+
+
+def _coverage(counts: sp.csr_matrix, df: np.ndarray) -> float:
+    """Share of rows of `counts` with a term that some but not all other rows share: a term
+    in every document says nothing about any one of them, and a term in one document only
+    (an id) links its item to no other, so neither lets a map generalise."""
+    telling = (df >= 2) & (df < counts.shape[0])
+    if not telling.any():
+        return 0.0
+    return float((counts[:, np.flatnonzero(telling)].getnnz(axis=1) > 0).mean())
 
 
 def _as_texts(texts: Sequence[str]) -> list[str]:

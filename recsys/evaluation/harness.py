@@ -28,28 +28,31 @@ from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import MANIFEST_NAME, Manifest, data_fingerprint, write_manifest
 from recsys.config import load_config
 from recsys.content.documents import item_documents
+from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
-from recsys.errors import ConfigError, ContractError
+from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
-from recsys.evaluation.shipped import (
-    RP3_ALPHA,
-    RP3_BETA,
-    ShippedRecommender,
-    tune_shipped,
-    with_cf_params,
+from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
+from recsys.evaluation.shipped import RP3_ALPHA, RP3_BETA, tune_shipped
+from recsys.evaluation.splits import (
+    Split,
+    carve_validation,
+    check_usable,
+    has_timestamps,
+    split_log,
 )
-from recsys.evaluation.splits import Split, _finish, carve_validation, has_timestamps, split_log
-from recsys.evaluation.tuning import Range, TuningResult, tune, write_tuned_config
+from recsys.evaluation.tuning import Range, TuningResult, check_trials, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
 from recsys.feeds.config import RankedConfig
 from recsys.feeds.side import SideData
 from recsys.feeds.side_loader import load_side_data
 from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.ranked import RankedRecommender
 from recsys.recommenders.registry import recommender_class
-from recsys.training.config import TrainConfig
+from recsys.recommenders.shipped import ShippedRecommender
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class PreparedData:
     #: (n_items,) int64 events per item in the whole train split: the long-tail head is the
     #: items making 80% of training *interactions*, which a summed matrix cannot count.
     train_events: np.ndarray
+    #: Why `content` is None although content was asked for (the items have no usable text).
+    content_skipped: str | None = None
     #: Side data of the whole train split (times, circles, group buys, prices, friends,
     #: content) for the ranked recommender; None when not asked for.
     side: SideData | None = None
@@ -186,35 +191,6 @@ def resolve_split(
     return "random", f"no timestamps ({why}): random per-user holdout instead of temporal"
 
 
-def fixed_split(data: DataDir, users: IdMap, items: IdMap, log: pd.DataFrame,
-                info: AdapterInfo) -> Split:
-    """Apply the data set's predefined folds (``meta/split.parquet``) to the log.
-
-    A (user, item) pair is a test pair when it occurs in the test fold and never in the train
-    fold; the split's key may be the pair itself or a column of the events (e.g. group_id).
-    """
-    spec = info.split or {}
-    folds = pd.read_parquet(data.root / spec["path"])
-    key = list(spec["key"])
-    if key != ["user_id", "item_id"]:
-        events = data.read_table("events", ["user_id", "item_id", *key]).to_pandas()
-        folds = events.merge(folds, on=key, how="inner")
-    u = users.to_index(folds["user_id"].to_numpy())
-    i = items.to_index(folds["item_id"].fillna("").astype(str).to_numpy())
-    n_items = max(len(items), 1)
-    pair = u * n_items + i
-    ok = (u >= 0) & (i >= 0)
-    is_test = folds["fold"].to_numpy() == "test"
-    test_pairs = np.setdiff1d(pair[ok & is_test], pair[ok & ~is_test])
-    log_pairs = log["user_idx"].to_numpy(np.int64) * n_items + log["item_idx"].to_numpy(np.int64)
-    in_test = np.isin(log_pairs, test_pairs)
-    info_out: dict[str, Any] = {
-        "method": "fixed", "source": spec["path"], "key": key,
-        "pairs_in_both_folds": int(len(np.intersect1d(pair[ok & is_test], pair[ok & ~is_test]))),
-    }
-    return _finish(log, in_test, info_out)
-
-
 def _binary(log: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
     m = to_csr(log, n_users, n_items)
     m.data[:] = 1.0
@@ -230,24 +206,37 @@ def prepare(
     test_fraction: float = 0.2,
     validation_fraction: float = 0.2,
     with_content: bool = True,
+    test_file: str | Path | None = None,
     with_side: bool = False,
 ) -> PreparedData:
     """Read the log with the recipe's event weights, split it, carve validation, build matrices
-    (and, `with_side`, the ranked recommender's side data from the train split)."""
+    (and, `with_side`, the ranked recommender's side data from the train split).
+
+    `test_file` names the test rows of a split the user brings (`given_split`); it implies
+    split 'fixed' and is refused with any other split.
+    """
     config = config or TrainConfig()
-    data = DataDir(data_dir)
+    rows = None
+    if test_file is not None:
+        if split not in ("auto", "fixed"):
+            raise ConfigError(f"a test file fixes the split: give split 'fixed' (or 'auto'), "
+                              f"not {split!r}")
+        rows = read_test_rows(test_file)
+    data = DataDir(data_dir).check_ingested()
     users = IdMap.load(data.idmap_path("users"))
     items = IdMap.load(data.idmap_path("items"))
     info = dataset_info(data)
     time_kind = data.time_kind()
     log = load_interaction_log(data, users, items, config.interactions)
-    if log.empty:
-        raise ContractError(f"{data.root}: no usable events to evaluate on")
-    method, fallback = resolve_split(split, info, log, time_kind)
+    method, fallback = (("fixed", None) if rows is not None
+                        else resolve_split(split, info, log, time_kind))
     if fallback is not None:
         logger.warning("split %r on %s: %s", split, data.root.name, fallback)
     fraction = {"test_fraction": test_fraction}
-    if method == "fixed":
+    if rows is not None:
+        outer = given_split(log, users, items, rows, source=Path(test_file).name)  # type: ignore[arg-type]
+        inner_method, inner_kwargs = "random", {"test_fraction": validation_fraction}
+    elif method == "fixed":
         outer = fixed_split(data, users, items, log, info)  # type: ignore[arg-type]
         inner_method, inner_kwargs = "random", {"test_fraction": validation_fraction}
     elif method == "leave_last_out":
@@ -260,6 +249,7 @@ def prepare(
     outer.info["requested"] = split
     if fallback is not None:
         outer.info["fallback"] = fallback
+    check_usable(outer, data.root)
     tuned = carve_validation(outer, inner_method, seed=seed, **inner_kwargs)  # type: ignore[arg-type]
     n_users, n_items = len(users), len(items)
     half_life = config.interactions.half_life_days
@@ -267,12 +257,16 @@ def prepare(
     ref = int(outer.train["ts"].max())
     train = to_csr(outer.train, n_users, n_items, half_life_days=half_life, reference_ts=ref)
     inner = to_csr(tuned.train, n_users, n_items, half_life_days=half_life, reference_ts=ref)
-    content = None
+    content, skipped = None, None
     if with_content:
         # Posts written in the test period would leak it into cold items' vectors; a split
         # without one time cut (random, leave-last-out, fixed) reads every post.
         docs = item_documents(data, items, posts_before_us=outer.info.get("cut_ts"))
-        content = config.content.encoder(config.seed).fit_transform(docs)
+        try:
+            content = config.content.encoder(config.seed).fit_transform(docs)
+        except NoUsableTextError as exc:  # as in training: no content map, CF factors only
+            skipped = f"items have no usable text: {exc}"
+            logger.warning("content map skipped (%s): the shipped recipe is CF only", skipped)
     side = None
     if with_side:
         ordered = has_timestamps(outer.train) and (info is None or info.has_timestamps
@@ -287,6 +281,7 @@ def prepare(
         test=_binary(outer.test, n_users, n_items),
         content=content,
         train_events=np.bincount(outer.train["item_idx"].to_numpy(), minlength=n_items),
+        content_skipped=skipped,
         side=side,
     )
 
@@ -316,11 +311,12 @@ def run_evaluation(
     Fits are quiet: each model's tuning draws one progress bar over its trials, and the log
     says how long each fit took.
     """
-    trials_of = {**{m: n_trials for m in (*baselines, "shipped")}, **(model_trials or {})}
     config = config or TrainConfig()
     unknown = sorted(set(baselines) - set(BASELINE_SPACES))
     if unknown:
         raise ConfigError(f"unknown baseline(s) {unknown}; expected some of {list(BASELINES)}")
+    check_trials(n_trials, model_trials, baselines)
+    trials_of = {**{m: n_trials for m in (*baselines, "shipped")}, **(model_trials or {})}
     p = prepared
     models: dict[str, Recommender] = {}
     tuning: dict[str, TuningResult] = {}

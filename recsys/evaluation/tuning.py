@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import evaluate_model
-from recsys.evaluation.metrics import ACCURACY_METRICS
+from recsys.metrics.ranking import ACCURACY_METRICS
 from recsys.recommenders.registry import recommender_class
 
 logger = logging.getLogger(__name__)
@@ -205,3 +205,19 @@ def write_tuned_config(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     logger.info("wrote tuned config %s (%s)", path, ", ".join(sorted(tables)))
     return path
+
+
+def check_trials(n_trials: int, model_trials: Mapping[str, int] | None,
+                 baselines: Sequence[str]) -> None:
+    """Trial counts must be whole numbers >= 1, and per-model ones must name a model that
+    runs (a typo would otherwise silently tune with the default count)."""
+    counts = {"n_trials": n_trials, **(model_trials or {})}
+    bad = {m: n for m, n in counts.items() if isinstance(n, bool) or not isinstance(n, int)
+           or n < 1}
+    if bad:
+        raise ConfigError(f"trial counts must be whole numbers >= 1; got {bad}")
+    running = (*baselines, "shipped")
+    stray = sorted(set(model_trials or {}) - set(running))
+    if stray:
+        raise ConfigError(f"trials given for model(s) {stray} that do not run; "
+                          f"expected some of {list(running)}")

@@ -103,12 +103,16 @@ def load_interaction_log(
     DataFrame with columns user_idx int32, item_idx int32, ts int64 (epoch microseconds),
     weight float32; ``log.attrs["read"]`` and ``log.attrs["dropped"]`` (reason -> count,
     see `DROP_REASONS`) say what was left out.
+
+    Raises ContractError, naming the data directory, when no event is usable (no events
+    table, an empty one, or every event dropped): every caller needs interactions.
     """
     config = config or InteractionConfig()
     started = time.perf_counter()
     with connection(data) as con:
         if not has_view(con, "events"):
-            raise ContractError(f"{data.table_dir('events')}: no events table to build from")
+            raise ContractError(
+                f"{data.root}: no usable events: no events table ({data.table_dir('events')})")
         register_idmap(con, "user_map", users, "user_id", "user_idx")
         register_idmap(con, "item_map", items, "item_id", "item_idx")
         con.register(
@@ -131,6 +135,8 @@ def load_interaction_log(
     )
     log.attrs["read"] = int(reason.size)
     log.attrs["dropped"] = {r: int(n) for r, n in zip(DROP_REASONS, counts[1:], strict=True)}
+    if kept == 0:
+        raise ContractError(_no_usable_events(data, log.attrs["dropped"], int(reason.size)))
     logger.info(
         "interaction log: %d events read, %d kept, dropped %s (%.1fs)",
         reason.size,
@@ -139,6 +145,17 @@ def load_interaction_log(
         time.perf_counter() - started,
     )
     return log
+
+
+def _no_usable_events(data: DataDir, dropped: dict[str, int], read: int) -> str:
+    """Why the log is empty, in one line: nothing can be learned or measured without events."""
+    if read == 0:
+        why = "the events table has no rows"
+    else:
+        why = f"all {read:,} events were dropped (" + ", ".join(
+            f"{reason} {n:,}" for reason, n in dropped.items() if n) + ")"
+    return (f"{data.root}: no usable events: {why}; training and evaluation need "
+            "interactions between known users and items")
 
 
 #: Events that spend money: who "bought" an item, for metrics about buyers.

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.evaluation.metrics import accuracy_per_user, relevance_hits
 from recsys.feeds.config import SourceConfig
 from recsys.feeds.side import SideData
 from recsys.feeds.sources import ModelSource, Source
+from recsys.metrics.ranking import accuracy_per_user, relevance_hits
 
 logger = logging.getLogger(__name__)
 

@@ -256,6 +256,16 @@ class RankedRecommender(Recommender):
             out[rows] = block
         return out
 
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray | None:
+        """The first model source's item similarity (EASE or item-kNN in the default chain):
+        item-to-item questions need no user, so no ranker."""
+        for source in self.sources_:
+            model = getattr(source, "model_", None)
+            sims = None if model is None else model._item_similarity(item_ids)
+            if sims is not None:
+                return sims
+        return None
+
     # -- persistence -------------------------------------------------------------------------
 
     def get_params(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from recsys.recommenders.ease import EASERecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.popularity import PopularityRecommender
 from recsys.recommenders.ranked import RankedRecommender
+from recsys.recommenders.shipped import ShippedRecommender
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
     ALSRecommender.name: ALSRecommender,
@@ -21,6 +22,7 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     ItemKNNRecommender.name: ItemKNNRecommender,
     EASERecommender.name: EASERecommender,
     PopularityRecommender.name: PopularityRecommender,
+    ShippedRecommender.name: ShippedRecommender,
     RankedRecommender.name: RankedRecommender,
 }
 

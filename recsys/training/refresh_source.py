@@ -258,7 +258,7 @@ def remap_quarantine(out: DataDir, combined: CombinedSource, previous: DataDir) 
             quarantined=r.quarantined + old.quarantined,
             reasons=reasons,
         )
-    merged = IngestReport(tables=tables, ignored=now.ignored)
+    merged = IngestReport(tables=tables, ignored=now.ignored, time_kind=now.time_kind)
     merged.check()
     merged.write(out.report_path)
 

@@ -35,7 +35,11 @@ class StepTimer:
         logger.info("step %s: started", name)
         self._bar.set_postfix_str(name)
         start = time.perf_counter()
-        yield
+        try:
+            yield
+        except BaseException:
+            self._bar.close()  # an error message must start its own line, not trail the bar
+            raise
         seconds = time.perf_counter() - start
         self.timings[name] = round(seconds, 3)
         self.peak_rss_mb[name] = round(peak_rss_mb(), 1)

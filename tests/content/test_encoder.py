@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from recsys.content.encoder import ContentEncoder
+from recsys.content.encoder import ContentEncoder, NoUsableTextError
 from recsys.errors import BundleError, ConfigError, ContractError, NotFittedError
 
 CORPUS = [
@@ -77,12 +77,30 @@ def test_tiny_corpus_clips_components_and_relaxes_min_df(caplog) -> None:
 
 @pytest.mark.parametrize("texts", [[], ["", "   "], [None]])
 def test_empty_corpus_is_refused(texts) -> None:
-    with pytest.raises(ContractError, match="empty corpus"):
+    with pytest.raises(NoUsableTextError, match="blank"):
         ContentEncoder().fit(texts)
 
 
+def test_text_that_does_not_tell_items_apart_is_no_usable_text() -> None:
+    """Titles made from ids ("place 17", as Brightkite's) keep two terms, "place" (in every
+    document) and "place place" (where the id is one digit): vectors of noise."""
+    docs = [f"place {i} place" for i in range(200)]
+    with pytest.raises(NoUsableTextError, match=r"5\.0% of 200 item documents.*50% must"):
+        ContentEncoder(min_text_coverage=0.5).fit(docs)
+    lenient = ContentEncoder(min_text_coverage=0.0).fit(docs)
+    assert lenient.text_coverage_ == pytest.approx(0.05) and lenient.n_components_ == 2
+    assert ContentEncoder(min_df=1).fit(CORPUS).text_coverage_ == 1.0
+
+
+def test_corpus_where_every_document_is_the_same_is_refused() -> None:
+    with pytest.raises(NoUsableTextError, match="0.0% of 3 item documents"):
+        ContentEncoder(min_df=1, min_text_coverage=0.01).fit(["red shoes"] * 3)
+    with pytest.raises(ConfigError, match="min_text_coverage"):
+        ContentEncoder(min_text_coverage=1.5).fit(CORPUS)
+
+
 def test_single_term_corpus_is_refused() -> None:
-    with pytest.raises(ContractError, match="fewer than 2 distinct terms"):
+    with pytest.raises(NoUsableTextError, match="fewer than 2 distinct terms"):
         ContentEncoder(ngram_range=(1, 1), min_df=1).fit(["shoes", "shoes shoes"])
 
 

@@ -29,7 +29,7 @@ from recsys.evaluation.harness import (
 from recsys.evaluation.splits import LOG_COLUMNS
 from recsys.feeds.config import RankedConfig
 from recsys.idmap import IdMap
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WORDS = ("lipstick serum makeup", "phone charger cable")
@@ -283,6 +283,20 @@ def test_record_in_bundle_keeps_the_bundle_valid(result, tiny: Path, tmp_path: P
     stored = json.loads((root / "manifest.json").read_text())
     assert stored["metrics"]["evaluation"]["dataset"] == "tiny"
     assert not list(root.glob(".*tmp"))
+
+
+def test_items_without_usable_text_evaluate_the_recipe_without_a_content_map(
+        tmp_path: Path) -> None:
+    """As in training: titles that do not tell items apart ("place N") give no content map;
+    the shipped recipe is measured on its CF factors and the reason is kept."""
+    root = make_data_dir(tmp_path / "places")
+    DataDir(root).write_table("items", _table("items", [
+        dict(item_id=f"i{i}", title=f"place {i}", category="place") for i in range(40)]))
+    p = prepare(root, split="random", config=FAST, seed=0)
+    assert p.content is None
+    assert p.content_skipped.startswith("items have no usable text: 25.0% of 40")
+    result = run_evaluation(p, config=FAST, baselines=(), n_trials=1, tune_shipped_recipe=False)
+    assert 0.0 <= result.metrics["shipped"]["ndcg@10"] <= 1.0
 
 
 def test_ranked_is_evaluated_beside_the_baselines_with_side_data(tiny: Path) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,7 @@ from recsys.features.interactions import (
     to_csr,
 )
 from recsys.idmap import IdMap
-from tests.features.conftest import T0, day
+from tests.features.conftest import T0, day, table
 
 T0_US = int(T0.timestamp() * 1_000_000)
 
@@ -79,8 +81,22 @@ def test_unknown_item_in_items_map_falls_out(data, users):
 
 
 def test_missing_events_table_is_a_contract_error(tmp_path, users, items):
-    with pytest.raises(ContractError, match="events"):
+    with pytest.raises(ContractError, match="no usable events: no events table"):
         load_interaction_log(DataDir(tmp_path), users, items)
+
+
+def test_no_usable_event_is_one_contract_error_naming_the_data(data, users, items):
+    """Train and evaluate need interactions: an empty log must stop them where it is loaded,
+    with the reason, not three steps later inside a model fit."""
+    where = re.escape(str(data.root))
+    with pytest.raises(ContractError, match=rf"^{where}: no usable events: all 11 events "
+                       r"were dropped \(unknown_user 11\)") as caught:
+        load_interaction_log(data, IdMap(["nobody"]), items)
+    assert "\n" not in str(caught.value)
+    empty = DataDir(data.root.parent / "empty_events")
+    empty.write_table("events", table("events", []))
+    with pytest.raises(ContractError, match="the events table has no rows"):
+        load_interaction_log(empty, users, items)
 
 
 def test_config_merges_defaults_and_rejects_typos(tmp_path):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -13,7 +14,7 @@ import pipelines
 from pipelines.cli import app
 from recsys.bundle import Bundle, BundleWriter
 from recsys.config import load_config
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 from tests.evaluation.test_harness import FAST, make_data_dir
 
 runner = CliRunner()
@@ -84,9 +85,44 @@ def test_evaluate_with_bundle_evaluates_its_recipe_and_records_results(
         (["--split", "weekly"], "--split must be one of"),
         (["--baselines", "slim"], "unknown baseline"),
         (["--bundle", "nowhere"], "no such bundle folder"),
+        (["--trials-for", "eas=1"], "trials given for model(s) ['eas'] that do not run"),
+        (["--baselines", "popularity", "--trials-for", "ease=1"], "['ease'] that do not run"),
+        (["--trials-for", "ease=x"], "'ease=x': the trial count must be a whole number >= 1"),
+        (["--trials-for", "ease=0"], "trial counts must be whole numbers >= 1"),
+        (["--trials-for", "ease"], "'ease' is not MODEL=N"),
+        (["--test", "nowhere.csv"], "nowhere.csv: test file not found"),
+        (["--test", "nowhere.csv", "--split", "random"], "--test fixes the split"),
     ],
 )
 def test_bad_options_fail_with_a_clear_error(data: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["evaluate", "--data", str(data), *args])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_evaluate_a_split_of_your_own_with_per_model_trials(data: Path, tmp_path: Path) -> None:
+    """`--test FILE` names the test rows; unknown ids are counted and printed, and
+    `--trials-for` sets one model's trial count."""
+    events = pd.read_parquet(data / "events")
+    chosen = events.groupby("user_id").tail(2)[["user_id", "item_id", "ts"]]
+    ghost = pd.DataFrame({"user_id": ["ghost"], "item_id": ["i0"], "ts": [chosen["ts"].iloc[0]]})
+    test = tmp_path / "test.parquet"
+    pd.concat([chosen, ghost]).to_parquet(test)
+    config = tmp_path / "fast.toml"
+    config.write_text("[cf]\nfactors = 8\niterations = 5\n[content]\nn_components = 4\n")
+    report = tmp_path / "report"
+    result = runner.invoke(app, [
+        "evaluate", "--data", str(data), "--test", str(test), "--baselines", "popularity",
+        "--trials", "1", "--trials-for", "popularity=2,shipped=1", "--config", str(config),
+        "--out", str(report),
+    ])
+    assert result.exit_code == 0, result.output
+    n = len(chosen)
+    assert (f"test rows: {n + 1} read, 1 unknown users, 0 unknown items (not evaluated); "
+            f"{n} found in the data, 0 added;") in result.output
+    payload = json.loads((report / "metrics.json").read_text())
+    split = payload["meta"]["split"]
+    assert split["method"] == "fixed" and split["source"] == "test.parquet"
+    assert split["test_rows_unknown_user"] == 1
+    assert "{'popularity': 2, 'shipped': 1}" in payload["meta"]["tuning"]
+    assert payload["meta"]["content map"] == "fitted"
