@@ -27,6 +27,7 @@ from recsys.evaluation.harness import (
     write_tuned_configs,
 )
 from recsys.evaluation.splits import LOG_COLUMNS
+from recsys.feeds.config import RankedConfig
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 
@@ -296,3 +297,22 @@ def test_items_without_usable_text_evaluate_the_recipe_without_a_content_map(
     assert p.content_skipped.startswith("items have no usable text: 25.0% of 40")
     result = run_evaluation(p, config=FAST, baselines=(), n_trials=1, tune_shipped_recipe=False)
     assert 0.0 <= result.metrics["shipped"]["ndcg@10"] <= 1.0
+
+
+def test_ranked_is_evaluated_beside_the_baselines_with_side_data(tiny: Path) -> None:
+    p = prepare(tiny, split="temporal", config=FAST, seed=0, with_side=True)
+    assert p.side is not None and p.side.first_ts is not None and p.side.global_time
+    # The side data's times are the train split's: no pair of the test fold has one.
+    assert p.side.first_ts.multiply(p.test).nnz == 0
+    ranked = RankedConfig.model_validate({
+        "tune_budget_s": 0, "ranker": {"num_leaves": [7], "max_rounds": 20},
+        "sources": [{"name": "rp3beta", "kind": "rp3beta", "n": 10, "params": {"k": 20}},
+                    {"name": "popularity", "kind": "popularity", "n": 5},
+                    {"name": "content", "kind": "content", "n": 5}]})
+    result = run_evaluation(p, config=FAST, baselines=("popularity",), n_trials=1, seed=0,
+                            tune_shipped_recipe=False, ranked=ranked)
+    assert {"popularity", "shipped", "ranked"} == set(result.metrics)
+    assert result.fit_reports["ranked"]["label_split"] == "temporal"  # as the test fold was cut
+    per_user = result.comparison.per_user_ndcg
+    assert len({len(v) for v in per_user.values()}) == 1
+    assert np.nanmean(per_user["ranked"]) == pytest.approx(result.metrics["ranked"]["ndcg@10"])
