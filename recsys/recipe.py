@@ -17,6 +17,7 @@ from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
 from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
+from recsys.feeds.feed_config import FeedConfig
 from recsys.index.vector_index import IndexConfig
 
 
@@ -135,6 +136,7 @@ class TrainConfig(FrozenConfig):
     index: IndexConfig = IndexConfig()
     lists: ListsConfig = ListsConfig()
     bundle: BundleConfig = BundleConfig()
+    feed: FeedConfig = FeedConfig()
     holdout_fraction: float = Field(
         0.1,
         ge=0,

@@ -99,8 +99,8 @@ def calibrate_tail(
         raise InvalidInputError(f"tail_weight must be in [0, 1]; got {tail_weight}")
     n, m = ids.shape
     k = min(k, m)
-    s = scaled_scores(ids, scores)
     valid = ids >= 0
+    s = np.where(valid, scaled_scores(ids, scores), 0.0)  # padding is never read as a score
     tail = np.zeros_like(valid)
     tail[valid] = np.asarray(is_tail, dtype=bool)[ids[valid]]
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), (n,))
@@ -118,13 +118,12 @@ def calibrate_tail(
         head_pos = by_class[rows, np.minimum(ph, m - 1)]
         tail_pos = by_class[rows, np.minimum(n_head + pt, m - 1)]
         has_head, has_tail = ph < n_head, pt < n_tail
-        v_head = np.where(has_head, s[rows, head_pos], -np.inf)
-        v_tail = np.where(has_tail, s[rows, tail_pos], -np.inf)
-        if tail_weight > 0:
-            gap_head = (taken_tail / (t + 1) - target) ** 2
-            gap_tail = ((taken_tail + 1) / (t + 1) - target) ** 2
-            v_head = (1 - tail_weight) * v_head - tail_weight * gap_head
-            v_tail = (1 - tail_weight) * v_tail - tail_weight * gap_tail
+        gap_head = (taken_tail / (t + 1) - target) ** 2
+        gap_tail = ((taken_tail + 1) / (t + 1) - target) ** 2
+        v_head = (1 - tail_weight) * s[rows, head_pos] - tail_weight * gap_head
+        v_tail = (1 - tail_weight) * s[rows, tail_pos] - tail_weight * gap_tail
+        v_head = np.where(has_head, v_head, -np.inf)
+        v_tail = np.where(has_tail, v_tail, -np.inf)
         # Ties (within rounding) go to the item the plain order ranked first.
         tie = np.isclose(v_tail, v_head, rtol=0.0, atol=1e-12)
         pick_tail = has_tail & ((~tie & (v_tail > v_head)) | (tie & (tail_pos < head_pos)))

@@ -1,0 +1,64 @@
+"""The feed's typed config: the `[feed]` section of the recipe (`pipelines/configs/default.toml`
+shows every key with its default and says why).
+
+Training records it in the bundle's manifest with the `tail_weight` it picked on validation;
+the feed (`recsys.feeds.feed`) reads both from the bundle it serves.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from recsys.config import FrozenConfig
+
+RerankerName = Literal["overexposed", "long_tail", "circle_diversity", "merchant_cap"]
+DEFAULT_RERANKERS: tuple[RerankerName, ...] = (
+    "overexposed", "long_tail", "circle_diversity", "merchant_cap"
+)
+#: The tail weights training tries on validation (`recsys.feeds.tail_weight`).
+DEFAULT_GRID: tuple[float, ...] = (
+    0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0
+)
+
+
+class FeedConfig(FrozenConfig):
+    """The plain order -> hard rules -> these re-rankers, in this order -> reasons -> pages."""
+
+    rerankers: tuple[RerankerName, ...] = Field(
+        DEFAULT_RERANKERS, description="the re-ranking chain after the hard rules, in order")
+    tail_weight: float | None = Field(
+        None, ge=0, le=1,
+        description="the long-tail knob; None: the value training picked on validation")
+    tail_weight_grid: tuple[float, ...] = Field(
+        DEFAULT_GRID, min_length=1, description="tail weights tried on validation")
+    max_ndcg_loss: float = Field(
+        0.05, ge=0, lt=1,
+        description="the picked tail_weight is the largest costing at most this relative NDCG@10")
+    tail_prior_strength: float = Field(
+        10.0, ge=0, description="pseudo-weight of the catalogue's tail share in a user's target")
+    max_impressions: int = Field(
+        5, ge=0, description="an item the impression log shows this often is out (0: off)")
+    circle_max_share: float = Field(
+        0.5, gt=0, le=1, description="at most this share of a page from one circle")
+    merchant_max: int = Field(3, ge=1, description="at most this many items of one merchant")
+    pool: int = Field(200, ge=1, description="candidates taken from the plain order per page")
+    new_item_days: float = Field(
+        14.0, ge=0, description="items created this many days before the data's end are new")
+    max_depth: int = Field(
+        500, ge=1, description="items a cursor can pin; the feed ends after them")
+
+    @field_validator("tail_weight_grid")
+    @classmethod
+    def _grid_in_range(cls, grid: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0.0 <= w <= 1.0 for w in grid):
+            raise ValueError(f"tail weights must be in [0, 1]; got {list(grid)}")
+        return tuple(sorted(set(grid)))
+
+    @field_validator("rerankers")
+    @classmethod
+    def _unique(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(names)) != len(names):
+            raise ValueError(f"each re-ranker at most once; got {list(names)}")
+        return names
