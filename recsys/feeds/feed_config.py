@@ -29,7 +29,7 @@ class FeedConfig(FrozenConfig):
     rerankers: tuple[RerankerName, ...] = Field(
         DEFAULT_RERANKERS, description="the re-ranking chain after the hard rules, in order")
     tail_weight: float | None = Field(
-        None, ge=0, le=1,
+        None, ge=0,
         description="the long-tail knob; None: the value training picked on validation")
     tail_weight_grid: tuple[float, ...] = Field(
         DEFAULT_GRID, min_length=1, description="tail weights tried on validation")
@@ -37,13 +37,13 @@ class FeedConfig(FrozenConfig):
         0.05, ge=0, lt=1,
         description="the picked tail_weight is the largest costing at most this relative NDCG@10")
     tail_prior_strength: float = Field(
-        10.0, ge=0, description="pseudo-weight of the catalogue's tail share in a user's target")
+        20.0, ge=0, description="pseudo-weight of the catalogue's tail share in an appetite")
     max_impressions: int = Field(
         5, ge=0, description="an item the impression log shows this often is out (0: off)")
     circle_max_share: float = Field(
         0.5, gt=0, le=1, description="at most this share of a page from one circle")
     merchant_max: int = Field(3, ge=1, description="at most this many items of one merchant")
-    pool: int = Field(200, ge=1, description="candidates taken from the plain order per page")
+    pool: int = Field(500, ge=1, description="candidates taken from the plain order per page")
     new_item_days: float = Field(
         14.0, ge=0, description="items created this many days before the data's end are new")
     max_depth: int = Field(
@@ -52,8 +52,8 @@ class FeedConfig(FrozenConfig):
     @field_validator("tail_weight_grid")
     @classmethod
     def _grid_in_range(cls, grid: tuple[float, ...]) -> tuple[float, ...]:
-        if any(not 0.0 <= w <= 1.0 for w in grid):
-            raise ValueError(f"tail weights must be in [0, 1]; got {list(grid)}")
+        if any(w < 0 for w in grid) or 0.0 not in grid:
+            raise ValueError(f"tail weights must be >= 0 and include 0; got {list(grid)}")
         return tuple(sorted(set(grid)))
 
     @field_validator("rerankers")

@@ -14,7 +14,7 @@ buys, and whatever earlier pages showed. Then the configured chain
 
 - ``overexposed``: items the impression log shows the user `max_impressions` times or more
   go (the user has seen them and passed);
-- ``long_tail``: the exposure-aware calibration of `recsys.feeds.long_tail`;
+- ``long_tail``: the exposure-aware, personal long-tail re-ranker of `recsys.feeds.long_tail`;
 - ``circle_diversity``: at most ``ceil(circle_max_share * k)`` items of one circle per page;
 - ``merchant_cap``: at most `merchant_max` items of one merchant per page.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from recsys.feeds.long_tail import calibrate_tail
+from recsys.feeds.long_tail import rerank_long_tail
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PageContext:
     circle_of: np.ndarray  # per item, int (-1: no circle)
     merchant_of: np.ndarray  # per item, int code (-1: none)
     shown: np.ndarray  # per candidate, times the impression log shows it to this user
-    tail_target: float  # the user's tail share (`long_tail.tail_targets`)
+    tail_appetite: float  # the user's appetite for the tail (`long_tail.tail_appetite`)
     tail_weight: float
     max_impressions: int
     circle_max_share: float
@@ -127,8 +127,8 @@ def _overexposed(ids: np.ndarray, scores: np.ndarray, ctx: PageContext) -> np.nd
 def _long_tail(ids: np.ndarray, scores: np.ndarray, ctx: PageContext) -> np.ndarray:
     if ctx.tail_weight <= 0 or not len(ids):
         return np.arange(len(ids))
-    page = calibrate_tail(ids[None, :], scores[None, :], ctx.is_tail, ctx.tail_target,
-                          tail_weight=ctx.tail_weight, k=ctx.k)[0]
+    page = rerank_long_tail(ids[None, :], scores[None, :], ctx.is_tail, ctx.tail_appetite,
+                            tail_weight=ctx.tail_weight, k=ctx.k)[0]
     page = page[page >= 0]
     rest = np.setdiff1d(np.arange(len(ids)), page, assume_unique=True)
     return np.concatenate([page, rest])

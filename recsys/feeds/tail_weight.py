@@ -15,29 +15,29 @@ from typing import Literal
 import numpy as np
 
 from recsys.errors import InvalidInputError
-from recsys.feeds.long_tail import calibrate_tail, naive_boost, take
+from recsys.feeds.long_tail import naive_boost, rerank_long_tail, take
 from recsys.metrics import ranking as m
 
-Method = Literal["calibrated", "naive"]
+Method = Literal["ours", "naive"]
 
 
 def rerank_at(
     ids: np.ndarray,
     scores: np.ndarray,
     is_tail: np.ndarray,
-    targets: np.ndarray,
+    appetite: np.ndarray,
     weight: float,
     *,
     k: int,
-    method: Method = "calibrated",
+    method: Method = "ours",
 ) -> np.ndarray:
     """(n, k) item ids of each user's page at `weight` (-1 padded)."""
-    if method == "calibrated":
-        positions = calibrate_tail(ids, scores, is_tail, targets, tail_weight=weight, k=k)
+    if method == "ours":
+        positions = rerank_long_tail(ids, scores, is_tail, appetite, tail_weight=weight, k=k)
     elif method == "naive":
         positions = naive_boost(ids, scores, is_tail, weight=weight, k=k)
     else:
-        raise InvalidInputError(f"method must be 'calibrated' or 'naive'; got {method!r}")
+        raise InvalidInputError(f"method must be 'ours' or 'naive'; got {method!r}")
     return take(ids, positions)
 
 
@@ -72,11 +72,11 @@ def tail_curve(
     scores: np.ndarray,
     relevant: m.Relevant,
     is_tail: np.ndarray,
-    targets: np.ndarray,
+    appetite: np.ndarray,
     weights: Sequence[float],
     *,
     k: int = 10,
-    method: Method = "calibrated",
+    method: Method = "ours",
     is_group_buy: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
     """One point per weight: {"tail_weight", "ndcg@k", "long_tail_share@k"[, "group_buy_share@k"]}.
@@ -85,13 +85,13 @@ def tail_curve(
     ----------
     ids, scores : (n_users, m) each user's candidates, best first by the plain order.
     relevant : (n_users, n_items) held-out relevance of the same users.
-    targets : (n_users,) tail targets (`long_tail.tail_targets`); unused by the naive boost.
+    appetite : (n_users,) tail appetites (`long_tail.tail_appetite`); unused by the naive boost.
     """
     if not len(weights):
         raise InvalidInputError("weights must not be empty")
     points = []
     for w in weights:
-        pages = rerank_at(ids, scores, is_tail, targets, float(w), k=k, method=method)
+        pages = rerank_at(ids, scores, is_tail, appetite, float(w), k=k, method=method)
         values, _ = page_metrics(pages, relevant, is_tail, k=k, is_group_buy=is_group_buy)
         points.append({"tail_weight": float(w), **values})
     return points

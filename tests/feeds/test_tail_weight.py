@@ -37,8 +37,9 @@ def test_curve_measures_ndcg_and_shares_by_hand() -> None:
                        is_group_buy=gb)
     plain, full = curve
     assert plain["ndcg@2"] == 0.0 and plain["long_tail_share@2"] == 0.0
-    # Target 1.0 at full weight: the tail item first.
-    assert full["ndcg@2"] == pytest.approx(1.0)
+    # At weight 1 the tail item (scaled 0 + 1) ties the head item 0 (1) and loses; item 1
+    # (scaled 0.5) drops: the page {0, 2} in plain order, the hit at position 2.
+    assert full["ndcg@2"] == pytest.approx(1 / np.log2(3))
     assert full["long_tail_share@2"] == pytest.approx(0.5)
     assert full["group_buy_share@2"] == pytest.approx(0.5)
     naive = tail_curve(ids, scores, relevant, IS_TAIL, np.array([0.0]), [2.0], k=2,
