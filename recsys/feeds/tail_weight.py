@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
 from recsys.feeds.long_tail import naive_boost, rerank_long_tail, take
@@ -78,6 +79,7 @@ def tail_curve(
     k: int = 10,
     method: Method = "ours",
     is_group_buy: np.ndarray | None = None,
+    batch: int = 4096,
 ) -> list[dict[str, float]]:
     """One point per weight: {"tail_weight", "ndcg@k", "long_tail_share@k"[, "group_buy_share@k"]}.
 
@@ -86,14 +88,33 @@ def tail_curve(
     ids, scores : (n_users, m) each user's candidates, best first by the plain order.
     relevant : (n_users, n_items) held-out relevance of the same users.
     appetite : (n_users,) tail appetites (`long_tail.tail_appetite`); unused by the naive boost.
+    batch : users re-ranked at once (bounds the memory of the sorts).
     """
     if not len(weights):
         raise InvalidInputError("weights must not be empty")
+    ids = np.asarray(ids, dtype=np.int64)
+    rel = sp.csr_matrix(relevant)
+    appetite = np.broadcast_to(np.asarray(appetite, dtype=np.float64), (len(ids),))
+    n_items = len(is_tail)
     points = []
     for w in weights:
-        pages = rerank_at(ids, scores, is_tail, appetite, float(w), k=k, method=method)
-        values, _ = page_metrics(pages, relevant, is_tail, k=k, is_group_buy=is_group_buy)
-        points.append({"tail_weight": float(w), **values})
+        per_user = np.empty(len(ids))
+        exposure = np.zeros(n_items, np.int64)
+        for lo in range(0, len(ids), batch):
+            rows = slice(lo, lo + batch)
+            pages = rerank_at(ids[rows], scores[rows], is_tail, appetite[rows], float(w), k=k,
+                              method=method)
+            _, per_user[rows] = page_metrics(pages, rel[rows], is_tail, k=k)
+            exposure += m.exposure_counts(pages[:, :k], n_items)
+        point = {
+            "tail_weight": float(w),
+            f"ndcg@{k}": float(np.nanmean(per_user)),
+            f"long_tail_share@{k}": m.long_tail_share(exposure, ~np.asarray(is_tail, bool)),
+        }
+        if is_group_buy is not None:
+            point[f"group_buy_share@{k}"] = m.long_tail_share(
+                exposure, ~np.asarray(is_group_buy, bool))
+        points.append(point)
     return points
 
 

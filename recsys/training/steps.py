@@ -41,6 +41,7 @@ from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.runtime.exclusion import ExclusionRule
 from recsys.training.content_steps import ItemTexts, cold_start_report
+from recsys.training.feed_step import tail_weight_on_validation
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def validation_fit(
     figures the promotion guard compares, ranked as the runtime ranks (same scorer, same
     `ExclusionRule`), and (b) every interaction of the newest share of items
     (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
-    (b) is left out when the content map is skipped (`content` None).
+    (b) is left out when the content map is skipped (`content` None). The held-out users
+    also pick the feed's default `tail_weight` (`recsys.training.feed_step`).
     """
     item_category = items.category_codes()
     item_created = np.asarray(items.created_ts)
@@ -134,6 +136,12 @@ def validation_fit(
             "recall@10": float(recall_at_k(ids, test[users], 10)),
             "users": int(len(users)),
         }
+        metrics["feed"] = tail_weight_on_validation(
+            model, train, test, users,
+            hidden_items=np.union1d(np.flatnonzero(~np.asarray(items.listed)),
+                                    np.flatnonzero(cold)),
+            is_group_buy=np.asarray(items.is_group_buy, dtype=bool), config=config,
+        )
     if cold.any():
         hidden = sp.csr_matrix(
             (coo.data[cold_cells], (coo.row[cold_cells], coo.col[cold_cells])), shape=coo.shape

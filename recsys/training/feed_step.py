@@ -1,0 +1,80 @@
+"""Training's feed step: the default `tail_weight`, picked on the validation fit.
+
+The validation fit (`steps.validation_fit`) holds out a random share of each user's
+interactions; here its scorer ranks each held-out user's top `feed.pool` candidates under the
+exclusion rule (the plain order), the long-tail re-ranker re-ranks them at every weight of
+`feed.tail_weight_grid`, and the largest weight costing at most `feed.max_ndcg_loss` relative
+NDCG@10 is the bundle's default (`metrics.feed.tail_weight`; the feed reads it). The curve, the
+naive boost's beside it, goes into the manifest too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.feeds.long_tail import tail_appetite
+from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
+from recsys.item_stats import head_mask
+from recsys.recipe import TrainConfig
+from recsys.recommenders.base import Recommender
+from recsys.runtime.exclusion import ExclusionRule
+
+logger = logging.getLogger(__name__)
+
+K = 10
+
+
+def tail_weight_on_validation(
+    model: Recommender,
+    train: sp.csr_matrix,
+    test: sp.csr_matrix,
+    users: np.ndarray,
+    *,
+    hidden_items: np.ndarray,
+    is_group_buy: np.ndarray,
+    config: TrainConfig,
+) -> dict[str, object]:
+    """`metrics.feed`: the picked tail weight, its curve and the naive boost's.
+
+    Parameters
+    ----------
+    model : the scorer fitted on `train` (the validation fit).
+    train, test : (n_users, n_items) the fit's confidence and the held-out cells.
+    users : the held-out users measured (rows of both).
+    hidden_items : item indices never ranked (delisted, the cold-start measurement's items).
+    """
+    feed = config.feed
+    popularity = np.asarray(train.sum(axis=0)).ravel()
+    is_tail = ~head_mask(popularity, config.lists.head_share)
+    total = popularity.sum()
+    prior = float(popularity[is_tail].sum() / total) if total > 0 else 0.0
+    ids, scores = ExclusionRule().recommend(
+        model, users, train[users], min(feed.pool, train.shape[1]), exclude_items=hidden_items
+    )
+    appetite = (tail_appetite(train[users], is_tail, prior=prior,
+                              strength=feed.tail_prior_strength)
+                if prior > 0 else np.zeros(len(users)))
+    relevant = test[users]
+    grid = feed.tail_weight_grid
+    ours = tail_curve(ids, scores, relevant, is_tail, appetite, grid, k=K,
+                      is_group_buy=is_group_buy)
+    naive = tail_curve(ids, scores, relevant, is_tail, appetite, grid, k=K, method="naive",
+                       is_group_buy=is_group_buy)
+    picked = pick_tail_weight(ours, max_loss=feed.max_ndcg_loss, k=K)
+    at = next(p for p in ours if p["tail_weight"] == picked)
+    logger.info(
+        "tail_weight %.2f: validation NDCG@10 %.4f (plain %.4f), long-tail share@10 %.3f "
+        "(plain %.3f)", picked, at[f"ndcg@{K}"], ours[0][f"ndcg@{K}"],
+        at[f"long_tail_share@{K}"], ours[0][f"long_tail_share@{K}"],
+    )
+    return {
+        "tail_weight": picked,
+        "max_ndcg_loss": feed.max_ndcg_loss,
+        "users": int(len(users)),
+        "candidates": int(ids.shape[1]),
+        "curve": ours,
+        "naive_curve": naive,
+    }
