@@ -17,7 +17,7 @@ from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
 from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
-from recsys.feeds.feed_config import FeedConfig
+from recsys.feeds.feed_config import CircleFeedConfig, FeedConfig
 from recsys.index.vector_index import IndexConfig
 
 
@@ -137,6 +137,7 @@ class TrainConfig(FrozenConfig):
     lists: ListsConfig = ListsConfig()
     bundle: BundleConfig = BundleConfig()
     feed: FeedConfig = FeedConfig()
+    circle_feed: CircleFeedConfig = CircleFeedConfig()
     holdout_fraction: float = Field(
         0.1,
         ge=0,

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from recsys.config import FrozenConfig
 
 RerankerName = Literal["overexposed", "long_tail", "circle_diversity", "merchant_cap"]
+PostRerankerName = Literal["overexposed", "author_cap"]
 DEFAULT_RERANKERS: tuple[RerankerName, ...] = (
     "overexposed", "long_tail", "circle_diversity", "merchant_cap"
 )
@@ -55,6 +56,31 @@ class FeedConfig(FrozenConfig):
         if any(w < 0 for w in grid) or 0.0 not in grid:
             raise ValueError(f"tail weights must be >= 0 and include 0; got {list(grid)}")
         return tuple(sorted(set(grid)))
+
+    @field_validator("rerankers")
+    @classmethod
+    def _unique(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(names)) != len(names):
+            raise ValueError(f"each re-ranker at most once; got {list(names)}")
+        return names
+
+
+class CircleFeedConfig(FrozenConfig):
+    """The circle feed (`recsys.feeds.circle_feed`): its ranker's training and its pages."""
+
+    rerankers: tuple[PostRerankerName, ...] = Field(
+        ("overexposed", "author_cap"), description="the chain after the hard rules, in order")
+    author_max: int = Field(2, ge=1, description="at most this many posts of one author a page")
+    max_impressions: int = Field(
+        5, ge=0, description="a post the impression log shows this often is out (0: off)")
+    label_share: float = Field(
+        0.2, gt=0, lt=1, description="the last share of the training time the ranker learns from")
+    negatives: int = Field(20, ge=1, description="unseen posts of the circle drawn per positive")
+    min_positives: int = Field(
+        50, ge=1, description="fewer positives: no ranker (the feed orders by engagement rate)")
+    C: float = Field(1.0, gt=0, description="inverse L2 penalty of the logistic ranker")
+    new_post_days: float = Field(3.0, ge=0, description="posts younger than this are new")
+    max_depth: int = Field(500, ge=1, description="posts a cursor can pin")
 
     @field_validator("rerankers")
     @classmethod

@@ -16,7 +16,8 @@ buys, and whatever earlier pages showed. Then the configured chain
   go (the user has seen them and passed);
 - ``long_tail``: the exposure-aware, personal long-tail re-ranker of `recsys.feeds.long_tail`;
 - ``circle_diversity``: at most ``ceil(circle_max_share * k)`` items of one circle per page;
-- ``merchant_cap``: at most `merchant_max` items of one merchant per page.
+- ``merchant_cap``: at most `merchant_max` items of one merchant per page;
+- ``author_cap`` (circle feed): at most `author_max` posts of one author per page.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class PageContext:
     max_impressions: int
     circle_max_share: float
     merchant_max: int
+    author_of: np.ndarray | None = None  # per entity, the author's code (circle feed)
+    author_max: int = 2
 
 
 Reranker = Callable[[np.ndarray, np.ndarray, PageContext], np.ndarray]
@@ -143,12 +146,19 @@ def _merchant_cap(ids: np.ndarray, scores: np.ndarray, ctx: PageContext) -> np.n
     return cap_per_group(ids, scores, group_of=ctx.merchant_of, cap=ctx.merchant_max, k=ctx.k)
 
 
+def _author_cap(ids: np.ndarray, scores: np.ndarray, ctx: PageContext) -> np.ndarray:
+    if ctx.author_of is None:
+        return np.arange(len(ids))
+    return cap_per_group(ids, scores, group_of=ctx.author_of, cap=ctx.author_max, k=ctx.k)
+
+
 #: The configurable chain, by name (`FeedConfig.rerankers` lists some of them, in order).
 RERANKERS: Mapping[str, Reranker] = {
     "overexposed": _overexposed,
     "long_tail": _long_tail,
     "circle_diversity": _circle_diversity,
     "merchant_cap": _merchant_cap,
+    "author_cap": _author_cap,
 }
 
 

@@ -1,4 +1,5 @@
-"""Training's feed step: the default `tail_weight`, picked on the validation fit.
+"""Training's feed steps: the default `tail_weight`, picked on the validation fit, and the
+circle feed's part (`build_post_feed`).
 
 The validation fit (`steps.validation_fit`) holds out a random share of each user's
 interactions; here its scorer ranks each held-out user's top `feed.pool` candidates under the
@@ -13,10 +14,19 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from recsys.bundle.parts.post_feed import PostFeed
+from recsys.circles import CircleCatalogue
+from recsys.datastore import DataDir
+from recsys.features.post_engagement import read_post_events, read_post_facts
+from recsys.feeds.circle_ranker import CirclePostRanker
+from recsys.feeds.circle_training import fit_circle_ranker
 from recsys.feeds.long_tail import tail_appetite
+from recsys.feeds.post_features import build_signals
 from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
+from recsys.idmap import IdMap
 from recsys.item_stats import head_mask
 from recsys.recipe import TrainConfig
 from recsys.recommenders.base import Recommender
@@ -78,3 +88,34 @@ def tail_weight_on_validation(
         "curve": ours,
         "naive_curve": naive,
     }
+
+
+def build_post_feed(
+    data: DataDir,
+    users: IdMap,
+    items: IdMap,
+    posts: IdMap,
+    catalogue: CircleCatalogue,
+    *,
+    log: pd.DataFrame | None,
+    friends: sp.csr_matrix,
+    item_vectors: np.ndarray,
+    config: TrainConfig,
+    ranker: CirclePostRanker | None = None,
+) -> tuple[PostFeed, dict[str, object]]:
+    """The circle feed's part: post signals over every event, and the ranker learned on the
+    log's label window (`recsys.feeds.circle_training`); `log` None keeps `ranker` as given
+    (a refresh keeps its parent's)."""
+    facts = read_post_facts(data, posts, users, items, catalogue)
+    events = read_post_events(data, users, posts)
+    report: dict[str, object] = {"posts": len(facts), "post_events": int(len(events))}
+    if log is not None:
+        fit = fit_circle_ranker(
+            facts, events, log, n_users=len(users), n_items=len(items),
+            n_circles=len(catalogue), friends=friends, item_vectors=item_vectors,
+            config=config.circle_feed, seed=config.seed,
+        )
+        ranker = fit.ranker
+        report.update(fit.report)
+    signals = build_signals(facts, events, len(users), len(catalogue))
+    return PostFeed(signals, ranker), report

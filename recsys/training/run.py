@@ -3,7 +3,8 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items) -> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
+items, the feed's tail_weight) -> circle placement -> faiss indexes -> candidate lists -> the
+circle feed's posts and ranker -> bundle parts, written
 atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
 `run_training`.
 """
@@ -34,12 +35,13 @@ from recsys.features.interactions import load_interaction_log, purchase_matrix, 
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 from recsys.training import content_steps, steps
+from recsys.training.feed_step import build_post_feed
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
 TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "indexes", "lists",
-               "bundle")  # fmt: skip
+               "posts", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -96,6 +98,11 @@ def run_training(
         )
     with timer.step("lists"):
         lists = steps.candidate_lists(log, item_catalogue, len(catalogue), config)
+    with timer.step("posts"):
+        post_feed, metrics["circle_feed"] = build_post_feed(
+            data, users, items, posts_groups.posts, catalogue, log=log,
+            friends=social.friends, item_vectors=scorer.item_vectors_, config=config,
+        )
     parts = BundleParts(
         ids=IdMaps(users, items),
         scorer=Scorer(scorer),
@@ -107,6 +114,7 @@ def run_training(
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
         posts_groups=posts_groups,
+        post_feed=post_feed,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:

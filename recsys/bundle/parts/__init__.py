@@ -17,6 +17,7 @@ from recsys.bundle.parts.groups import PostsAndGroups
 from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
+from recsys.bundle.parts.post_feed import PostFeed
 from recsys.bundle.parts.scorer import Scorer
 from recsys.bundle.parts.social import SocialGraph
 from recsys.candidate_lists import CandidateLists
@@ -30,6 +31,7 @@ __all__ = [
     "IdMaps",
     "Indexes",
     "ItemCatalogue",
+    "PostFeed",
     "PostsAndGroups",
     "Scorer",
     "SocialGraph",
@@ -52,6 +54,7 @@ class BundleParts:
     history: UserHistory
     social: SocialGraph
     posts_groups: PostsAndGroups
+    post_feed: PostFeed
 
     def __post_init__(self) -> None:
         n_users, n_items = len(self.ids.users), len(self.ids.items)
@@ -64,9 +67,12 @@ class BundleParts:
             "history items": self.history.shape[1],
             "social users": len(self.social.share_opt_out),
             "list items": len(self.lists.item_popularity),
+            "post feed users": self.post_feed.signals.user_posts.shape[0],
         }
         expected = {k: (n_users if "users" in k or "rows" in k else n_items) for k in sizes}
         wrong = {k: v for k, v in sizes.items() if v != expected[k]}
+        if self.post_feed.n_posts != len(self.posts_groups.posts):
+            wrong["post feed posts"] = self.post_feed.n_posts
         if wrong:
             raise BundleError(
                 f"bundle parts disagree with the id maps ({n_users} users, {n_items} items): "
@@ -94,4 +100,5 @@ class BundleParts:
             history=UserHistory.load(root, mmap=mmap),
             social=SocialGraph.load(root, mmap=mmap),
             posts_groups=PostsAndGroups.load(root, mmap=mmap),
+            post_feed=PostFeed.load(root, mmap=mmap),
         )
