@@ -22,11 +22,12 @@ from serving.compute import ComputePool
 from serving.deps import AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
+from serving.feeds import FeedState
 from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, events, health, items, metrics, users
+from serving.routers import circles, events, feeds, health, items, metrics, users
 from serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, KeyRing(settings.api_keys), store, app_metrics, compute
         )
         app.state.live = LiveState(settings)
+        app.state.feeds = FeedState(settings)
         store.start()
         try:
             yield
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = with_reason_codes(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for router in (
-        health.router, metrics.router, users.router, items.router, circles.router, events.router
+        health.router, metrics.router, users.router, items.router, circles.router, events.router,
+        feeds.router,
     ):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)

@@ -16,8 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.errors import (
     BundleError,
+    InvalidCursorError,
     NotFittedError,
     RecsysError,
+    UnknownCircleError,
     UnknownItemError,
     UnknownUserError,
 )
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnknownUserError, 404, "unknown_user"),
     (UnknownItemError, 404, "unknown_item"),
+    (UnknownCircleError, 404, "unknown_circle"),
+    (InvalidCursorError, 422, "invalid_request"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
 )
@@ -79,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: RecsysError) -> JSONResponse:
         for cls, status, code in _DOMAIN:
             if isinstance(exc, cls):
-                return error_response(status, code, _message(exc))
+                return error_response(status, code, _message(exc), getattr(exc, "field", None))
         logger.error("unexpected library error on %s: %s", request.url.path, exc)
         return error_response(500, "internal", "internal error")
 
