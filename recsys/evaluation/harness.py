@@ -32,6 +32,7 @@ from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
+from recsys.evaluation.feed_curves import feed_curves
 from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
 from recsys.evaluation.shipped import RP3_ALPHA, RP3_BETA, tune_shipped
 from recsys.evaluation.splits import (
@@ -117,6 +118,8 @@ class PreparedData:
     #: Side data of the whole train split (times, circles, group buys, prices, friends,
     #: content) for the ranked recommender; None when not asked for.
     side: SideData | None = None
+    #: (n_items,) bool group-buy flags; None when no item is a group buy (public data sets).
+    is_group_buy: np.ndarray | None = None
 
 
 @dataclass
@@ -132,6 +135,8 @@ class EvaluationResult:
     seconds: dict[str, float] = field(default_factory=dict)
     #: model name -> what its own fit recorded (the ranked model's `report_`).
     fit_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The feed's long-tail knob: picked weight, validation and test curves (`feed_curves`).
+    feed: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
@@ -275,6 +280,11 @@ def prepare(
                               global_time=outer.info["has_timestamps"], content=content)
     name = info.name if info is not None else data.root.name
     logger.info("prepared %s: %d users x %d items, split %s", name, n_users, n_items, tuned.info)
+    flags = data.read_table("items", ["item_id", "is_group_buy"])
+    is_group_buy = np.zeros(n_items, dtype=bool)
+    rows = items.to_index(flags["item_id"].to_numpy(zero_copy_only=False))
+    known = rows >= 0
+    is_group_buy[rows[known]] = flags["is_group_buy"].to_numpy(zero_copy_only=False)[known]
     return PreparedData(
         dataset=name, split=tuned, train=train, inner_train=inner,
         valid=_binary(tuned.validation, n_users, n_items),
@@ -283,6 +293,7 @@ def prepare(
         train_events=np.bincount(outer.train["item_idx"].to_numpy(), minlength=n_items),
         content_skipped=skipped,
         side=side,
+        is_group_buy=is_group_buy if is_group_buy.any() else None,
     )
 
 
@@ -299,6 +310,7 @@ def run_evaluation(
     model_trials: Mapping[str, int] | None = None,
     with_cf_only: bool = False,
     ranked: RankedConfig | None = None,
+    with_feed: bool = True,
 ) -> EvaluationResult:
     """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test.
 
@@ -308,6 +320,8 @@ def run_evaluation(
     `ranked` adds "ranked", the sources -> ranker recommender with that recipe, fitted on the
     train split with its side data (it tunes itself inside; its label fold is carved like
     the split: by time, each user's last item, or at random).
+    `with_feed` adds "feed", the shipped recipe re-ranked by the feed's long-tail re-ranker at
+    the `tail_weight` picked on validation, and the curves of `feed_curves` (`result.feed`).
     Fits are quiet: each model's tuning draws one progress bar over its trials, and the log
     says how long each fit took.
     """
@@ -342,6 +356,15 @@ def run_evaluation(
     shipped = ShippedRecommender(config=config, content=p.content)
     models["shipped"] = shipped.fit(p.train, show_progress=False)
     seconds["shipped"] = time.perf_counter() - start
+    feed = None
+    if with_feed:
+        start = time.perf_counter()
+        curves = feed_curves(train=p.train, inner_train=p.inner_train, valid=p.valid,
+                             test=p.test, train_events=p.train_events, shipped=models["shipped"],
+                             config=config, content=p.content, is_group_buy=p.is_group_buy)
+        models["feed"] = curves.model
+        feed = curves.summary()
+        seconds["feed"] = time.perf_counter() - start
     if with_cf_only and p.content is not None:
         # Diagnostic: the recipe's CF alone (no content-mapped vectors, no item-kNN blend),
         # to see what those two add.
@@ -376,6 +399,7 @@ def run_evaluation(
     return EvaluationResult(
         dataset=p.dataset, comparison=comparison, tuning=tuning, split_info=p.split.info,
         shipped_config=config, skipped=skipped, seconds=seconds, fit_reports=fit_reports,
+        feed=feed,
     )
 
 
