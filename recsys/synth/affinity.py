@@ -13,8 +13,8 @@ half each way:
 
 When no try finds a post the attention pick stands. Every draw comes from a random stream of
 its own (`STAGE_POST_AFFINITY`), so turning the knob on changes which posts are picked (and
-what follows from that: the events' times, the friends a post is shared to) and nothing else; at 0 no draw is made and the
-output is byte-identical to earlier versions.
+what follows from that: the events' times, the friends a post is shared to) and nothing else;
+at 0 no draw is made and the output is byte-identical to earlier versions.
 """
 
 from __future__ import annotations
