@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.feeds.long_tail import tail_appetite
+from recsys.feeds.long_tail import ExposurePriors
 from recsys.feeds.tail_reranked import LongTailReranked
 from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
 from recsys.item_stats import head_mask
@@ -86,27 +86,21 @@ def feed_curves(
     """
     feed = config.feed
     is_tail = ~head_mask(train_events, config.lists.head_share)
-    total = float(np.sum(train_events))
-    prior = float(np.sum(np.asarray(train_events)[is_tail]) / total) if total else 0.0
-
-    def appetite(rows: sp.csr_matrix) -> np.ndarray:
-        if prior <= 0:
-            return np.zeros(rows.shape[0])
-        return tail_appetite(rows, is_tail, prior=prior, strength=feed.tail_prior_strength)
-
+    priors = ExposurePriors.from_popularity(train_events, is_tail, is_group_buy,
+                                            strength=feed.tail_prior_strength)
     inner = ShippedRecommender(config=config, content=content).fit(inner_train,
                                                                    show_progress=False)
     users, ids, scores = _candidates(inner, inner_train, valid, feed.pool)
-    validation = tail_curve(ids, scores, valid[users], is_tail, appetite(inner_train[users]),
-                            feed.tail_weight_grid, k=K, is_group_buy=is_group_buy)
+    validation = tail_curve(ids, scores, valid[users], priors.for_users(inner_train[users]),
+                            feed.tail_weight_grid, k=K)
     picked = (feed.tail_weight if feed.tail_weight is not None
               else pick_tail_weight(validation, max_loss=feed.max_ndcg_loss, k=K))
     relevant = _unseen(test, train)
     users, ids, scores = _candidates(shipped, train, relevant, feed.pool)
-    rows = appetite(train[users])
+    exposure = priors.for_users(train[users])
     curves = {
-        method: tail_curve(ids, scores, relevant[users], is_tail, rows, feed.tail_weight_grid,
-                           k=K, method=method, is_group_buy=is_group_buy)
+        method: tail_curve(ids, scores, relevant[users], exposure, feed.tail_weight_grid,
+                           k=K, method=method)
         for method in ("ours", "naive")
     }
     extra: dict[str, Any] = {"candidates": int(ids.shape[1]), "test_users": int(len(users))}
@@ -114,6 +108,5 @@ def feed_curves(
         cells = relevant.indices
         extra["group_buy_share_of_test"] = float(np.mean(is_group_buy[cells])) if len(cells) \
             else 0.0
-    model = LongTailReranked(shipped, is_tail=is_tail, tail_weight=picked, prior=prior,
-                             strength=feed.tail_prior_strength, pool=feed.pool)
+    model = LongTailReranked(shipped, priors=priors, tail_weight=picked, pool=feed.pool)
     return FeedCurves(picked, validation, curves["ours"], curves["naive"], model, extra)

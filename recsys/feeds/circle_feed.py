@@ -127,7 +127,7 @@ class CircleFeed:
             k=limit, is_tail=np.zeros(len(posts.ids), bool),
             circle_of=np.full(len(posts.ids), -1), merchant_of=np.full(len(posts.ids), -1),
             shown=np.array([counts.get(str(posts.ids[p]), 0) for p in order], np.int64),
-            tail_appetite=0.0, tail_weight=0.0, max_impressions=config.max_impressions,
+            exposure=None, tail_weight=0.0, max_impressions=config.max_impressions,
             circle_max_share=1.0, merchant_max=limit, author_of=self._author_codes(posts),
             author_max=config.author_max,
         )

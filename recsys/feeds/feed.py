@@ -34,7 +34,7 @@ from recsys.bundle.layout import csr_row_matrix
 from recsys.errors import ContractError
 from recsys.events.store import EventStore
 from recsys.feeds.feed_config import FeedConfig
-from recsys.feeds.long_tail import tail_appetite
+from recsys.feeds.long_tail import Exposure, ExposurePriors
 from recsys.feeds.pages import CursorCodec, FeedKind, first_page
 from recsys.feeds.rerank import PageContext, compose, hard_rules
 from recsys.runtime.answers import PolicyStep
@@ -99,11 +99,11 @@ class Feed:
         parts = model.parts
         lists = parts.lists
         self.is_tail = ~np.asarray(lists.is_head, dtype=bool)
-        popularity = np.asarray(lists.item_popularity, dtype=np.float64)
-        total = popularity.sum()
-        #: The catalogue's tail share of interaction weight (an average user's appetite is 1).
-        self.tail_prior = float(popularity[self.is_tail].sum() / total) if total > 0 else 0.0
         catalogue = parts.catalogue
+        #: The catalogue's tail and group-buy shares (an average user's appetites are 1).
+        self.priors = ExposurePriors.from_popularity(
+            lists.item_popularity, self.is_tail, np.asarray(catalogue.is_group_buy, bool),
+            strength=self.config.tail_prior_strength)
         self.circle_of = np.asarray(catalogue.circle_idx, dtype=np.int64)
         merchants = catalogue.text.column("merchant_id").combine_chunks().dictionary_encode()
         codes = merchants.indices.to_numpy(zero_copy_only=False)
@@ -156,7 +156,7 @@ class Feed:
             k=limit, is_tail=self.is_tail, circle_of=self.circle_of,
             merchant_of=self.merchant_of,
             shown=np.array([counts.get(str(names[i]), 0) for i in keep], dtype=np.int64),
-            tail_appetite=self._appetite(plain.view), tail_weight=self.tail_weight,
+            exposure=self._exposure(plain.view), tail_weight=self.tail_weight,
             max_impressions=config.max_impressions, circle_max_share=config.circle_max_share,
             merchant_max=config.merchant_max,
         )
@@ -224,17 +224,14 @@ class Feed:
         over = np.flatnonzero(is_offer)[self.model.policy.live_groups:]
         return np.delete(keep, over)
 
-    def _appetite(self, view: UserView) -> float:
-        """The user's tail appetite from their row plus live events (1: no history)."""
-        if self.tail_prior <= 0:
-            return 0.0
+    def _exposure(self, view: UserView) -> Exposure:
+        """The user's appetites from their row plus live events (1: no history)."""
         history = self.model.parts.history
         base = csr_row_matrix(history.interacted, view.u) if view.u >= 0 else None
         row = view.fresh.row(base, history.shape[1]) if view.fresh else base
         if row is None:
-            return 1.0
-        return float(tail_appetite(sp.csr_matrix(row), self.is_tail, prior=self.tail_prior,
-                                   strength=self.config.tail_prior_strength)[0])
+            row = sp.csr_matrix((1, history.shape[1]), dtype=np.float32)
+        return self.priors.for_users(sp.csr_matrix(row))
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,7 @@ DEFAULT_RERANKERS: tuple[RerankerName, ...] = (
     "overexposed", "long_tail", "circle_diversity", "merchant_cap"
 )
 #: The tail weights training tries on validation (`recsys.feeds.tail_weight`).
-DEFAULT_GRID: tuple[float, ...] = (
-    0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0
-)
+DEFAULT_GRID: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(51))
 
 
 class FeedConfig(FrozenConfig):
@@ -38,7 +36,7 @@ class FeedConfig(FrozenConfig):
         0.05, ge=0, lt=1,
         description="the picked tail_weight is the largest costing at most this relative NDCG@10")
     tail_prior_strength: float = Field(
-        20.0, ge=0, description="pseudo-weight of the catalogue's tail share in an appetite")
+        20.0, ge=0, description="pseudo-weight of the catalogue's mix in a user's appetites")
     max_impressions: int = Field(
         5, ge=0, description="an item the impression log shows this often is out (0: off)")
     circle_max_share: float = Field(

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from recsys.feeds.long_tail import rerank_long_tail
+from recsys.feeds.long_tail import Exposure, rerank_long_tail
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class PageContext:
     circle_of: np.ndarray  # per item, int (-1: no circle)
     merchant_of: np.ndarray  # per item, int code (-1: none)
     shown: np.ndarray  # per candidate, times the impression log shows it to this user
-    tail_appetite: float  # the user's appetite for the tail (`long_tail.tail_appetite`)
+    exposure: Exposure | None  # item classes and the user's appetites (`long_tail`)
     tail_weight: float
     max_impressions: int
     circle_max_share: float
@@ -128,9 +128,9 @@ def _overexposed(ids: np.ndarray, scores: np.ndarray, ctx: PageContext) -> np.nd
 
 
 def _long_tail(ids: np.ndarray, scores: np.ndarray, ctx: PageContext) -> np.ndarray:
-    if ctx.tail_weight <= 0 or not len(ids):
+    if ctx.tail_weight <= 0 or ctx.exposure is None or not len(ids):
         return np.arange(len(ids))
-    page = rerank_long_tail(ids[None, :], scores[None, :], ctx.is_tail, ctx.tail_appetite,
+    page = rerank_long_tail(ids[None, :], scores[None, :], ctx.exposure,
                             tail_weight=ctx.tail_weight, k=ctx.k)[0]
     page = page[page >= 0]
     rest = np.setdiff1d(np.arange(len(ids)), page, assume_unique=True)

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
-from recsys.feeds.long_tail import rerank_long_tail, tail_appetite, take
+from recsys.feeds.long_tail import ExposurePriors, rerank_long_tail, take
 from recsys.recommenders.base import Recommender
 
 
@@ -28,20 +28,16 @@ class LongTailReranked(Recommender):
         self,
         inner: Recommender,
         *,
-        is_tail: np.ndarray,
+        priors: ExposurePriors,
         tail_weight: float,
-        prior: float,
-        strength: float,
         pool: int,
     ) -> None:
-        if len(is_tail) != inner.n_items_:
+        if len(priors.is_tail) != inner.n_items_:
             raise InvalidInputError(
-                f"is_tail has {len(is_tail)} items; the model knows {inner.n_items_}")
+                f"the priors know {len(priors.is_tail)} items; the model {inner.n_items_}")
         self.inner = inner
-        self.is_tail = np.asarray(is_tail, dtype=bool)
+        self.priors = priors
         self.tail_weight = tail_weight
-        self.prior = prior
-        self.strength = strength
         self.pool = pool
         self.n_items_ = inner.n_items_
 
@@ -67,11 +63,9 @@ class LongTailReranked(Recommender):
             filter_already_liked_items=filter_already_liked_items,
             exclude_items=exclude_items, exclude_cells=exclude_cells,
         )
-        if self.tail_weight <= 0 or self.prior <= 0:
+        if self.tail_weight <= 0:
             return ids[:, :k], scores[:, :k]
-        appetite = tail_appetite(user_items, self.is_tail, prior=self.prior,
-                                 strength=self.strength)
-        positions = rerank_long_tail(ids, scores, self.is_tail, appetite,
+        positions = rerank_long_tail(ids, scores, self.priors.for_users(user_items),
                                      tail_weight=self.tail_weight, k=k)
         picked = np.take_along_axis(scores, np.maximum(positions, 0), axis=1)
         return take(ids, positions), np.where(positions >= 0, picked, -np.inf).astype(np.float32)

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
-from recsys.feeds.long_tail import naive_boost, rerank_long_tail, take
+from recsys.feeds.long_tail import Exposure, naive_boost, rerank_long_tail, take
 from recsys.metrics import ranking as m
 
 Method = Literal["ours", "naive"]
@@ -25,8 +25,7 @@ Method = Literal["ours", "naive"]
 def rerank_at(
     ids: np.ndarray,
     scores: np.ndarray,
-    is_tail: np.ndarray,
-    appetite: np.ndarray,
+    exposure: Exposure,
     weight: float,
     *,
     k: int,
@@ -34,9 +33,9 @@ def rerank_at(
 ) -> np.ndarray:
     """(n, k) item ids of each user's page at `weight` (-1 padded)."""
     if method == "ours":
-        positions = rerank_long_tail(ids, scores, is_tail, appetite, tail_weight=weight, k=k)
+        positions = rerank_long_tail(ids, scores, exposure, tail_weight=weight, k=k)
     elif method == "naive":
-        positions = naive_boost(ids, scores, is_tail, weight=weight, k=k)
+        positions = naive_boost(ids, scores, exposure.is_tail, weight=weight, k=k)
     else:
         raise InvalidInputError(f"method must be 'ours' or 'naive'; got {method!r}")
     return take(ids, positions)
@@ -72,13 +71,11 @@ def tail_curve(
     ids: np.ndarray,
     scores: np.ndarray,
     relevant: m.Relevant,
-    is_tail: np.ndarray,
-    appetite: np.ndarray,
+    exposure: Exposure,
     weights: Sequence[float],
     *,
     k: int = 10,
     method: Method = "ours",
-    is_group_buy: np.ndarray | None = None,
     batch: int = 4096,
 ) -> list[dict[str, float]]:
     """One point per weight: {"tail_weight", "ndcg@k", "long_tail_share@k"[, "group_buy_share@k"]}.
@@ -87,33 +84,34 @@ def tail_curve(
     ----------
     ids, scores : (n_users, m) each user's candidates, best first by the plain order.
     relevant : (n_users, n_items) held-out relevance of the same users.
-    appetite : (n_users,) tail appetites (`long_tail.tail_appetite`); unused by the naive boost.
+    exposure : the item classes and the users' appetites (the naive boost reads `is_tail`);
+        group-buy share@k is measured when it has group-buy flags.
     batch : users re-ranked at once (bounds the memory of the sorts).
     """
     if not len(weights):
         raise InvalidInputError("weights must not be empty")
     ids = np.asarray(ids, dtype=np.int64)
     rel = sp.csr_matrix(relevant)
-    appetite = np.broadcast_to(np.asarray(appetite, dtype=np.float64), (len(ids),))
+    is_tail, is_group_buy = exposure.is_tail, exposure.is_group_buy
     n_items = len(is_tail)
     points = []
     for w in weights:
         per_user = np.empty(len(ids))
-        exposure = np.zeros(n_items, np.int64)
+        shown = np.zeros(n_items, np.int64)
         for lo in range(0, len(ids), batch):
             rows = slice(lo, lo + batch)
-            pages = rerank_at(ids[rows], scores[rows], is_tail, appetite[rows], float(w), k=k,
+            pages = rerank_at(ids[rows], scores[rows], exposure.rows(rows), float(w), k=k,
                               method=method)
             _, per_user[rows] = page_metrics(pages, rel[rows], is_tail, k=k)
-            exposure += m.exposure_counts(pages[:, :k], n_items)
+            shown += m.exposure_counts(pages[:, :k], n_items)
         point = {
             "tail_weight": float(w),
             f"ndcg@{k}": float(np.nanmean(per_user)),
-            f"long_tail_share@{k}": m.long_tail_share(exposure, ~np.asarray(is_tail, bool)),
+            f"long_tail_share@{k}": m.long_tail_share(shown, ~np.asarray(is_tail, bool)),
         }
         if is_group_buy is not None:
             point[f"group_buy_share@{k}"] = m.long_tail_share(
-                exposure, ~np.asarray(is_group_buy, bool))
+                shown, ~np.asarray(is_group_buy, bool))
         points.append(point)
     return points
 

@@ -5,8 +5,8 @@ The validation fit (`steps.validation_fit`) holds out a random share of each use
 interactions; here its scorer ranks each held-out user's top `feed.pool` candidates under the
 exclusion rule (the plain order), the long-tail re-ranker re-ranks them at every weight of
 `feed.tail_weight_grid`, and the largest weight costing at most `feed.max_ndcg_loss` relative
-NDCG@10 is the bundle's default (`metrics.feed.tail_weight`; the feed reads it). The curve, the
-naive boost's beside it, goes into the manifest too.
+NDCG@10 is the bundle's default (`metrics.feed.tail_weight`; the feed reads it). The curve goes
+into the manifest too (`recsys evaluate` draws it beside the naive boost's).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from recsys.datastore import DataDir
 from recsys.features.post_engagement import read_post_events, read_post_facts
 from recsys.feeds.circle_ranker import CirclePostRanker
 from recsys.feeds.circle_training import fit_circle_ranker
-from recsys.feeds.long_tail import tail_appetite
+from recsys.feeds.long_tail import ExposurePriors
 from recsys.feeds.post_features import build_signals
 from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
 from recsys.idmap import IdMap
@@ -47,7 +47,7 @@ def tail_weight_on_validation(
     is_group_buy: np.ndarray,
     config: TrainConfig,
 ) -> dict[str, object]:
-    """`metrics.feed`: the picked tail weight, its curve and the naive boost's.
+    """`metrics.feed`: the picked tail weight and its validation curve.
 
     Parameters
     ----------
@@ -59,20 +59,14 @@ def tail_weight_on_validation(
     feed = config.feed
     popularity = np.asarray(train.sum(axis=0)).ravel()
     is_tail = ~head_mask(popularity, config.lists.head_share)
-    total = popularity.sum()
-    prior = float(popularity[is_tail].sum() / total) if total > 0 else 0.0
+    priors = ExposurePriors.from_popularity(popularity, is_tail, is_group_buy,
+                                            strength=feed.tail_prior_strength)
     ids, scores = ExclusionRule().recommend(
         model, users, train[users], min(feed.pool, train.shape[1]), exclude_items=hidden_items
     )
-    appetite = (tail_appetite(train[users], is_tail, prior=prior,
-                              strength=feed.tail_prior_strength)
-                if prior > 0 else np.zeros(len(users)))
     relevant = test[users]
-    grid = feed.tail_weight_grid
-    ours = tail_curve(ids, scores, relevant, is_tail, appetite, grid, k=K,
-                      is_group_buy=is_group_buy)
-    naive = tail_curve(ids, scores, relevant, is_tail, appetite, grid, k=K, method="naive",
-                       is_group_buy=is_group_buy)
+    ours = tail_curve(ids, scores, relevant, priors.for_users(train[users]),
+                      feed.tail_weight_grid, k=K)
     picked = pick_tail_weight(ours, max_loss=feed.max_ndcg_loss, k=K)
     at = next(p for p in ours if p["tail_weight"] == picked)
     logger.info(
@@ -86,7 +80,6 @@ def tail_weight_on_validation(
         "users": int(len(users)),
         "candidates": int(ids.shape[1]),
         "curve": ours,
-        "naive_curve": naive,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.feeds.long_tail import Exposure
 from recsys.feeds.rerank import (
     PageContext,
     cap_per_group,
@@ -20,7 +21,7 @@ TAIL = np.array([False] * 5 + [True] * 5)
 
 def _ctx(**kw: object) -> PageContext:
     base = dict(k=4, is_tail=TAIL, circle_of=CIRCLE, merchant_of=MERCHANT,
-                shown=np.zeros(N_ITEMS, int), tail_appetite=1.0, tail_weight=0.0,
+                shown=np.zeros(N_ITEMS, int), exposure=Exposure(TAIL, np.ones(1)), tail_weight=0.0,
                 max_impressions=3, circle_max_share=0.5, merchant_max=2)
     return PageContext(**{**base, **kw})  # type: ignore[arg-type]
 
@@ -76,7 +77,7 @@ def test_long_tail_in_the_chain_follows_tail_weight() -> None:
     scores = np.linspace(1, 0.5, 10)
     plain = compose(("long_tail",), ids, scores, _ctx(tail_weight=0.0))
     assert plain.tolist() == list(range(10))
-    mixed = compose(("long_tail",), ids, scores, _ctx(tail_weight=1.0, tail_appetite=1.0))
+    mixed = compose(("long_tail",), ids, scores, _ctx(tail_weight=1.0))
     # A bonus of 1 lifts every tail item over every head item (scaled scores are in [0, 1]);
     # behind the page the rest keeps the plain order.
     assert ids[mixed].tolist() == [5, 6, 7, 8, 0, 1, 2, 3, 4, 9]

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
+from recsys.feeds.long_tail import Exposure
 from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
 
 IS_TAIL = np.array([False, False, True, True])
@@ -33,8 +34,8 @@ def test_curve_measures_ndcg_and_shares_by_hand() -> None:
     scores = np.array([[3.0, 2.0, 1.0]])
     relevant = sp.csr_matrix(np.array([[0, 0, 1, 0]]))
     gb = np.array([False, False, True, False])
-    curve = tail_curve(ids, scores, relevant, IS_TAIL, np.array([1.0]), [0.0, 1.0], k=2,
-                       is_group_buy=gb)
+    exposure = Exposure(IS_TAIL, np.array([1.0]), gb, np.array([0.0]))
+    curve = tail_curve(ids, scores, relevant, exposure, [0.0, 1.0], k=2)
     plain, full = curve
     assert plain["ndcg@2"] == 0.0 and plain["long_tail_share@2"] == 0.0
     # At weight 1 the tail item (scaled 0 + 1) ties the head item 0 (1) and loses; item 1
@@ -42,6 +43,6 @@ def test_curve_measures_ndcg_and_shares_by_hand() -> None:
     assert full["ndcg@2"] == pytest.approx(1 / np.log2(3))
     assert full["long_tail_share@2"] == pytest.approx(0.5)
     assert full["group_buy_share@2"] == pytest.approx(0.5)
-    naive = tail_curve(ids, scores, relevant, IS_TAIL, np.array([0.0]), [2.0], k=2,
+    naive = tail_curve(ids, scores, relevant, Exposure(IS_TAIL, np.array([0.0])), [2.0], k=2,
                        method="naive")[0]
     assert naive["ndcg@2"] == pytest.approx(1.0)

@@ -72,7 +72,8 @@ def test_evaluate_with_bundle_evaluates_its_recipe_and_records_results(
     assert result.exit_code == 0, result.output
     manifest = Bundle.open(root).manifest  # still verifies
     entry = manifest.metrics["evaluation"]
-    assert entry["dataset"] == "tiny" and set(entry["models"]) == {"shipped", "shipped_tuned", "feed"}
+    assert entry["dataset"] == "tiny"
+    assert set(entry["models"]) == {"shipped", "shipped_tuned", "feed"}
     assert entry["split"]["method"] == "random"
     payload = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert payload["placement_f1"] == {"c0": 0.7, "c1": 0.4}
