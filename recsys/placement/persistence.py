@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.errors import BundleError
-from recsys.placement.switch import SEGMENTS
+from recsys.placement.switch import SEGMENTS, upgrade_use_rule
 
 if TYPE_CHECKING:
     from recsys.placement.placer import CirclePlacer
@@ -68,6 +68,11 @@ def load_placer(cls: type[CirclePlacer], directory: str | Path) -> CirclePlacer:
     for key, default in _optional_defaults().items():
         path = _file(directory, key)
         setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else default)
+    # Placers saved with one labelled segment: its flag covers every labelled band.
+    model.use_rule_ = upgrade_use_rule(model.use_rule_)
+    if len(model.segment_f1_) != len(SEGMENTS):
+        model.segment_f1_ = np.full((len(SEGMENTS), 2), np.nan)
+        model.segment_wins_ = np.full(len(SEGMENTS), np.nan)
     model.kinds_ = list(meta["kinds"])
     model.n_circles_ = int(meta["n_circles"])
     model.with_friends_ = bool(meta.get("friends", False))

@@ -1,10 +1,13 @@
 """The per-segment switch between the placer's members and the plain rule's.
 
 A learned placer lost to the plain rule for heavy users on data it never saw, so each segment
-(the activity bands of item events, then labelled users) keeps the model's members only where
-held-out labelled copies show them better than the rule's (micro F1 against their UGC labels).
-Bands are judged on copies without posts among their features (the rule never reads posts, and
-most users to place have none); the labelled segment on the unthinned copies with posts.
+(the activity bands of item events, for users without enough posts to be labelled and for
+labelled users apart) keeps the model's members only where held-out labelled copies show them
+better than the rule's (micro F1 against their UGC labels). The unlabelled bands are judged on
+copies without posts among their features (the rule never reads posts, and most users to place
+have none); the labelled bands on the unthinned copies with posts. Labelled users are split by
+band too: the model wins for labelled users as a whole but not for the heaviest of them, who
+would otherwise pull the 40+ band below the rule.
 
 "Show them better" is a paired bootstrap over the validation users: the model keeps a segment
 only when it beats the rule in at least `confidence` of the resamples. Where a few hundred
@@ -32,8 +35,9 @@ from recsys.placement.plain_rule import (
     plain_rule_members,
 )
 
-#: Segments of the switch: the activity bands, then labelled users.
-SEGMENTS: tuple[str, ...] = (*BAND_NAMES, "labelled")
+#: Segments of the switch: the activity bands of unlabelled users, then of labelled users.
+SEGMENTS: tuple[str, ...] = (*BAND_NAMES, *(f"labelled_{b}" for b in BAND_NAMES))
+#: The segment of a labelled user is its band plus this.
 LABELLED = len(BAND_NAMES)
 
 
@@ -146,12 +150,8 @@ def choose_segments(
     f1 = np.full((len(SEGMENTS), 2), np.nan)
     wins = np.zeros(len(SEGMENTS))
     for s in range(len(SEGMENTS)):
-        copies = labelled if s == LABELLED else bands
-        rows = (
-            np.ones(len(copies.items), bool)
-            if s == LABELLED
-            else activity_band(copies.items.sum(axis=1)) == s
-        )
+        copies = labelled if s >= LABELLED else bands
+        rows = activity_band(copies.items.sum(axis=1)) == s % LABELLED
         if not rows.any():
             continue
         seg = copies.subset(rows)
@@ -165,10 +165,21 @@ def choose_segments(
 
 
 def user_segments(engagement: Mapping[str, sp.spmatrix], min_ugc: int) -> np.ndarray:
-    """(n_users,) segment of each user: labelled (>= `min_ugc` posts) or activity band."""
+    """(n_users,) segment of each user: its activity band, offset by `LABELLED` for users with
+    at least `min_ugc` posts."""
     posts = np.asarray(sp.csr_matrix(engagement[POSTS]).sum(axis=1)).ravel()
     band = activity_band(item_event_totals(engagement))
-    return np.where(posts >= min_ugc, LABELLED, band)
+    return np.where(posts >= min_ugc, LABELLED + band, band)
+
+
+def upgrade_use_rule(use_rule: np.ndarray) -> np.ndarray:
+    """`use_rule` of a placer saved with one labelled segment (5 flags) in today's segments."""
+    use_rule = np.asarray(use_rule, bool)
+    if len(use_rule) == LABELLED + 1:
+        return np.concatenate([use_rule[:LABELLED], np.repeat(use_rule[LABELLED], LABELLED)])
+    if len(use_rule) != len(SEGMENTS):
+        raise InvalidInputError(f"use_rule has {len(use_rule)} segments; expected {len(SEGMENTS)}")
+    return use_rule
 
 
 def apply_switch(

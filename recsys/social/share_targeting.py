@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Self
 
@@ -26,18 +27,18 @@ from pydantic import Field
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from recsys.config import FrozenConfig
 from recsys.errors import BundleError, InvalidInputError, NotFittedError
-from recsys.social.contact import allowed_targets, pair_lookup, suggestion_counts
-from recsys.social.share_features import FEATURES, ShareIndex, ShareQueries
+from recsys.social.contact import ContactRules, allowed_targets, pair_lookup, suggestion_counts
+from recsys.social.share_features import FEATURES, ShareQueries
+from recsys.social.share_index import ShareIndex
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "share_targeter_lgbm"
 
 
-class ShareTargetingConfig(FrozenConfig):
-    """Hyper-parameters of the ranker and the contact rules (defaults documented in place)."""
+class ShareTargetingConfig(ContactRules):
+    """Hyper-parameters of the ranker, and the contact rules its candidates follow."""
 
     objective: Literal["lambdarank", "binary"] = "lambdarank"
     n_estimators: int = Field(500, gt=0, description="boosting rounds at most (early stopping)")
@@ -48,12 +49,6 @@ class ShareTargetingConfig(FrozenConfig):
     early_stopping_rounds: int = Field(40, gt=0)
     max_negatives: int = Field(100, gt=0, description="non-joiners kept per training group")
     n_threads: int = Field(1, ge=0, description="LightGBM threads; 0 = all cores")
-    bought_window_days: float | None = Field(
-        30.0, gt=0, description="exclude friends who bought the item this recently; None = off"
-    )
-    max_suggestions: int | None = Field(
-        3, gt=0, description="suggest the same friend to the same user at most this often"
-    )
     random_state: int = 0
 
 
@@ -137,10 +132,12 @@ class ShareTargeter:
         queries: ShareQueries,
         *,
         k: int = 10,
-        suggested: sp.spmatrix | dict[tuple[int, int], int] | None = None,
+        suggested: sp.spmatrix | Mapping[tuple[int, int], int] | None = None,
         exclude_bought: bool = True,
+        rules: ContactRules | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The top `k` allowed friends of each query.
+        """The top `k` friends of each query the contact rules allow (`rules`, default the
+        ones the ranker learned with).
 
         Returns
         -------
@@ -151,7 +148,8 @@ class ShareTargeter:
             of every allowed friend (not just the top k).
         """
         row, friend = allowed_candidates(
-            index, queries, self.config, suggested=suggested, exclude_bought=exclude_bought
+            index, queries, rules or self.config, suggested=suggested,
+            exclude_bought=exclude_bought,
         )
         raw, proba = self.score(index.features(queries, row, friend))
         expected = np.bincount(row, weights=proba, minlength=len(queries))
@@ -198,22 +196,21 @@ class ShareTargeter:
 def allowed_candidates(
     index: ShareIndex,
     queries: ShareQueries,
-    config: ShareTargetingConfig,
+    rules: ContactRules,
     *,
-    suggested: sp.spmatrix | dict[tuple[int, int], int] | None = None,
+    suggested: sp.spmatrix | Mapping[tuple[int, int], int] | None = None,
     exclude_bought: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The friends each query may suggest: (row, friend) after `contact.allowed_targets`."""
     row, friend = index.candidates(queries)
     user = queries.user[row]
     bought = None
-    if exclude_bought and config.bought_window_days is not None:
-        bought = index.bought_within(queries, row, friend, config.bought_window_days)
+    if exclude_bought and rules.bought_window_days is not None:
+        bought = index.bought_within(queries, row, friend, rules.bought_window_days)
     counts = suggestion_counts(suggested, user, friend)
     ok = allowed_targets(
-        user, friend, friends=index.friends, blocked=index.history.blocked,
-        opt_out=index.history.opt_out, bought_recently=bought, suggested=counts,
-        max_suggestions=config.max_suggestions,
+        user, friend, friends=index.friends, blocked=index.blocked, opt_out=index.opt_out,
+        bought_recently=bought, suggested=counts, max_suggestions=rules.max_suggestions,
     )  # fmt: skip
     return row[ok], friend[ok]
 
@@ -243,8 +240,8 @@ def training_rows(
     if bought_window_days is not None:
         bought = index.bought_within(queries, row, friend, bought_window_days)
     ok = allowed_targets(
-        queries.user[row], friend, friends=index.friends, blocked=index.history.blocked,
-        opt_out=index.history.opt_out, bought_recently=bought,
+        queries.user[row], friend, friends=index.friends, blocked=index.blocked,
+        opt_out=index.opt_out, bought_recently=bought,
     )  # fmt: skip
     row, friend = row[ok], friend[ok]
     y = pair_lookup(joined, row, friend) > 0

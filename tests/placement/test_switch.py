@@ -108,3 +108,24 @@ def test_the_placer_applies_and_saves_its_choice(problem, tmp_path) -> None:
     np.testing.assert_array_equal(loaded.segment_wins_, placer.segment_wins_)
     (tmp_path / "use_rule.npy").unlink()
     assert not CirclePlacer.load(tmp_path).use_rule_.any()  # saved before the switch existed
+
+
+def test_labelled_users_are_switched_per_band_and_old_placers_upgrade() -> None:
+    import scipy.sparse as sp
+
+    from recsys.placement.switch import LABELLED, apply_switch, upgrade_use_rule, user_segments
+
+    # User 0: 2 item events, 5 posts; user 1: 50 item events, 5 posts; user 2: 50, no posts.
+    items = sp.csr_matrix(np.array([[2, 0], [5, 45], [45, 5]], np.float32))
+    posts = sp.csr_matrix(np.array([[5, 0], [0, 5], [0, 0]], np.float32))
+    eng = {"item_events": items, "posts_written": posts}
+    np.testing.assert_array_equal(user_segments(eng, 3), [LABELLED + 0, LABELLED + 3, 3])
+    use_rule = np.zeros(len(SEGMENTS), bool)
+    use_rule[LABELLED + 3] = True  # heavy labelled users follow the rule
+    model = np.array([[False, True], [True, False], [True, False]])
+    got = apply_switch(model, use_rule, eng, 3)
+    np.testing.assert_array_equal(got, [[False, True], [False, True], [True, False]])
+    old = np.array([False, False, True, True, True])  # 4 bands, then one labelled flag
+    np.testing.assert_array_equal(upgrade_use_rule(old), [False, False, True, True] + [True] * 4)
+    with pytest.raises(ValueError, match="segments"):
+        upgrade_use_rule(np.zeros(3, bool))
