@@ -125,12 +125,13 @@ def feature_rows(
     x["friend_item_groups"] = ix.item_groups.count(key, t, g)
     x["friend_item_events"] = ix.item_events.count(key, t)
     x["friend_item_bought"] = ix.item_bought.count(key, t, g)
-    x["friend_item_cf"] = (
-        np.einsum("ij,ij->i", np.asarray(ix.user_factors[f], np.float64),
-                  np.asarray(ix.item_factors[i], np.float64))
-        if ix.user_factors is not None and ix.item_factors is not None
-        else np.full(len(f), np.nan)
-    )  # fmt: skip
+    x["friend_item_cf"] = np.full(len(f), np.nan)
+    if ix.user_factors is not None and ix.item_factors is not None:
+        ok = i < len(ix.item_factors)  # items a refresh appended have no factors
+        x["friend_item_cf"][ok] = np.einsum(
+            "ij,ij->i", np.asarray(ix.user_factors[f[ok]], np.float64),
+            np.asarray(ix.item_factors[i[ok]], np.float64),
+        )  # fmt: skip
     x["friend_circle_affinity"], x["circle_similarity"] = _circle_features(ix, u, f, i)
     circle = ix.item_circle[i]
     ckey = np.where(circle >= 0, f * max(ix.n_circles, 1) + np.maximum(circle, 0), -1)

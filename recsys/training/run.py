@@ -3,9 +3,9 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items) -> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
-atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
-`run_training`.
+items) -> circle placement -> share targeting (`share_steps`) -> faiss indexes -> candidate
+lists -> bundle parts, written atomically with a signed manifest. `recsys train`
+(`pipelines/train.py`) is a thin command over `run_training`.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
-from recsys.training import content_steps, steps
+from recsys.training import content_steps, share_steps, steps
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "indexes", "lists",
-               "bundle")  # fmt: skip
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "share", "indexes",
+               "lists", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -90,6 +90,11 @@ def run_training(
         placer, affinities, members, metrics["placement"] = steps.place_users(
             scorer.user_factors_, engagement, catalogue, config, truth, friends
         )
+    with timer.step("share"):
+        share, metrics["share_targeting"] = share_steps.fit_share_targeting(
+            data, users, items, catalogue, posts_groups, social.friends, placer,
+            scorer.user_factors_, config,
+        )  # fmt: skip
     with timer.step("indexes"):
         item_index, user_index, metrics["index"] = steps.build_indexes(
             scorer.item_vectors_, scorer.user_factors_, config
@@ -107,6 +112,7 @@ def run_training(
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
         posts_groups=posts_groups,
+        share=share,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:

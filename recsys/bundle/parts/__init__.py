@@ -18,6 +18,7 @@ from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
 from recsys.bundle.parts.scorer import Scorer
+from recsys.bundle.parts.share import ShareTargeting
 from recsys.bundle.parts.social import SocialGraph
 from recsys.candidate_lists import CandidateLists
 from recsys.errors import BundleError
@@ -32,6 +33,7 @@ __all__ = [
     "ItemCatalogue",
     "PostsAndGroups",
     "Scorer",
+    "ShareTargeting",
     "SocialGraph",
     "UserHistory",
 ]
@@ -52,6 +54,8 @@ class BundleParts:
     history: UserHistory
     social: SocialGraph
     posts_groups: PostsAndGroups
+    #: None when the data had no group buys or friends to learn from (`metrics.share_targeting`).
+    share: ShareTargeting | None = None
 
     def __post_init__(self) -> None:
         n_users, n_items = len(self.ids.users), len(self.ids.items)
@@ -65,6 +69,8 @@ class BundleParts:
             "social users": len(self.social.share_opt_out),
             "list items": len(self.lists.item_popularity),
         }
+        if self.share is not None:
+            sizes["share users"] = self.share.n_users
         expected = {k: (n_users if "users" in k or "rows" in k else n_items) for k in sizes}
         wrong = {k: v for k, v in sizes.items() if v != expected[k]}
         if wrong:
@@ -94,4 +100,5 @@ class BundleParts:
             history=UserHistory.load(root, mmap=mmap),
             social=SocialGraph.load(root, mmap=mmap),
             posts_groups=PostsAndGroups.load(root, mmap=mmap),
+            share=ShareTargeting.load_optional(root, mmap=mmap),
         )
