@@ -18,6 +18,9 @@ from recsys.errors import (
     BundleError,
     NotFittedError,
     RecsysError,
+    RequestFieldError,
+    UnavailableError,
+    UnknownGroupError,
     UnknownItemError,
     UnknownUserError,
 )
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnknownUserError, 404, "unknown_user"),
     (UnknownItemError, 404, "unknown_item"),
+    (UnknownGroupError, 404, "unknown_group"),
+    (UnavailableError, 503, "unavailable"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
 )
@@ -77,6 +82,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RecsysError)
     async def _domain_error(request: Request, exc: RecsysError) -> JSONResponse:
+        if isinstance(exc, RequestFieldError):
+            return error_response(422, "invalid_request", _message(exc), exc.field)
         for cls, status, code in _DOMAIN:
             if isinstance(exc, cls):
                 return error_response(status, code, _message(exc))

@@ -188,7 +188,12 @@ def apply_switch(
     engagement: Mapping[str, sp.spmatrix] | None,
     min_ugc: int,
 ) -> np.ndarray:
-    """`members` with the plain rule's members for users of the segments in `use_rule`."""
+    """`members` with the plain rule's members for users of the segments in `use_rule`.
+
+    A user without item events keeps the model's members whatever their segment: the rule
+    would place them in no circle, and the circles of a user with no history are all their
+    feed has to go on (the runtime's circle chain).
+    """
     if not use_rule.any():
         return members
     if engagement is None:
@@ -197,6 +202,7 @@ def apply_switch(
             f"{[SEGMENTS[s] for s in np.flatnonzero(use_rule)]}: pass engagement"
         )
     rule_users = use_rule[user_segments(engagement, min_ugc)]
+    rule_users &= item_event_totals(engagement) > 0
     if len(rule_users) != len(members):
         raise InvalidInputError(f"engagement has {len(rule_users)} users; proba {len(members)}")
     members = members.copy()

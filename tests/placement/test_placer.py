@@ -107,6 +107,7 @@ def test_pipeline_shaped_inputs() -> None:
     model_members = select_members(proba, placer.thresholds_, min_members=1)
     assert np.isfinite(proba).all() and (model_members.sum(axis=1) >= 1).all()
     rule_users = placer.use_rule_[user_segments(engagement, placer.min_ugc)]
+    rule_users &= np.asarray(engagement["item_events"].sum(axis=1)).ravel() > 0
     np.testing.assert_array_equal(members[~rule_users], model_members[~rule_users])
     Y, labelled = ugc_labels(engagement["posts_written"], engagement["posts_engaged"])
     history = history_counts(engagement)
@@ -141,7 +142,9 @@ def test_save_load_round_trip(small: Problem, tmp_path: Path, calibration: str) 
     members = loaded.predict_members(eng, f)
     np.testing.assert_array_equal(members, model.predict_members(eng, f))
     # min / max members bound the model's users (the plain rule's segments follow the rule).
-    placed = members[~model.use_rule_[user_segments(eng, model.min_ugc)]].sum(axis=1)
+    rule_users = model.use_rule_[user_segments(eng, model.min_ugc)]
+    rule_users &= np.asarray(eng["item_events"].sum(axis=1)).ravel() > 0
+    placed = members[~rule_users].sum(axis=1)
     assert len(placed) and (placed >= 1).all() and (placed <= 3).all()
 
 

@@ -96,10 +96,17 @@ def test_the_placer_applies_and_saves_its_choice(problem, tmp_path) -> None:
     np.testing.assert_array_equal(placer.use_rule_,
                                   placer.segment_wins_ < placer.switch_confidence)  # fmt: skip
     proba = placer.predict_proba(eng, f)
-    # Force the rule in every segment: members are the plain rule's, with engagement given.
+    # Force the rule in every segment: members are the plain rule's, with engagement given,
+    # except for users without item events (the rule would place them nowhere).
     placer.use_rule_ = np.ones(len(SEGMENTS), bool)
-    np.testing.assert_array_equal(placer.members_from_proba(proba, eng),
-                                  plain_rule_members(eng["item_events"]))  # fmt: skip
+    members = placer.members_from_proba(proba, eng)
+    active = np.asarray(eng["item_events"].sum(axis=1)).ravel() > 0
+    assert active.any() and (~active).any()
+    np.testing.assert_array_equal(members[active], plain_rule_members(eng["item_events"])[active])
+    placer.use_rule_ = np.zeros(len(SEGMENTS), bool)
+    np.testing.assert_array_equal(members[~active],
+                                  placer.members_from_proba(proba, eng)[~active])  # fmt: skip
+    placer.use_rule_ = np.ones(len(SEGMENTS), bool)
     with pytest.raises(ValueError, match="pass engagement"):
         placer.members_from_proba(proba)
     placer.save(tmp_path)
@@ -115,16 +122,19 @@ def test_labelled_users_are_switched_per_band_and_old_placers_upgrade() -> None:
 
     from recsys.placement.switch import LABELLED, apply_switch, upgrade_use_rule, user_segments
 
-    # User 0: 2 item events, 5 posts; user 1: 50 item events, 5 posts; user 2: 50, no posts.
-    items = sp.csr_matrix(np.array([[2, 0], [5, 45], [45, 5]], np.float32))
-    posts = sp.csr_matrix(np.array([[5, 0], [0, 5], [0, 0]], np.float32))
+    # User 0: 2 item events, 5 posts; user 1: 50 item events, 5 posts; user 2: 50, no posts;
+    # user 3: no item events.
+    items = sp.csr_matrix(np.array([[2, 0], [5, 45], [45, 5], [0, 0]], np.float32))
+    posts = sp.csr_matrix(np.array([[5, 0], [0, 5], [0, 0], [0, 0]], np.float32))
     eng = {"item_events": items, "posts_written": posts}
-    np.testing.assert_array_equal(user_segments(eng, 3), [LABELLED + 0, LABELLED + 3, 3])
+    np.testing.assert_array_equal(user_segments(eng, 3), [LABELLED + 0, LABELLED + 3, 3, 0])
     use_rule = np.zeros(len(SEGMENTS), bool)
-    use_rule[LABELLED + 3] = True  # heavy labelled users follow the rule
-    model = np.array([[False, True], [True, False], [True, False]])
+    use_rule[[LABELLED + 3, 0]] = True  # heavy labelled users and the lightest band: the rule
+    model = np.array([[False, True], [True, False], [True, False], [True, False]])
     got = apply_switch(model, use_rule, eng, 3)
-    np.testing.assert_array_equal(got, [[False, True], [False, True], [True, False]])
+    # User 3 has no item events: the rule would place them nowhere, the model keeps them.
+    np.testing.assert_array_equal(got, [[False, True], [False, True], [True, False],
+                                        [True, False]])  # fmt: skip
     old = np.array([False, False, True, True, True])  # 4 bands, then one labelled flag
     np.testing.assert_array_equal(upgrade_use_rule(old), [False, False, True, True] + [True] * 4)
     with pytest.raises(ValueError, match="segments"):
