@@ -23,7 +23,7 @@ from typing import Literal, Self
 import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field
+from pydantic import Field, field_validator
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
@@ -35,6 +35,7 @@ from recsys.social.share_index import ShareIndex
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "share_targeter_lgbm"
+_EPS = 1e-3
 
 
 class ShareTargetingConfig(ContactRules):
@@ -49,7 +50,29 @@ class ShareTargetingConfig(ContactRules):
     early_stopping_rounds: int = Field(40, gt=0)
     max_negatives: int = Field(100, gt=0, description="non-joiners kept per training group")
     n_threads: int = Field(1, ge=0, description="LightGBM threads; 0 = all cores")
+    prior_feature: str | None = Field(
+        None, description="boost from the logit of this feature (a calibrated probability), "
+        "so the trees learn corrections to it; None boosts from zero",
+    )
+    monotone_increasing: tuple[str, ...] = Field(
+        (), description="features whose rise may only raise the score (LightGBM constraints)"
+    )
     random_state: int = 0
+
+    @field_validator("prior_feature")
+    @classmethod
+    def _known_prior(cls, name: str | None) -> str | None:
+        if name is not None and name not in FEATURES:
+            raise ValueError(f"prior_feature {name!r} is not one of the features {FEATURES}")
+        return name
+
+    @field_validator("monotone_increasing")
+    @classmethod
+    def _known_monotone(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(names) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"monotone_increasing names unknown features {unknown}")
+        return names
 
 
 class ShareTargeter:
@@ -94,8 +117,16 @@ class ShareTargeter:
         }  # fmt: skip
         if cfg.objective == "lambdarank":
             params |= {"eval_at": [5], "lambdarank_truncation_level": 20}
-        train = _dataset(x, y, qid, cfg.objective)
-        valid = _dataset(xv, yv, qv, cfg.objective, reference=train)
+        if cfg.monotone_increasing:
+            params["monotone_constraints"] = [int(f in cfg.monotone_increasing) for f in FEATURES]
+        self.prior_fill_ = 0.5
+        if cfg.prior_feature is not None:
+            column = x[:, FEATURES.index(cfg.prior_feature)]
+            known = np.isfinite(column)
+            self.prior_fill_ = float(np.clip(column[known].mean(), _EPS, 1 - _EPS)) if (
+                known.any()) else 0.5
+        train = _dataset(x, y, qid, cfg.objective, init_score=self._prior(x))
+        valid = _dataset(xv, yv, qv, cfg.objective, reference=train, init_score=self._prior(xv))
         booster = lgb.train(
             params, train, num_boost_round=cfg.n_estimators, valid_sets=[valid],
             callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
@@ -115,8 +146,18 @@ class ShareTargeter:
         if not hasattr(self, "booster_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load()")
 
+    def _prior(self, x: np.ndarray) -> np.ndarray | None:
+        """The boosting's starting margin: the logit of `prior_feature` (None: zero)."""
+        if self.config.prior_feature is None:
+            return None
+        p = np.asarray(x[:, FEATURES.index(self.config.prior_feature)], np.float64)
+        p = np.clip(np.where(np.isfinite(p), p, self.prior_fill_), _EPS, 1 - _EPS)
+        return np.log(p / (1 - p))
+
     def _raw(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.predict(x, num_iteration=self.best_iteration_), np.float64)
+        raw = np.asarray(self.booster_.predict(x, num_iteration=self.best_iteration_), np.float64)
+        prior = self._prior(x)
+        return raw if prior is None else raw + prior
 
     def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ranking scores and join probabilities of feature rows (m, len(FEATURES))."""
@@ -168,7 +209,7 @@ class ShareTargeter:
         meta = {
             "model": self.name, "config": self.config.model_dump(mode="json"),
             "features": list(FEATURES), "platt": self.platt_.tolist(),
-            "best_iteration": self.best_iteration_,
+            "best_iteration": self.best_iteration_, "prior_fill": self.prior_fill_,
         }  # fmt: skip
         (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
 
@@ -190,6 +231,7 @@ class ShareTargeter:
         model.booster_ = lgb.Booster(model_file=str(path))
         model.best_iteration_ = int(meta["best_iteration"])
         model.platt_ = np.asarray(meta["platt"], np.float64)
+        model.prior_fill_ = float(meta.get("prior_fill", 0.5))
         return model
 
 
@@ -276,12 +318,12 @@ def top_k(
 
 def _dataset(
     x: np.ndarray, y: np.ndarray, qid: np.ndarray, objective: str,
-    reference: lgb.Dataset | None = None,
+    reference: lgb.Dataset | None = None, init_score: np.ndarray | None = None,
 ) -> lgb.Dataset:
     order = np.argsort(qid, kind="stable")
     group = np.bincount(qid[order])
     return lgb.Dataset(
         x[order], y[order].astype(np.float64), feature_name=list(FEATURES),
         group=group[group > 0] if objective == "lambdarank" else None, reference=reference,
-        free_raw_data=True,
+        init_score=None if init_score is None else init_score[order], free_raw_data=True,
     )  # fmt: skip
