@@ -155,7 +155,10 @@ class ShareTargeter:
         return np.log(p / (1 - p))
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
-        raw = np.asarray(self.booster_.predict(x, num_iteration=self.best_iteration_), np.float64)
+        # A request scores a few hundred rows: more threads than the config's only cost.
+        raw = np.asarray(self.booster_.predict(
+            x, num_iteration=self.best_iteration_, num_threads=self.config.n_threads
+        ), np.float64)  # fmt: skip
         prior = self._prior(x)
         return raw if prior is None else raw + prior
 
