@@ -17,6 +17,7 @@ the group buy in.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,7 @@ import pyarrow as pa
 from recsys.bundle.layout import csr_row
 from recsys.bundle.parts import BundleParts
 from recsys.contract import EventType
-from recsys.errors import RequestFieldError, UnknownGroupError
+from recsys.errors import InvalidInputError, RequestFieldError, UnknownGroupError
 from recsys.events.references import References
 from recsys.events.store import EventStore
 from recsys.runtime.answers import Completion, ShareTarget, ShareTargets
@@ -40,13 +41,21 @@ from recsys.social.share_targeting import allowed_candidates, top_k
 _BUYS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
 
 
+class _Group(NamedTuple):
+    """The facts of a named group buy a request needs."""
+
+    target_size: int
+    deadline_us: int | None
+    initiator: int
+
+
 class ShareTargetsRuntime:
     """Answers share-target requests over one bundle's parts (built once per loaded model)."""
 
     def __init__(self, parts: BundleParts, policy: RuntimePolicy) -> None:
         share = parts.share
         if share is None:
-            raise ValueError("the bundle has no share part")
+            raise InvalidInputError("the bundle has no share part to answer share targets with")
         self.parts = parts
         self.share = share
         self.index = ShareIndex.from_snapshot(
@@ -82,9 +91,9 @@ class ShareTargetsRuntime:
         initiator = u
         if group_id is not None:
             group = self._group(group_id, item_id, events)
-            target_size = target_size if target_size is not None else group["target_size"]
-            deadline_us = deadline_us if deadline_us is not None else group["deadline_us"]
-            initiator = group["initiator"]
+            target_size = target_size if target_size is not None else group.target_size
+            deadline_us = deadline_us if deadline_us is not None else group.deadline_us
+            initiator = group.initiator
             members = self._bundle_members(group_id) | {initiator}
         elif deadline_us is not None and deadline_us <= now_us:
             raise RequestFieldError("deadline_ts", "must be later than now for a new group buy")
@@ -136,7 +145,7 @@ class ShareTargetsRuntime:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _group(self, group_id: str, item_id: str, events: EventStore | None) -> dict:
+    def _group(self, group_id: str, item_id: str, events: EventStore | None) -> _Group:
         """Facts of the named group buy (the bundle's, else the live store's)."""
         if events is not None:
             facts = References(self.parts, events).groups([group_id])
@@ -153,8 +162,7 @@ class ShareTargetsRuntime:
             )
         initiator = int(self.parts.ids.users.to_index([facts["initiator_id"][0].as_py()])[0])
         deadline = facts["deadline_ts"].cast(pa.int64())[0].as_py()
-        return {"target_size": int(facts["target_size"][0].as_py()), "deadline_us": deadline,
-                "initiator": initiator}  # fmt: skip
+        return _Group(int(facts["target_size"][0].as_py()), deadline, initiator)
 
     def _bundle_members(self, group_id: str) -> set[int]:
         """Users who started or joined the group in the bundle's data."""

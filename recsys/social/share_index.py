@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,7 +34,7 @@ COUNTERS: dict[str, bool] = {
     "contacts": True, "friendships": True,
 }  # fmt: skip
 
-Counter = EventCounter | EventTotals
+Counts = Any  # EventCounter | EventTotals | _MatrixTotals: one counting interface
 CandidateFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -72,6 +73,24 @@ class ShareIndex:
     circle_affinity : (n_users, n_circles) affinities (`CirclePlacer.predict_proba`), or None.
     user_factors, item_factors : CF factors (n_users, f) and (n_items, f), or None.
     """
+
+    # The counters (`COUNTERS`, plus `item_events`): an `EventCounter` over a history, or
+    # their totals (`EventTotals`) in an index from a snapshot.
+    pair_joins: Counts
+    user_joins: Counts
+    user_starts: Counts
+    item_starts: Counts
+    pair_shares: Counts
+    user_asked: Counts
+    co_joins: Counts
+    item_groups: Counts
+    item_bought: Counts
+    item_events: Counts
+    user_events: Counts
+    circle_events: Counts
+    circle_groups: Counts
+    contacts: Counts
+    friendships: Counts
 
     def __init__(
         self,
@@ -147,7 +166,7 @@ class ShareIndex:
     def _bind(
         self,
         *,
-        counters: Mapping[str, Counter],
+        counters: Mapping[str, Counts],
         friends: sp.csr_matrix,
         blocked: sp.spmatrix,
         opt_out: np.ndarray,
@@ -218,7 +237,7 @@ class ShareIndex:
             row, pos = _row_positions(friends.indptr, user)
             return row, np.asarray(friends.indices[pos], np.int64)
 
-        counters: dict[str, Counter] = dict(snapshot.counters)
+        counters: dict[str, Counts] = dict(snapshot.counters)
         counters["item_events"] = _MatrixTotals(snapshot.user_items)
         index._bind(
             counters=counters, friends=friends, blocked=blocked, opt_out=opt_out,
@@ -253,7 +272,7 @@ class ShareIndex:
         """(m,) bool: the friend bought the query's item (purchase, group start or join) in the
         `window_days` before the query's time (the query's own group left out)."""
         t = queries.time[row]
-        return self.item_bought.any_between(  # type: ignore[attr-defined]
+        return self.item_bought.any_between(
             self.item_key(friend, queries.item[row]), t - int(window_days * US_PER_DAY) - 1, t,
             queries.group[row],
         )

@@ -51,8 +51,8 @@ class ShareTargetingConfig(ContactRules):
     max_negatives: int = Field(100, gt=0, description="non-joiners kept per training group")
     n_threads: int = Field(1, ge=0, description="LightGBM threads; 0 = all cores")
     prior_feature: str | None = Field(
-        None, description="boost from the logit of this feature (a calibrated probability), "
-        "so the trees learn corrections to it; None boosts from zero",
+        "friend_circle_affinity", description="boost from the logit of this feature (a "
+        "calibrated probability), so the trees learn corrections to it; None boosts from zero",
     )
     monotone_increasing: tuple[str, ...] = Field(
         (), description="features whose rise may only raise the score (LightGBM constraints)"
