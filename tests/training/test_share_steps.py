@@ -7,12 +7,15 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recsys.bundle.parts import BundleParts, PostsAndGroups
 from recsys.circles import CircleCatalogue
+from recsys.config import load_config
 from recsys.contract import EventType
 from recsys.datastore import DataDir
+from recsys.errors import ConfigError
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
@@ -83,11 +86,6 @@ def off_reason() -> str:
 
 
 def test_the_runs_seed_seeds_the_ranker() -> None:
-    import pytest
-
-    from recsys.errors import ConfigError
-    from recsys.config import load_config
-
     with pytest.raises((ValueError, ConfigError), match="top-level seed"):
         TrainConfig.model_validate({"share": {"ranker": {"random_state": 3}}})
     assert load_config(TrainConfig, None, seed=4).share.ranker.random_state == 0
