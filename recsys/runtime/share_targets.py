@@ -109,29 +109,17 @@ class ShareTargetsRuntime:
         targeter = self.share.targeter
         raw, proba = targeter.score(self.index.features(query, row, friend))
         expected = float(proba.sum())
-        shown = np.ones(len(friend), bool)
-        if self.rules.max_suggestions is not None and suggested:
-            counts = {(u, int(f)): n for f, n in zip(
-                ids.users.to_index(list(suggested)), suggested.values(), strict=True) if f >= 0}
-            shown = suggestion_counts(counts, np.full(len(friend), u), friend) < (
-                self.rules.max_suggestions
-            )
-        best, pos = top_k(row[shown], friend[shown], raw[shown], 1, limit)
+        shown = self._under_cap(u, friend, suggested)
+        raw, proba = raw[shown], proba[shown]
+        best, pos = top_k(row[shown], friend[shown], raw, 1, limit)
         found = best[0] >= 0
-        evidence = share_evidence(self.index, query, best)
-        names = ids.users.to_ids(best[0][found])
+        why = self._reasons(query, best)
+        targets = [
+            ShareTarget(str(name), float(raw[p]), float(proba[p]), why[k])
+            for k, (name, p) in enumerate(zip(ids.users.to_ids(best[0][found]),
+                                              pos[0][found], strict=True))
+        ]  # fmt: skip
         circle_ids = self.parts.circles.catalogue.ids
-        targets = []
-        for k, name in enumerate(names):
-            why = []
-            if evidence.joined[0, k] > 0:
-                why.append(reason(ReasonCode.OFTEN_JOINS_YOUR_GROUPS, str(evidence.joined[0, k])))
-            if evidence.liked_circle[0, k] >= 0:
-                why.append(reason(ReasonCode.LIKES_CIRCLE,
-                                  circle_ids[int(evidence.liked_circle[0, k])]))  # fmt: skip
-            p = pos[0, k]
-            targets.append(ShareTarget(str(name), float(raw[shown][p]), float(proba[shown][p]),
-                                       tuple(why)))  # fmt: skip
         joined = len(members - {initiator})
         completion = self._completion(expected, target_size, deadline_us, now_us, joined)
         needed = 1 if target_size is None else target_size - 1 - joined
@@ -144,6 +132,34 @@ class ShareTargetsRuntime:
         )  # fmt: skip
 
     # -- steps ------------------------------------------------------------------------------
+
+    def _under_cap(
+        self, u: int, friend: np.ndarray, suggested: Mapping[str, int] | None
+    ) -> np.ndarray:
+        """(m,) bool: the friend was suggested to the user fewer times than the cap."""
+        if self.rules.max_suggestions is None or not suggested:
+            return np.ones(len(friend), bool)
+        index = self.parts.ids.users.to_index(list(suggested))
+        counts = {(u, int(f)): n for f, n in zip(index, suggested.values(), strict=True)
+                  if f >= 0}  # fmt: skip
+        return suggestion_counts(counts, np.full(len(friend), u), friend) < (
+            self.rules.max_suggestions
+        )
+
+    def _reasons(self, query: ShareQueries, best: np.ndarray) -> list[tuple[str, ...]]:
+        """Reasons of each ranked friend (`best` (1, k), -1 padded) in the one grammar."""
+        evidence = share_evidence(self.index, query, best)
+        circle_ids = self.parts.circles.catalogue.ids
+        out = []
+        for k in np.flatnonzero(best[0] >= 0):
+            why = []
+            if evidence.joined[0, k] > 0:
+                why.append(reason(ReasonCode.OFTEN_JOINS_YOUR_GROUPS, str(evidence.joined[0, k])))
+            if evidence.liked_circle[0, k] >= 0:
+                why.append(reason(ReasonCode.LIKES_CIRCLE,
+                                  circle_ids[int(evidence.liked_circle[0, k])]))  # fmt: skip
+            out.append(tuple(why))
+        return out
 
     def _group(self, group_id: str, item_id: str, events: EventStore | None) -> _Group:
         """Facts of the named group buy (the bundle's, else the live store's)."""
