@@ -163,3 +163,30 @@ def test_fit_needs_joiners(history) -> None:
     none = sp.csr_matrix((10, history.n_users))
     with pytest.raises(ValueError, match="joiners"):
         ShareTargeter(CONFIG).fit(index, q, none, valid_queries=q, valid_joined=none)
+
+
+def test_the_prior_is_kept_only_when_validation_prefers_it(history, tmp_path) -> None:
+    joined = history.joiners()
+    train, valid = np.arange(0, 300), np.arange(300, 400)
+    rng = np.random.default_rng(0)
+
+    def fit(affinity: np.ndarray) -> ShareTargeter:
+        index = ShareIndex(history, circle_affinity=affinity)
+        return ShareTargeter(CONFIG).fit(
+            index, ShareQueries.of_groups(history, train), joined[train],
+            valid_queries=ShareQueries.of_groups(history, valid), valid_joined=joined[valid],
+        )  # fmt: skip
+
+    # Joins here follow who is whose close friend, which no per-user affinity can say: an
+    # extreme random affinity misleads a fit that starts from it, so the zero start wins.
+    misleading = np.where(rng.random((history.n_users, 3)) < 0.5, 0.02, 0.98)
+    model = fit(misleading)
+    assert set(model.validation_scores_) == {"prior", "zero"}
+    assert model.validation_scores_["zero"] > model.validation_scores_["prior"]
+    assert not model.prior_used_
+    model.save(tmp_path / "m")
+    loaded = ShareTargeter.load(tmp_path / "m")
+    assert not loaded.prior_used_
+    q = request(history)
+    index = ShareIndex(history, circle_affinity=misleading)
+    np.testing.assert_allclose(loaded.rank(index, q, k=5)[1], model.rank(index, q, k=5)[1])
