@@ -234,3 +234,32 @@ def test_the_bundle_index_reads_what_a_history_index_reads(model, share_world) -
     row, friend = full.candidates(q)
     np.testing.assert_allclose(served.features(q, row, friend), full.features(q, row, friend),
                                rtol=1e-5, equal_nan=True)  # fmt: skip
+
+
+def test_a_refreshed_bundle_answers_for_new_items(share_world, tmp_path) -> None:
+    """`recsys refresh` appends items after the counts were taken: they count as never seen."""
+    import shutil
+
+    from recsys.bundle.registry import ModelRegistry
+    from recsys.training.refresh import refresh_catalogue
+    from tests.training.test_refresh import _group_buy_delta
+
+    shutil.copytree(share_world["data"], tmp_path / "data")
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(share_world["bundle"], models / share_world["bundle"].name)
+    ModelRegistry(models).promote(share_world["bundle"].name, force=True)
+    (tmp_path / "delta").mkdir()
+    env = {"data": tmp_path / "data", "models": models, "delta": tmp_path / "delta"}
+    user = share_world["user"]
+    new = _group_buy_delta(env, [user, *sorted(_friends(RuntimeModel.load(
+        share_world["bundle"]), user))[:2]])  # fmt: skip
+    summary = refresh_catalogue(env["data"], env["delta"], models)
+    child = RuntimeModel.load(models / summary.version)
+    assert child.parts.share is not None
+    n_counted = child.parts.share.snapshot.n_items
+    assert int(child.parts.ids.items.to_index([new[0]])[0]) >= n_counted
+    answer = child.share_targets(user, new[0], target_size=3, limit=100)
+    assert answer.targets and all(0 < t.join_probability < 1 for t in answer.targets)
+    never = {share_world[k] for k in ("opted_out", "blocks_user", "blocked_by_user")}
+    assert never.isdisjoint(t.user_id for t in answer.targets)
