@@ -63,3 +63,7 @@ class BundleFormatError(BundleError):
 
 class BundleSignatureError(BundleError):
     """A bundle's manifest is unsigned, signed with another key, or altered since signing."""
+
+
+class EngineError(RecsysError):
+    """The chosen execution engine cannot run here (Spark without Java or pyspark)."""
