@@ -86,15 +86,16 @@ def _parquet_frame(
     spark: SparkSession, spec: TableSpec, source: Source, table_map: TableMap
 ) -> tuple[DataFrame, bool]:
     """One read per group of files with the same columns; files numbered in source order."""
-    groups: dict[tuple[str, ...], list[int]] = {}
+    groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
     derive_key = None
     for i, path in enumerate(source.files):
         try:
-            header = tuple(pq.read_schema(path).names)
+            schema = pq.read_schema(path)
         except (OSError, pa.ArrowInvalid) as exc:
             raise UnusableFileError(
                 str(path), f"not a Parquet file, or a damaged one: {exc}"
             ) from None
+        header = tuple(schema.names)
         _, derived = column_plan(spec, table_map, list(header), path)
         if derive_key is not None and derived != derive_key:
             raise UnusableFileError(
@@ -104,9 +105,11 @@ def _parquet_frame(
                 field=DERIVABLE_KEYS[spec.name],
             )
         derive_key = derived
-        groups.setdefault(header, []).append(i)
+        # Files are read together only when their columns and types agree.
+        groups.setdefault(tuple(zip(header, map(str, schema.types), strict=True)), []).append(i)
     frames = []
-    for header, indices in groups.items():
+    for columns_and_types, indices in groups.items():
+        header = tuple(name for name, _ in columns_and_types)
         path = source.files[indices[0]]
         plan, _ = column_plan(spec, table_map, list(header), path)
         files = [str(source.files[i]) for i in indices]
@@ -123,10 +126,29 @@ def _parquet_frame(
                 F.lit(None).cast("string").alias("_detail"),
             )
         )
-    frame = frames[0]
-    for other in frames[1:]:
-        frame = frame.unionByName(other, allowMissingColumns=False)
-    return frame, bool(derive_key)
+    return _union_as_text_where_types_differ(frames), bool(derive_key)
+
+
+def _union_as_text_where_types_differ(frames: list[DataFrame]) -> DataFrame:
+    """One frame of files read apart; a column typed differently in two files is read as
+    text in all (the local engine's union gives such a column DuckDB's VARCHAR too)."""
+    if len(frames) == 1:
+        return frames[0]
+    kinds: dict[str, set[str]] = {}
+    for frame in frames:
+        for f in frame.schema.fields:
+            kinds.setdefault(f.name, set()).add(f.dataType.simpleString())
+    mixed = [name for name, types in kinds.items() if len(types) > 1]
+    cast = [
+        frame.select(
+            *[F.col(c).cast("string").alias(c) if c in mixed else F.col(c) for c in frame.columns]
+        )
+        for frame in frames
+    ]
+    frame = cast[0]
+    for other in cast[1:]:
+        frame = frame.unionByName(other)
+    return frame
 
 
 def _planned(raw: DataFrame, target: str, origin: str | None, default: str | None) -> Column:

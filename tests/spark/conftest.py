@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
+from recsys.datastore import DataDir
+from recsys.ingest import ingest
+from recsys.spark.ingest import spark_ingest
 from recsys.spark.session import spark_session
+from tests.spark.dirty import write_dirty
 
 TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",
@@ -23,6 +28,7 @@ TEST_CONF = {
     # A short-lived JVM: the C1 compiler alone halves the run (the C2 warm-up never pays off).
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
+PARITY_USERS = 10_000
 HERE = Path(__file__).resolve().parent
 
 
@@ -33,7 +39,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
+def spark() -> Iterator[SparkSession]:
     session = spark_session("local[2]", app_name="recsys-tests", conf=TEST_CONF)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def parity_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10k synthetic users plus planted bad rows of every kind (see dirty.py)."""
+    return write_dirty(tmp_path_factory.mktemp("parity") / "src", n_users=PARITY_USERS)
+
+
+@pytest.fixture(scope="session")
+def parity_data(spark: SparkSession, parity_source: Path) -> dict[str, DataDir]:
+    """The parity source ingested by both engines."""
+    root = parity_source.parent
+    ingest(parity_source, root / "local", max_quarantine_share=1.0)
+    spark_ingest(spark, parity_source, root / "spark", max_quarantine_share=1.0)
+    return {"local": DataDir(root / "local"), "spark": DataDir(root / "spark")}

@@ -1,4 +1,4 @@
-"""A source set in Parquet with every column as text and planted bad rows of every kind.
+"""The parity source set: synthetic Parquet data plus planted bad rows of every kind as text.
 
 Text columns make both engines parse every cell (booleans, numbers, timestamps, lists), and
 each planted row breaks one rule, so comparing the engines row by row covers every rule.
@@ -6,14 +6,14 @@ each planted row breaks one rule, so comparing the engines row by row covers eve
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from recsys.circles import default_catalogue_path, load_catalogue
+from recsys.synth import generate
+from recsys.synth.config import SynthConfig
 
 VALID = Path(__file__).resolve().parent.parent / "ingest" / "data" / "valid"
 
@@ -97,21 +97,27 @@ BAD_ROWS: dict[str, list[dict[str, str]]] = {
         {"src": "u1", "dst": "u2", "kind": "friend", "ts": "2024-01-01T00:00:00Z"},
     ],
 }
+GOOD_CIRCLES = [
+    {"circle_id": "extra", "name_zh": "外", "name_en": "extra", "categories": "extra_cat"},
+]
 #: circles planted after the catalogue's: a category claimed twice, a duplicate id, no name.
 BAD_CIRCLES = [
     {"circle_id": "beauty2", "name_zh": "美", "name_en": "beauty too", "categories": "skincare"},
     {"circle_id": "beauty", "name_zh": "美", "name_en": "again", "categories": "nothing_else"},
     {"circle_id": "nameless", "name_zh": "", "name_en": "x", "categories": ""},
-    {"circle_id": "empty_list", "name_zh": "空", "name_en": "empty", "categories": " ; "},
+    {"circle_id": "empty_list", "name_zh": "空", "name_en": "empty", "categories": ""},
 ]
 
 
-def write_dirty(dest: Path) -> Path:
-    """The valid CSV set plus the planted rows, every column as text, one Parquet file per
-    table (users in two files, so file numbering is exercised)."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+PLANTED_PART = "part-99999-planted.parquet"
+
+
+def write_dirty(dest: Path, n_users: int = 10_000, seed: int = 0) -> Path:
+    """A synthetic data set (`recsys.synth`, contract types, planted truth in truth/) plus one
+    more part per table holding the hand-written valid rows and the planted bad rows, every
+    column as text: the users table then has two files, and a column typed differently in the
+    two parts is read as text by both engines."""
+    generate(SynthConfig(n_users=n_users, seed=seed), dest, force=True)
     for csv_path in sorted(VALID.glob("*.csv")):
         name = csv_path.stem
         options = pcsv.ConvertOptions(
@@ -121,17 +127,10 @@ def write_dirty(dest: Path) -> Path:
         rows = table.to_pylist() + [
             {c: r.get(c, "") for c in table.column_names} for r in BAD_ROWS.get(name, [])
         ]
-        full = pa.Table.from_pylist(rows, schema=table.schema)
-        if name == "users":
-            (dest / name).mkdir()
-            half = full.num_rows // 2
-            pq.write_table(full.slice(0, half), dest / name / "part-00000.parquet")
-            pq.write_table(full.slice(half), dest / name / "part-00001.parquet")
-        else:
-            pq.write_table(full, dest / f"{name}.parquet")
-    catalogue = load_catalogue(default_catalogue_path()).to_table().to_pylist()
-    rows = [{**c, "categories": ";".join(c["categories"])} for c in catalogue] + BAD_CIRCLES
-    pq.write_table(pa.Table.from_pylist(rows), dest / "circles.parquet")
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), dest / name / PLANTED_PART)
+    # categories stay a list: DuckDB refuses a union of its list and text columns outright.
+    circles = [{**c, "categories": c["categories"].split(";")} for c in GOOD_CIRCLES + BAD_CIRCLES]
+    pq.write_table(pa.Table.from_pylist(circles), dest / "circles" / PLANTED_PART)
     return dest
 
 
