@@ -40,10 +40,10 @@ from pipelines.import_job import run_import
 from recsys.config import load_config
 from recsys.evaluation.evaluate import compare_models
 from recsys.evaluation.harness import BASELINES, prepare
-from recsys.evaluation.shipped import ShippedRecommender, with_cf_params
 from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
-from recsys.training.config import TrainConfig
+from recsys.recommenders.shipped import ShippedRecommender
 
 logger = logging.getLogger("bench.datasets_table")
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ NOTES = """\
   gets 2 trials, EASE 3 (slow) and RP3beta 16 (0.1-2 s a fit; narrow optimum); the others 6
   (ML-1M, Last.fm, Amazon) or 4 (the rest).
 - **Scale**: on 1M users x 100k items (10M interactions, skewed as
-  `bench/interactions_bench.py`), `steps.fit_item_neighbours` at k 300 takes 28 s with cosine
+  `bench/interactions_bench.py`), the scorer's item-kNN fit at k 300 takes 28 s with cosine
   (load average 4.5) and 17 s with RP3beta (load 1.2; its row blocks peak at 0.75 GB traced,
   input and result included), 30M similarities (229 MB); blended scoring 4.7-10 s per 1,000
   users over the full catalogue, peak RSS 4.6-4.7 GB, mostly the scoring batch

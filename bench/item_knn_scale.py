@@ -4,9 +4,10 @@
     .venv/bin/python bench/item_knn_scale.py --similarity rp3beta --k 100   # RP3beta's blocks
 
 Builds a (users x items) confidence matrix with the skew of `bench/interactions_bench.py`
-(popularity head on items and users, seed 0), then times `steps.fit_item_neighbours` (what
-`recsys train` runs) and the blended scoring of a batch of users as `TrainedModel.top_items`
-does it. Prints one JSON line; `bench/results/datasets.md` records a run.
+(popularity head on items and users, seed 0), then times the item-kNN fit of the shipped
+scorer (`ItemKNNRecommender` with the recipe's `[item_knn]`, what `ShippedRecommender.fit`
+runs) and the blended scoring of a batch of users as the scorer does it. Prints one JSON
+line; `bench/results/datasets.md` records a run.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.recommenders.hybrid import blend_scores, neighbour_scores
-from recsys.training.config import TrainConfig
-from recsys.training.steps import fit_item_neighbours
+from recsys.recipe import TrainConfig
+from recsys.recommenders.blend import blend_scores, neighbour_scores
+from recsys.recommenders.itemknn import ItemKNNRecommender
 
 
 def skewed(rng: np.random.Generator, n: int, size: int, power: float) -> np.ndarray:
@@ -57,10 +58,8 @@ def main() -> None:
                 if value is not None})
     config = TrainConfig.model_validate({"item_knn": knn})
     started = time.perf_counter()
-    similarity = fit_item_neighbours(x, config)
+    similarity = ItemKNNRecommender(**config.item_knn.model_kwargs()).fit(x).similarity_
     fit_s = time.perf_counter() - started
-    if similarity is None:
-        raise SystemExit("item_knn.weight is 0: nothing to measure")
     users = rng.choice(args.users, args.score_users, replace=False)
     factors = rng.standard_normal((args.items, config.cf.factors)).astype(np.float32)
     started = time.perf_counter()

@@ -34,16 +34,16 @@ from pipelines.train import DEFAULT_CONFIG
 from recsys.circles import CircleCatalogue
 from recsys.config import load_config
 from recsys.datastore import DataDir
-from recsys.evaluation.circle_metrics import placement_report
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, to_csr
 from recsys.idmap import IdMap
 from recsys.ingest import ingest
+from recsys.metrics.circles import placement_report
 from recsys.placement import CirclePlacer, HistoryFrequencyBaseline, history_counts, ugc_labels
 from recsys.placement.social import load_friends
+from recsys.recipe import TrainConfig
 from recsys.synth import SynthConfig, generate
 from recsys.training import steps
-from recsys.training.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "placement"
@@ -74,7 +74,7 @@ def inputs(processed: Path, truth_dir: Path, config: TrainConfig) -> dict[str, o
         log, len(users), len(items), half_life_days=config.interactions.half_life_days
     )
     return {
-        "factors": steps.fit_cf(user_items, config).user_factors_,
+        "factors": steps.fit_scorer(user_items, None, config).user_factors_,
         "engagement": dict(user_circle_engagement(data, users, catalogue)),
         "friends": load_friends(data, users),
         "truth": steps.load_truth(truth_dir, users, catalogue),

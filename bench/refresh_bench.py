@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.train import run_training
 from recsys.bundle.registry import ModelRegistry
 from recsys.datastore import DataDir
 from recsys.ingest import ingest
+from recsys.recipe import TrainConfig
 from recsys.synth import SynthConfig, generate
-from recsys.training.config import TrainConfig
 from recsys.training.refresh import refresh_catalogue
+from recsys.training.run import run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "_work" / "refresh"

@@ -1,7 +1,8 @@
 """`recsys demo`: the main job end to end on embedded defaults, then exit.
 
 sample data (generated, planted truth) -> validated ingest -> summary -> train a bundle ->
-promote it -> print a few users' circles and top items with titles.
+promote it -> print a few warm users' and a cold user's circles and items as the runtime
+answers them -> evaluate against tuned baselines.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import numpy as np
 import typer
 
 from pipelines.evaluate import run_evaluate
-from pipelines.train import run_training
 from recsys.bundle.created import CreationLog
 from recsys.bundle.registry import ModelRegistry
 from recsys.data_summary import summarize
 from recsys.datastore import DataDir
 from recsys.ingest import IngestReport, ingest
+from recsys.recipe import TrainConfig
+from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.artifacts import TrainedModel
-from recsys.training.config import TrainConfig
+from recsys.training.run import run_training
 
 logger = logging.getLogger("recsys.demo")
 #: What the demo created, in the models folder; `make clean` removes exactly that.
@@ -79,26 +80,17 @@ def demo(
             typer.echo(f"placement {who}: {json.dumps(_headline(overall))}")
     typer.echo(f"index: {metrics.get('index')}")
 
-    _section("5. what it learned about a few users")
-    model = TrainedModel.load(bundle_path)
+    _section("5. what it serves: warm users beside a cold one (recsys.runtime)")
+    model = RuntimeModel.load(bundle_path)
+    history = np.diff(model.parts.history.interacted.indptr)
     rng = np.random.default_rng(seed)
-    active = np.flatnonzero(np.diff(model.user_items.indptr) >= 5)
-    chosen = rng.choice(active, size=min(show_users, len(active)), replace=False)
-    ids, scores = model.top_items(chosen, k=5)
-    meta = model.item_meta
-    names = {c.circle_id: f"{c.name_en} {c.name_zh}" for c in model.catalogue.circles}
-    for row, u in enumerate(chosen):
-        circles = np.flatnonzero(model.members[u])
-        top = ", ".join(
-            f"{names[model.catalogue.ids[c]]} ({model.affinities[u, c]:.2f})" for c in circles
-        )
-        typer.secho(f"user {model.users.ids[u]}: circles {top}", fg="cyan")
-        for item, score in zip(ids[row], scores[row], strict=True):
-            if item < 0:
-                continue
-            m = meta.iloc[item]
-            tag = " [group buy]" if m["is_group_buy"] else ""
-            typer.echo(f"   {score:6.3f}  {m['title']}  ({m['category']}){tag}")
+    active = np.flatnonzero(history >= 5)
+    chosen = list(rng.choice(active, size=min(show_users, len(active)), replace=False))
+    cold = np.flatnonzero(history == 0)
+    if len(cold):
+        chosen.append(int(rng.choice(cold)))  # no item history: the circle chain answers
+    for u in chosen:
+        _print_user(model, str(model.parts.ids.users.ids[u]), int(history[u]))
 
     _section("6. evaluate the recipe against tuned baselines (recsys evaluate)")
     run = run_evaluate(
@@ -111,6 +103,28 @@ def demo(
     typer.echo(f"split: {run.result.split_info}")
     _print_comparison(run.result.metrics)
     typer.echo(f"report: {run.report}")
+
+
+def _print_user(model: RuntimeModel, user_id: str, n_history: int) -> None:
+    """A user's circles and top five items with titles and reasons, as the runtime answers."""
+    names = {c.circle_id: f"{c.name_en} {c.name_zh}" for c in model.catalogue.circles}
+    circles = [c for c in model.user_circles(user_id).circles if c.member]
+    top = ", ".join(f"{names[c.circle_id]} ({c.affinity:.2f})" for c in circles)
+    answer = model.recommend(user_id, limit=5)
+    typer.secho(
+        f"user {user_id} ({n_history} items of history; answered by {answer.step}): "
+        f"circles {top}",
+        fg="cyan",
+    )
+    items = model.parts.ids.items
+    catalogue = model.parts.catalogue
+    for scored in answer.items:
+        i = int(items.to_index([scored.item_id])[0])
+        tag = " [group buy]" if catalogue.is_group_buy[i] else ""
+        typer.echo(
+            f"   {scored.score:6.3f}  {catalogue.value('title', i)}  "
+            f"({catalogue.value('category', i)}){tag}  <- {', '.join(scored.reasons)}"
+        )
 
 
 def ingest_sample(raw: Path, processed: Path) -> IngestReport:

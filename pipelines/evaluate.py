@@ -40,7 +40,7 @@ from recsys.evaluation.harness import (
 )
 from recsys.evaluation.report import write_report
 from recsys.evaluation.tuning import check_trials
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 
 logger = logging.getLogger("recsys.evaluate")
 

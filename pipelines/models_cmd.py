@@ -52,7 +52,7 @@ def _guard(config: Path) -> tuple[float, tuple[str, ...]]:
     """Tolerance and guarded metrics from the training config (registry defaults without one)."""
     if not config.is_file():
         return DEFAULT_TOLERANCE, DEFAULT_GUARDED_METRICS
-    from recsys.training.config import TrainConfig
+    from recsys.recipe import TrainConfig
 
     bundle = load_config(TrainConfig, config).bundle
     return bundle.promote_tolerance, tuple(bundle.guarded_metrics)

@@ -1,16 +1,24 @@
 """Popularity and cold-start candidate lists: what a feed falls back on and where long tail enters.
 
 Computed once per training run from the interaction log and stored in the bundle as flat arrays:
-item popularity, the head/tail split, and three ranked lists per circle (popular, trending,
-group-buy candidates). Per-circle lists are ragged: `offsets[c]:offsets[c + 1]` slices `items`.
+item popularity, the head/tail split, three ranked lists per circle (popular, trending,
+group-buy candidates) and the whole catalogue's popular and trending orders (the global chain
+of `recsys.runtime.policy`). Per-circle lists are ragged: `offsets[c]:offsets[c + 1]` slices
+`items`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from recsys.bundle import layout
+from recsys.bundle.layout import BundleLayout, load_array, save_array
+from recsys.errors import BundleError
+from recsys.item_stats import head_mask, users_per_item_of_pairs
 
 _DAY_US = 86_400 * 1_000_000
 
@@ -40,12 +48,18 @@ class CandidateLists:
     popular: RaggedLists
     trending: RaggedLists
     group_buy: RaggedLists
+    #: (n_listed,) int64 every listed item, most popular first (ties: lower index first).
+    popular_all: np.ndarray
+    #: (n_listed,) int64 every listed item by the trending score of the per-circle lists.
+    trending_all: np.ndarray
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {
             "item_popularity": self.item_popularity,
             "item_users": self.item_users,
             "is_head": self.is_head,
+            "popular_all": self.popular_all,
+            "trending_all": self.trending_all,
         }
         for name in ("popular", "trending", "group_buy"):
             lists: RaggedLists = getattr(self, name)
@@ -68,26 +82,33 @@ class CandidateLists:
             popular=ragged("popular"),
             trending=ragged("trending"),
             group_buy=ragged("group_buy"),
+            popular_all=arrays["popular_all"],
+            trending_all=arrays["trending_all"],
         )
 
+    def save(self, root: str | Path) -> None:
+        """One `.npy` per array under the bundle's lists folder."""
+        paths = BundleLayout(root)
+        for key, array in self.to_arrays().items():
+            save_array(paths.npy(layout.LISTS, key), array)
 
-def head_mask(popularity: np.ndarray, head_share: float = 0.8) -> np.ndarray:
-    """Items that together make `head_share` of all interactions, most popular first.
+    @classmethod
+    def load(cls, root: str | Path, *, mmap: bool = True) -> CandidateLists:
+        paths = BundleLayout(root)
+        keys = ["item_popularity", "item_users", "is_head", "popular_all", "trending_all"]
+        keys += [f"{n}_{p}" for n in ("popular", "trending", "group_buy")
+                 for p in ("offsets", "items", "scores")]
+        try:
+            return cls.from_arrays({k: load_array(paths.npy(layout.LISTS, k), mmap=mmap)
+                                    for k in keys})
+        except KeyError as exc:
+            raise BundleError(f"{paths.path(layout.LISTS)}: lacks list {exc}") from None
 
-    Ties at the boundary are resolved by item index, so the split is deterministic.
-    """
-    if not 0.0 < head_share <= 1.0:
-        raise ValueError(f"head_share must be in (0, 1]; got {head_share}")
-    popularity = np.asarray(popularity, dtype=np.float64)
-    mask = np.zeros(len(popularity), dtype=bool)
-    total = popularity.sum()
-    if total <= 0:
-        return mask
-    order = np.lexsort((np.arange(len(popularity)), -popularity))
-    cumulative = np.cumsum(popularity[order])
-    n_head = int(np.searchsorted(cumulative, head_share * total, side="left")) + 1
-    mask[order[:n_head]] = True
-    return mask
+
+def rank_all(scores: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Eligible item indices by score, best first (ties: lower item index first)."""
+    items = np.flatnonzero(eligible)
+    return items[np.lexsort((items, -scores[items]))].astype(np.int64)
 
 
 def rank_per_circle(
@@ -144,10 +165,7 @@ def build_candidate_lists(
     weight = log["weight"].to_numpy(dtype=np.float64)
     ts = log["ts"].to_numpy()
     popularity = np.bincount(item_idx, weights=weight, minlength=n_items)
-    pairs = np.unique(
-        log["user_idx"].to_numpy().astype(np.int64) * n_items + item_idx.astype(np.int64)
-    )
-    item_users = np.bincount(pairs % n_items, minlength=n_items).astype(np.int32)
+    item_users = users_per_item_of_pairs(log["user_idx"].to_numpy(), item_idx, n_items)
 
     if len(ts):
         now = int(ts.max()) if now_ts is None else int(now_ts)
@@ -162,15 +180,16 @@ def build_candidate_lists(
         trending = np.zeros(n_items)
 
     is_listed = np.asarray(is_listed, dtype=bool)
+    trending_score = trending * np.log1p(popularity + 1.0)
     return CandidateLists(
         item_popularity=popularity.astype(np.float32),
-        item_users=item_users,
+        item_users=item_users.astype(np.int32),
         is_head=head_mask(popularity, head_share),
         popular=rank_per_circle(item_circle, popularity, is_listed, per_circle, n_circles),
-        trending=rank_per_circle(
-            item_circle, trending * np.log1p(popularity + 1.0), is_listed, per_circle, n_circles
-        ),
+        trending=rank_per_circle(item_circle, trending_score, is_listed, per_circle, n_circles),
         group_buy=rank_per_circle(
             item_circle, trending, is_listed & np.asarray(is_group_buy, bool), per_circle, n_circles
         ),
+        popular_all=rank_all(popularity, is_listed),
+        trending_all=rank_all(trending_score, is_listed),
     )

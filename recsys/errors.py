@@ -37,6 +37,22 @@ class UnusableFileError(ContractError):
         super().__init__(f"{where}: {reason}")
 
 
+class InvalidInputError(RecsysError, ValueError):
+    """An argument of a library call is invalid: wrong shape, out of range, nothing to work on.
+
+    A ValueError too, so code written against numpy-style errors keeps working; callers that
+    catch RecsysError (the pipelines, the server's one handler) get a clear message, not a
+    traceback.
+    """
+
+
+class MissingInputError(RecsysError, KeyError):
+    """An input lacks a named part the call needs (e.g. an engagement kind)."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
 class NotFittedError(RecsysError):
     """A model was used before `fit` (or `load`)."""
 

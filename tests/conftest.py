@@ -48,3 +48,25 @@ def bundle_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         mp.setenv("RECSYS_BUNDLE_KEY", TEST_BUNDLE_KEY)
         mp.setenv("RECSYS_BUNDLE_KEY_FILE", str(tmp_path_factory.mktemp("key") / "bundle.key"))
         yield TEST_BUNDLE_KEY
+
+
+@pytest.fixture(scope="session")
+def small_bundle(
+    tmp_path_factory: pytest.TempPathFactory, bundle_key: str
+) -> dict[str, Path]:
+    """A synthetic sample, ingested and trained once per session: {"data", "bundle"}.
+
+    Read-only for the tests that share it (the runtime, the bundle parts); a test that
+    changes a bundle copies it first.
+    """
+    from recsys.ingest import ingest
+    from recsys.recipe import TrainConfig
+    from recsys.synth import SynthConfig, generate
+    from recsys.training.run import run_training
+
+    root = tmp_path_factory.mktemp("small_bundle")
+    generate(SynthConfig(n_users=500, n_items=300, seed=11, progress=False), root / "raw")
+    ingest(root / "raw", root / "data")
+    config = TrainConfig.model_validate({"seed": 2, "content": {"evaluate_cold_start": False}})
+    bundle = run_training(root / "data", config, models_dir=root / "models")
+    return {"data": root / "data", "bundle": bundle}

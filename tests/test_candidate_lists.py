@@ -2,20 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from recsys.candidate_lists import CandidateLists, build_candidate_lists, head_mask
+from recsys.candidate_lists import CandidateLists, build_candidate_lists
 
 DAY = 86_400 * 1_000_000
-
-
-def test_head_mask_takes_items_making_the_share() -> None:
-    pop = np.array([1, 50, 30, 10, 9], dtype=float)  # total 100
-    assert head_mask(pop, 0.8).tolist() == [False, True, True, False, False]
-    assert head_mask(pop, 0.81).tolist() == [False, True, True, True, False]
-    assert not head_mask(np.zeros(3)).any()
-    with pytest.raises(ValueError, match="head_share"):
-        head_mask(pop, 0.0)
 
 
 def _log() -> pd.DataFrame:

@@ -25,8 +25,9 @@ from recsys.datastore import DataDir
 from recsys.errors import BundleError, BundleFormatError, ContractError
 
 MANIFEST_NAME = "manifest.json"
-#: 2: the manifest is signed (HMAC-SHA256); 1 (unsigned) is no longer read.
-FORMAT_VERSION = 2
+#: 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
+#: signed (HMAC-SHA256). Other versions are not read (retrain).
+FORMAT_VERSION = 3
 
 # Distribution names of the libraries whose versions change what a bundle holds.
 _LIBRARIES = {

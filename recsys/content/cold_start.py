@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from recsys.content.factor_map import ContentToFactorMap
 from recsys.errors import ConfigError, ContractError
+from recsys.item_stats import users_per_item
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +60,15 @@ def split_cold_items(
     x = sp.csr_matrix(user_items, copy=True)
     x.eliminate_zeros()
     n_items = x.shape[1]
-    users_per_item = np.bincount(x.indices, minlength=n_items)
+    n_users_of = users_per_item(x)
     cold = choose_cold_items(
-        users_per_item,
+        n_users_of,
         item_created_order,
         share=share,
         min_users=min_interactions,
         rng=np.random.default_rng(seed),
     )
-    eligible = np.flatnonzero(users_per_item >= min_interactions)
+    eligible = np.flatnonzero(n_users_of >= min_interactions)
     is_cold = np.zeros(n_items, dtype=bool)
     is_cold[cold] = True
     x.data[is_cold[x.indices]] = 0
@@ -75,7 +76,7 @@ def split_cold_items(
     logger.info(
         "held out %d cold items of %d eligible (%s), hiding %d interactions",
         len(cold), len(eligible), "newest" if item_created_order is not None else "random",
-        int(users_per_item[cold].sum()),
+        int(n_users_of[cold].sum()),
     )
     return x, cold
 

@@ -15,16 +15,13 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from recsys.evaluation import metrics as m
+from recsys.errors import InvalidInputError
+from recsys.item_stats import head_mask, users_per_item
+from recsys.metrics import ranking as m
 from recsys.recommenders.base import Recommender
+from recsys.runtime.exclusion import ExclusionRule
 
 logger = logging.getLogger(__name__)
-
-
-def users_per_item(user_items: sp.spmatrix) -> np.ndarray:
-    """(n_items,) int64: how many users have a nonzero cell for each item."""
-    x = sp.csr_matrix(user_items)
-    return np.bincount(x.indices[x.data != 0], minlength=x.shape[1]).astype(np.int64)
 
 
 def _unseen_test(train: sp.csr_matrix, test: sp.csr_matrix) -> sp.csr_matrix:
@@ -58,17 +55,19 @@ def _evaluate(
     show_progress: bool,
 ) -> tuple[dict[str, float], np.ndarray]:
     if train.shape != test.shape:
-        raise ValueError(f"train {train.shape} and test {test.shape} must have the same shape")
+        raise InvalidInputError(
+            f"train {train.shape} and test {test.shape} must have the same shape"
+        )
     if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be positive cut-offs; got {ks}")
+        raise InvalidInputError(f"ks must be positive cut-offs; got {ks}")
     train = sp.csr_matrix(train)
     test = _unseen_test(train, test)
     n_users, n_items = train.shape
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if not len(users):
-        raise ValueError("no user has a test item; nothing to evaluate")
+        raise InvalidInputError("no user has a test item; nothing to evaluate")
     pop = users_per_item(train) if item_popularity is None else np.asarray(item_popularity)
-    head = m.head_items(pop if item_interactions is None else item_interactions, head_share)
+    head = head_mask(pop if item_interactions is None else item_interactions, head_share)
     k_max = max(ks)
     sums = {f"{name}@{k}": 0.0 for k in ks for name in m.ACCURACY_METRICS}
     exposure = {k: np.zeros(n_items, np.int64) for k in ks}
@@ -76,7 +75,9 @@ def _evaluate(
     starts = range(0, len(users), batch)
     for lo in tqdm(starts, desc=f"evaluate {model.name}", disable=not show_progress):
         u = users[lo : lo + batch]
-        ids, _ = model.recommend(u, train[u], k=k_max, exclude_items=exclude_items)
+        # The runtime's exclusion rule with its default (training items excluded): the
+        # order measured here is the order served.
+        ids, _ = ExclusionRule().recommend(model, u, train[u], k_max, exclude_items=exclude_items)
         if ids.shape[1] < k_max:  # catalogue smaller than k: pad so every cut-off is defined
             ids = np.pad(ids, ((0, 0), (0, k_max - ids.shape[1])), constant_values=-1)
         hits, n_rel = m.relevance_hits(ids, test[u])
@@ -180,7 +181,7 @@ def compare_models(
     pop = users_per_item(train)
     interactions = pop if item_interactions is None else np.asarray(item_interactions)
     if interactions.shape != pop.shape:
-        raise ValueError(
+        raise InvalidInputError(
             f"item_interactions has shape {interactions.shape}; expected ({train.shape[1]},)"
         )
     metrics, exposure = {}, {}
@@ -217,7 +218,7 @@ def share_targeting_metrics(
     """
     hits, n_rel = m.relevance_hits(ranked_friends, joined)
     if not np.any(n_rel > 0):
-        raise ValueError("no share has a friend who joined; share targeting is undefined")
+        raise InvalidInputError("no share has a friend who joined; share targeting is undefined")
     out = {}
     for k in ks:
         per = m.accuracy_per_user(hits, n_rel, k)

@@ -33,13 +33,7 @@ from recsys.datastore import DataDir
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
 from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
-from recsys.evaluation.shipped import (
-    RP3_ALPHA,
-    RP3_BETA,
-    ShippedRecommender,
-    tune_shipped,
-    with_cf_params,
-)
+from recsys.evaluation.shipped import RP3_ALPHA, RP3_BETA, tune_shipped
 from recsys.evaluation.splits import (
     Split,
     carve_validation,
@@ -50,10 +44,11 @@ from recsys.evaluation.splits import (
 from recsys.evaluation.tuning import Range, TuningResult, check_trials, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
 from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.registry import recommender_class
-from recsys.training.config import TrainConfig
+from recsys.recommenders.shipped import ShippedRecommender
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from recsys.errors import InvalidInputError
+
 logger = logging.getLogger(__name__)
 
 PANEL_METRICS = (
@@ -41,7 +43,7 @@ def _png(fig: Figure) -> str:
 def _first_k(results: Mapping[str, Mapping[str, float]]) -> int:
     ks = sorted({int(key.split("@")[1]) for m in results.values() for key in m if "@" in key})
     if not ks:
-        raise ValueError("results carry no metric@k keys")
+        raise InvalidInputError("results carry no metric@k keys")
     return ks[0]
 
 
@@ -160,7 +162,7 @@ def write_report(
     meta : data set, split, command, seed... shown at the top and stored in the JSON.
     """
     if not results:
-        raise ValueError("no results to report")
+        raise InvalidInputError("no results to report")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})

@@ -1,12 +1,5 @@
-"""The shipped model as a recommender: what `recsys train` serves, so it can be compared fairly.
-
-The feed scores ``user_factors . item_vectors``, where item vectors are the recipe's CF item
-factors except for items with fewer than ``content.warm_min_users`` training users, whose
-factors are too noisy (or absent); those get vectors mapped from their content by a ridge map
-fitted on the warm items, weighted by ``log1p(users)`` so well-estimated factors count more.
-When ``item_knn.weight > 0`` those CF scores are blended with sparse item-item neighbour
-scores (`recsys.recommenders.hybrid.blend_scores`), each normalised per user.
-The long-tail re-ranking knob is not applied here (it is zero for accuracy comparisons).
+"""Tuning the shipped scorer (`recsys.recommenders.shipped.ShippedRecommender`, the one class
+training, evaluation and serving share) like the baselines.
 
 `tune_shipped` tunes the recipe's CF and item-item settings on a validation split, as the
 baselines are tuned, so "shipped (tuned)" and "shipped (default)" can both be reported.
@@ -14,20 +7,18 @@ baselines are tuned, so "shipped (tuned)" and "shipped (default)" can both be re
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from recsys.content.cold_start import place_cold_items
-from recsys.errors import ConfigError, ContractError, UnknownUserError
-from recsys.evaluation.evaluate import evaluate_model, users_per_item
+from recsys.errors import ConfigError
+from recsys.evaluation.evaluate import evaluate_model
 from recsys.evaluation.tuning import (
     ParamSpace,
     Range,
@@ -35,11 +26,8 @@ from recsys.evaluation.tuning import (
     TuningResult,
     sample_params,
 )
-from recsys.recommenders.base import Recommender
-from recsys.recommenders.hybrid import blend_scores, neighbour_scores
-from recsys.recommenders.itemknn import ItemKNNRecommender
-from recsys.recommenders.registry import recommender_class
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig, with_cf_params
+from recsys.recommenders.shipped import ShippedRecommender
 
 logger = logging.getLogger(__name__)
 
@@ -77,154 +65,6 @@ SHIPPED_SPACES: dict[str, dict[str, Any]] = {
         **_ITEM_KNN_SPACE,
     },
 }
-
-
-def _as_config(config: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
-    if config is None:
-        return TrainConfig()
-    if isinstance(config, TrainConfig):
-        return config
-    return TrainConfig.model_validate(dict(config))
-
-
-def with_cf_params(config: TrainConfig, params: Mapping[str, Any]) -> TrainConfig:
-    """`config` updated by `params`: plain keys go to `[cf]`, "section.key" to that section
-    (validated, unknown keys fail)."""
-    data = config.model_dump(mode="json")
-    for key, value in params.items():
-        section, _, name = key.rpartition(".")
-        section = section or "cf"
-        if not isinstance(data.get(section), dict):
-            raise ConfigError(f"unknown config section {section!r} in tuned key {key!r}")
-        data[section] = {**data[section], name: value}
-    return TrainConfig.model_validate(data)
-
-
-class ShippedRecommender(Recommender):
-    """The training recipe's CF model plus content-mapped vectors for under-observed items,
-    blended with item-item neighbours when the recipe's ``item_knn.weight`` is above 0.
-
-    Parameters
-    ----------
-    config : the training recipe (`TrainConfig`, or its JSON dict as stored in a manifest).
-    content : (n_items, d) float32 content vectors of every item (the recipe's encoder output);
-        None scores every item by its CF factors (no content map).
-
-    Attributes
-    ----------
-    user_factors_ : (n_users, f) float32
-    item_vectors_ : (n_items, f) float32; CF factors, content-mapped rows for cold items.
-    cold_items_ : (n_cold,) int64 item indices whose vectors came from content.
-    similarity_ : (n_items, n_items) float32 CSR item-item neighbours, or None (weight 0).
-    """
-
-    name = "shipped"
-
-    def __init__(
-        self,
-        *,
-        config: TrainConfig | Mapping[str, Any] | None = None,
-        content: np.ndarray | None = None,
-    ) -> None:
-        self.config = _as_config(config)
-        self.content = None if content is None else np.asarray(content, dtype=np.float32)
-
-    def fit(self, user_items: sp.csr_matrix, *, show_progress: bool = True) -> Self:
-        """Fit the recipe's CF on a (n_users, n_items) confidence matrix, then map cold items."""
-        x = sp.csr_matrix(user_items)
-        if self.content is not None and self.content.shape[0] != x.shape[1]:
-            raise ContractError(
-                f"content has {self.content.shape[0]} rows but user_items has {x.shape[1]} items"
-            )
-        cfg = self.config
-        started = time.perf_counter()
-        cf = recommender_class(cfg.cf.model)(**cfg.cf.model_kwargs(cfg.seed))
-        cf.fit(x, show_progress=show_progress)
-        factors = np.asarray(cf.item_factors_, dtype=np.float32)
-        self.user_factors_ = np.ascontiguousarray(cf.user_factors_, dtype=np.float32)
-        self.item_vectors_ = factors.copy()
-        self.cold_items_ = np.empty(0, np.int64)
-        if self.content is not None:
-            n_users_of = users_per_item(x)
-            cold = np.flatnonzero(n_users_of < cfg.content.warm_min_users).astype(np.int64)
-            if len(cold) and len(cold) < x.shape[1]:
-                self.item_vectors_, _ = place_cold_items(
-                    factors,
-                    self.content,
-                    cold,
-                    alpha=cfg.content.map_alpha,
-                    item_weight=np.log1p(n_users_of),
-                )
-                self.cold_items_ = cold
-        self.similarity_: sp.csr_matrix | None = None
-        if cfg.item_knn.weight > 0:
-            knn = ItemKNNRecommender(**cfg.item_knn.model_kwargs())
-            self.similarity_ = knn.fit(x, show_progress=False).similarity_
-        self.n_items_ = int(x.shape[1])
-        logger.info(
-            "shipped recipe (%s, %s) fitted in %.1f s; %d of %d items content-mapped",
-            cfg.cf.model,
-            json.dumps(cfg.cf.model_kwargs(cfg.seed), sort_keys=True),
-            time.perf_counter() - started,
-            len(self.cold_items_),
-            self.n_items_,
-        )
-        return self
-
-    def _score(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        n_users = self.user_factors_.shape[0]
-        unknown = (user_ids < 0) | (user_ids >= n_users)
-        if unknown.any():
-            raise UnknownUserError(
-                f"the shipped model knows users 0..{n_users - 1}; "
-                f"got {user_ids[unknown][:5].tolist()}"
-            )
-        factor = self.user_factors_[user_ids] @ np.asarray(self.item_vectors_).T
-        if self.similarity_ is None:
-            return factor
-        knn = neighbour_scores(user_items, self.similarity_)
-        return blend_scores(factor, knn, self.config.item_knn.weight)
-
-    def with_blend_weight(self, weight: float) -> ShippedRecommender:
-        """A shallow copy scoring with another blend weight (no refit: both parts are kept).
-
-        Needs a model fitted with weight > 0 (weight 0 fits no neighbours).
-        """
-        self._check_fitted()
-        if self.similarity_ is None:
-            raise ConfigError("with_blend_weight needs a model fitted with item_knn.weight > 0")
-        other = copy.copy(self)
-        other.config = with_cf_params(self.config, {"item_knn.weight": float(weight)})
-        return other
-
-    def get_params(self) -> dict[str, Any]:
-        # Content vectors are an input of `fit`, not a hyper-parameter: the fitted state
-        # (item_vectors_) already carries what they contributed.
-        return {"config": self.config.model_dump(mode="json")}
-
-    def _state(self) -> dict[str, np.ndarray]:
-        state = {
-            "user_factors_": self.user_factors_,
-            "item_vectors_": self.item_vectors_,
-            "cold_items_": self.cold_items_,
-        }
-        if self.similarity_ is not None:
-            s = self.similarity_
-            state.update(similarity_data=s.data, similarity_indices=s.indices,
-                         similarity_indptr=s.indptr)
-        return state
-
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = state["user_factors_"]
-        self.item_vectors_ = state["item_vectors_"]
-        self.cold_items_ = state["cold_items_"]
-        self.similarity_ = None
-        if "similarity_indptr" in state:
-            n = len(state["similarity_indptr"]) - 1
-            self.similarity_ = sp.csr_matrix(
-                (state["similarity_data"], state["similarity_indices"],
-                 state["similarity_indptr"]), shape=(n, n),
-            )
 
 
 def _current(config: TrainConfig, key: str) -> Any:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from recsys.errors import ContractError
+from recsys.errors import ContractError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def random_holdout(log: pd.DataFrame, *, test_fraction: float = 0.2, seed: int =
     """Hold out round(test_fraction x pairs) random pairs per user, keeping >= 1 in train."""
     _check_log(log)
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+        raise InvalidInputError(f"test_fraction must be in (0, 1); got {test_fraction}")
     pairs = _pairs(log, seed).sort_values(["user_idx", "tie"], kind="stable")
     grouped = pairs.groupby("user_idx", sort=False)
     rank = grouped.cumcount().to_numpy()
@@ -117,7 +117,7 @@ def leave_last_out(log: pd.DataFrame, *, n: int = 1, seed: int = 0) -> Split:
     """
     _check_log(log)
     if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}")
+        raise InvalidInputError(f"n must be >= 1; got {n}")
     info: dict[str, Any] = {"method": "leave_last_out", "seed": seed, "n": n}
     if not has_timestamps(log):
         logger.warning("log has no timestamps: leave-last-out falls back to random leave-%d-out", n)
@@ -155,7 +155,7 @@ def temporal_split(
     ts = log["ts"].to_numpy()
     if at_ts is None:
         if not 0.0 < test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+            raise InvalidInputError(f"test_fraction must be in (0, 1); got {test_fraction}")
         at_ts = int(np.quantile(ts, 1.0 - test_fraction, method="higher"))
     info: dict[str, Any] = {"method": "temporal", "cut_ts": int(at_ts)}
     return _finish(log, ts >= at_ts, info)
@@ -169,7 +169,7 @@ def split_log(log: pd.DataFrame, method: SplitMethod, *, seed: int = 0, **kwargs
         return leave_last_out(log, seed=seed, **kwargs)
     if method == "random":
         return random_holdout(log, seed=seed, **kwargs)
-    raise ValueError(
+    raise InvalidInputError(
         f"unknown split method {method!r}; expected temporal, leave_last_out or random"
     )
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import evaluate_model
-from recsys.evaluation.metrics import ACCURACY_METRICS
+from recsys.metrics.ranking import ACCURACY_METRICS
 from recsys.recommenders.registry import recommender_class
 
 logger = logging.getLogger(__name__)

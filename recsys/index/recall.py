@@ -11,6 +11,7 @@ import logging
 import faiss
 import numpy as np
 
+from recsys.errors import InvalidInputError
 from recsys.index.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray, k: int) -> float:
     approx = np.asarray(approx_ids)[:, :k]
     exact = np.asarray(exact_ids)[:, :k]
     if approx.shape[0] != exact.shape[0]:
-        raise ValueError(f"{approx.shape[0]} approximate rows but {exact.shape[0]} exact rows")
+        raise InvalidInputError(
+            f"{approx.shape[0]} approximate rows but {exact.shape[0]} exact rows"
+        )
     # (m, k, k) comparisons: k is small (10-100), so this stays cheap and fully vectorised.
     found = (approx[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)
     hits = found.any(axis=1).sum(axis=1)
@@ -84,7 +87,7 @@ def measure_recall(
     queries : (m, d) sample queries (e.g. a few thousand user or item vectors).
     """
     if len(vectors) != index.ntotal:
-        raise ValueError(f"index holds {index.ntotal} vectors but {len(vectors)} were given")
+        raise InvalidInputError(f"index holds {index.ntotal} vectors but {len(vectors)} were given")
     if index.kind == "flat":
         return 1.0
     approx_ids, _ = index.search(queries, k)

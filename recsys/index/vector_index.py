@@ -24,7 +24,7 @@ from pydantic import Field
 from tqdm.auto import tqdm
 
 from recsys.config import FrozenConfig
-from recsys.errors import BundleError, NotFittedError
+from recsys.errors import BundleError, InvalidInputError, NotFittedError
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class VectorIndex:
         x = self._prepare(vectors, what="vectors")
         n, d = x.shape
         if n == 0:
-            raise ValueError("cannot build an index over 0 vectors")
+            raise InvalidInputError("cannot build an index over 0 vectors")
         kind = self._resolve_kind(n)
         metric = faiss.METRIC_INNER_PRODUCT
         if kind == "flat":
@@ -185,7 +185,7 @@ class VectorIndex:
         q = self._prepare(queries, what="queries")
         m = q.shape[0]
         if k < 0:
-            raise ValueError(f"k must be >= 0; got {k}")
+            raise InvalidInputError(f"k must be >= 0; got {k}")
         per_row = None
         params = self._search_params(None)
         if exclude is not None:
@@ -195,7 +195,7 @@ class VectorIndex:
             elif exclude.ndim == 2 and exclude.shape[0] == m:
                 per_row = exclude
             else:
-                raise ValueError(
+                raise InvalidInputError(
                     f"exclude must be 1-D (ids for all queries) or 2-D with one row per query "
                     f"({m}); got shape {exclude.shape}"
                 )
@@ -302,17 +302,17 @@ class VectorIndex:
     def _prepare(self, array: np.ndarray, *, what: str) -> np.ndarray:
         x = np.asarray(array)
         if x.ndim != 2:
-            raise ValueError(f"{what} must be 2-D (n, d); got shape {x.shape}")
+            raise InvalidInputError(f"{what} must be 2-D (n, d); got shape {x.shape}")
         dim = getattr(self, "dim_", None)
         if dim is not None and x.shape[1] != dim:
-            raise ValueError(f"{what} have dimension {x.shape[1]}; the index has {dim}")
+            raise InvalidInputError(f"{what} have dimension {x.shape[1]}; the index has {dim}")
         if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
-            raise ValueError(f"{what} must be numeric; got dtype {x.dtype}")
+            raise InvalidInputError(f"{what} must be numeric; got dtype {x.dtype}")
         # faiss reads float32 C-contiguous memory; copy so normalising never touches the caller's.
         x = np.array(x, dtype=np.float32, order="C", copy=True)
         if not np.isfinite(x).all():
             bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
-            raise ValueError(f"{what} row {bad} holds NaN or inf")
+            raise InvalidInputError(f"{what} row {bad} holds NaN or inf")
         if self.config.metric == "cosine":
             faiss.normalize_L2(x)
         return x

@@ -16,7 +16,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import NotFittedError
+from recsys.errors import InvalidInputError, NotFittedError
 from recsys.placement.decision import best_f1_thresholds, select_members
 from recsys.placement.features import row_shares
 
@@ -29,7 +29,7 @@ def history_counts(
     """(n_users, n_circles) CSR sum of the engagement matrices (all kinds by default)."""
     kinds = sorted(engagement) if kinds is None else list(kinds)
     if not kinds:
-        raise ValueError("history_counts needs at least one engagement kind")
+        raise InvalidInputError("history_counts needs at least one engagement kind")
     total = sp.csr_matrix(engagement[kinds[0]], dtype=np.float64)
     for kind in kinds[1:]:
         total = total + sp.csr_matrix(engagement[kind], dtype=np.float64)
@@ -61,12 +61,12 @@ class HistoryFrequencyBaseline:
         """
         labelled_mask = np.asarray(labelled_mask, dtype=bool)
         if not (history.shape[0] == len(Y) == len(labelled_mask)):
-            raise ValueError(
+            raise InvalidInputError(
                 f"history, Y and labelled_mask disagree on users: {history.shape[0]}, "
                 f"{len(Y)}, {len(labelled_mask)}"
             )
         if not 0 < self.min_share <= 1:
-            raise ValueError(f"min_share must be in (0, 1]; got {self.min_share}")
+            raise InvalidInputError(f"min_share must be in (0, 1]; got {self.min_share}")
         rows = np.flatnonzero(labelled_mask)
         history = sp.csr_matrix(history)
         self.n_circles_ = history.shape[1]
@@ -84,7 +84,9 @@ class HistoryFrequencyBaseline:
     def predict_proba(self, history: sp.spmatrix | np.ndarray) -> np.ndarray:
         """(n_users, n_circles) float32 circle shares of each user's history (0 for no history)."""
         if history.shape[1] != getattr(self, "n_circles_", history.shape[1]):
-            raise ValueError(f"history has {history.shape[1]} circles; fitted on {self.n_circles_}")
+            raise InvalidInputError(
+                f"history has {history.shape[1]} circles; fitted on {self.n_circles_}"
+            )
         return row_shares(sp.csr_matrix(history) if sp.issparse(history) else history)
 
     def predict_members(self, history: sp.spmatrix | np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.errors import InvalidInputError
+
 
 def best_f1_thresholds(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per-circle threshold maximising F1 of `scores >= threshold` against `labels`.
@@ -26,7 +28,7 @@ def best_f1_thresholds(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     (n_circles,) float64 thresholds.
     """
     if scores.shape != labels.shape:
-        raise ValueError(f"scores {scores.shape} and labels {labels.shape} differ in shape")
+        raise InvalidInputError(f"scores {scores.shape} and labels {labels.shape} differ in shape")
     n_users, n_circles = scores.shape
     thresholds = np.full(n_circles, np.inf)
     for c in range(n_circles):

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError, MissingInputError
+
 #: Per kind (and for all kinds summed): smoothed share, log1p count, log1p total, is-top.
 PER_KIND = 4
 #: CF block: affinity, affinity minus the user's best, z-score within the user, softmax.
@@ -91,7 +93,7 @@ def circle_centroids(
     """
     counts = sp.csr_matrix(counts)
     if counts.shape[0] != len(user_factors):
-        raise ValueError(
+        raise InvalidInputError(
             f"user_factors has {len(user_factors)} rows; engagement has {counts.shape[0]} users"
         )
     total = np.zeros((counts.shape[1], user_factors.shape[1]))
@@ -142,10 +144,10 @@ def pair_features(
     float32.
     """
     if prior_strength <= 0:
-        raise ValueError(f"prior_strength must be > 0; got {prior_strength}")
+        raise InvalidInputError(f"prior_strength must be > 0; got {prior_strength}")
     missing = [k for k in kinds if k not in counts]
     if missing:
-        raise KeyError(f"engagement lacks kinds {missing}; it has {sorted(counts)}")
+        raise MissingInputError(f"engagement lacks kinds {missing}; it has {sorted(counts)}")
     dense = [
         np.asarray(counts[k].toarray() if sp.issparse(counts[k]) else counts[k], np.float32)
         for k in kinds
@@ -155,7 +157,9 @@ def pair_features(
         blocks += _kind_block(np.asarray(block, np.float32), prior_strength)
     if centroids is not None:
         if user_factors is None or len(user_factors) != len(dense[0]):
-            raise ValueError("user_factors must give one row per user when centroids are given")
+            raise InvalidInputError(
+                "user_factors must give one row per user when centroids are given"
+            )
         a = np.asarray(user_factors, np.float32) @ centroids.T.astype(np.float32)
         spread = a.std(axis=1, keepdims=True) + 1e-6
         z = np.exp(3 * (a - a.max(axis=1, keepdims=True)))
@@ -163,7 +167,7 @@ def pair_features(
         blocks += [a, a - a.max(axis=1, keepdims=True), centred, z / z.sum(axis=1, keepdims=True)]
     if priors is not None:
         if priors.shape != (len(kinds) + 1, dense[0].shape[1]):
-            raise ValueError(
+            raise InvalidInputError(
                 f"priors must be ({len(kinds) + 1}, {dense[0].shape[1]}); got {priors.shape}"
             )
         blocks += [

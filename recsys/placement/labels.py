@@ -22,7 +22,7 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.errors import RecsysError
+from recsys.errors import InvalidInputError, RecsysError
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +63,16 @@ def ugc_labels(
     labelled : (n_users,) bool.
     """
     if posts_written.shape != posts_engaged.shape:
-        raise ValueError(
+        raise InvalidInputError(
             f"posts_written {posts_written.shape} and posts_engaged {posts_engaged.shape} "
             "must have the same (n_users, n_circles) shape"
         )
     if min_ugc < 1:
-        raise ValueError(f"min_ugc must be >= 1; got {min_ugc}")
+        raise InvalidInputError(f"min_ugc must be >= 1; got {min_ugc}")
     if not 0 < min_share <= 1:
-        raise ValueError(f"min_share must be in (0, 1]; got {min_share}")
+        raise InvalidInputError(f"min_share must be in (0, 1]; got {min_share}")
     if engaged_weight < 0:
-        raise ValueError(f"engaged_weight must be >= 0; got {engaged_weight}")
+        raise InvalidInputError(f"engaged_weight must be >= 0; got {engaged_weight}")
     written = sp.csr_matrix(posts_written, dtype=np.float64)
     n_written = np.asarray(written.sum(axis=1)).ravel()
     labelled = n_written >= min_ugc

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
-from recsys.errors import BundleError, NotFittedError
+from recsys.errors import BundleError, InvalidInputError, MissingInputError, NotFittedError
 from recsys.placement.augment import ENGAGED, POSTS, training_copy
 from recsys.placement.calibration import Calibration, calibrated, fit_calibration
 from recsys.placement.decision import best_f1_thresholds, select_members
@@ -52,10 +52,14 @@ _OPTIONAL_ARRAYS = ("priors_",)
 
 def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
     if len(user_factors) != n_users:
-        raise ValueError(f"user_factors has {len(user_factors)} rows; engagement has {n_users}")
+        raise InvalidInputError(
+            f"user_factors has {len(user_factors)} rows; engagement has {n_users}"
+        )
     finite = np.isfinite(user_factors).all(axis=1)
     if not finite.all():
-        raise ValueError(f"user_factors has a non-finite value at row {int(np.argmin(finite))}")
+        raise InvalidInputError(
+            f"user_factors has a non-finite value at row {int(np.argmin(finite))}"
+        )
 
 
 class CirclePlacer:
@@ -125,28 +129,30 @@ class CirclePlacer:
 
     def _validate_params(self) -> None:
         if self.C <= 0:
-            raise ValueError(f"C must be > 0; got {self.C}")
+            raise InvalidInputError(f"C must be > 0; got {self.C}")
         if self.calibration not in ("sigmoid", "isotonic", "none"):
-            raise ValueError(
+            raise InvalidInputError(
                 f"calibration must be 'sigmoid', 'isotonic' or 'none'; got {self.calibration!r}"
             )
         if not 0 < self.calibration_fraction < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"calibration_fraction must be in (0, 1); got {self.calibration_fraction}"
             )
         if not 0 <= self.feature_post_share < 1:
-            raise ValueError(f"feature_post_share must be in [0, 1); got {self.feature_post_share}")
+            raise InvalidInputError(
+                f"feature_post_share must be in [0, 1); got {self.feature_post_share}"
+            )
         if self.n_copies < 1 or self.max_train_users < 1 or self.min_ugc < self.min_label_posts:
-            raise ValueError(
+            raise InvalidInputError(
                 "need n_copies >= 1, max_train_users >= 1 and min_ugc >= min_label_posts; got "
                 f"{self.n_copies}, {self.max_train_users}, {self.min_ugc} < {self.min_label_posts}"
             )
         if self.min_labelled < 2:
-            raise ValueError(f"min_labelled must be >= 2; got {self.min_labelled}")
+            raise InvalidInputError(f"min_labelled must be >= 2; got {self.min_labelled}")
         if self.min_members < 0 or (
             self.max_members is not None and self.max_members < max(self.min_members, 1)
         ):
-            raise ValueError(
+            raise InvalidInputError(
                 f"need 0 <= min_members <= max_members; got {self.min_members}, {self.max_members}"
             )
 
@@ -175,12 +181,12 @@ class CirclePlacer:
         self._validate_params()
         missing = {POSTS, ENGAGED} - set(engagement)
         if missing:
-            raise KeyError(f"engagement lacks the label kinds {sorted(missing)}")
+            raise MissingInputError(f"engagement lacks the label kinds {sorted(missing)}")
         kinds = sorted(engagement)
         csr = {k: sp.csr_matrix(engagement[k]) for k in kinds}
         n_users, n_circles = csr[POSTS].shape
         if {m.shape for m in csr.values()} != {(n_users, n_circles)}:
-            raise ValueError(
+            raise InvalidInputError(
                 f"engagement matrices differ in shape: {[m.shape for m in csr.values()]}"
             )
         if user_factors is not None:
@@ -241,10 +247,10 @@ class CirclePlacer:
     ) -> FriendHistory | None:
         if not self.with_friends_:
             if friends is not None:
-                raise ValueError("friends given, but the placer was fitted without them")
+                raise InvalidInputError("friends given, but the placer was fitted without them")
             return None
         if friends is None:
-            raise ValueError(
+            raise InvalidInputError(
                 f"friends must be ({n_users}, {n_users}); the placer was fitted with them"
             )
         return FriendHistory(friends, csr, self.kinds_, self.prior_strength)
@@ -333,14 +339,14 @@ class CirclePlacer:
         self._check_fitted()
         missing = [k for k in self.kinds_ if k not in engagement]
         if missing:
-            raise KeyError(f"engagement lacks kinds {missing} the placer was fitted on")
+            raise MissingInputError(f"engagement lacks kinds {missing} the placer was fitted on")
         csr = {k: sp.csr_matrix(engagement[k]) for k in self.kinds_}
         n_users = csr[self.kinds_[0]].shape[0]
         if any(m.shape != (n_users, self.n_circles_) for m in csr.values()):
-            raise ValueError(f"engagement matrices must be (n_users, {self.n_circles_})")
+            raise InvalidInputError(f"engagement matrices must be (n_users, {self.n_circles_})")
         if self.centroids_.size:
             if user_factors is None or user_factors.shape[1] != self.centroids_.shape[1]:
-                raise ValueError(
+                raise InvalidInputError(
                     f"user_factors must be (n_users, {self.centroids_.shape[1]}); fitted with them"
                 )
             _check_factors(user_factors, n_users)

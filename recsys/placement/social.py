@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from recsys.contract import EdgeKind
 from recsys.datastore import DataDir
+from recsys.errors import InvalidInputError
 from recsys.idmap import IdMap
 from recsys.placement.features import smoothed_shares
+from recsys.social.graph import load_edges, symmetric_edges
 
 #: Friend block: pooled smoothed share, log1p pooled count, log1p friends, mean friend share.
 PER_FRIENDS = 4
@@ -30,24 +32,8 @@ PER_FRIENDS = 4
 FRIEND_EXCLUDED_KINDS: tuple[str, ...] = ("posts_engaged",)
 
 
-def friend_matrix(src: np.ndarray, dst: np.ndarray, n_users: int) -> sp.csr_matrix:
-    """(n_users, n_users) symmetric 0/1 float32 CSR of friendships; self-loops are dropped.
-
-    Parameters
-    ----------
-    src, dst : (n_edges,) int user indices of each friendship, one or both directions.
-    """
-    src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
-    if src.shape != dst.shape:
-        raise ValueError(f"src and dst differ in length: {len(src)} != {len(dst)}")
-    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n_users):
-        raise ValueError(f"friend indices must lie in [0, {n_users})")
-    keep = src != dst
-    ones = np.ones(int(keep.sum()), np.float32)
-    a = sp.csr_matrix((ones, (src[keep], dst[keep])), shape=(n_users, n_users))
-    a = a + a.T
-    a.data[:] = 1.0
-    return sp.csr_matrix(a, dtype=np.float32)
+#: Friendships as a symmetric 0/1 matrix (one definition, shared with the bundle's social graph).
+friend_matrix = symmetric_edges
 
 
 def load_friends(data: DataDir, users: IdMap) -> sp.csr_matrix | None:
@@ -56,14 +42,7 @@ def load_friends(data: DataDir, users: IdMap) -> sp.csr_matrix | None:
     Edges of kind "friend" only ("shared_to" is one action, "blocked" the opposite of a tie);
     edges naming users outside `users` are dropped.
     """
-    if not data.has_table("social_edges"):
-        return None
-    table = data.read_table("social_edges", ["src", "dst", "kind"])
-    table = table.filter(pc.equal(table["kind"], "friend"))
-    src = users.to_index(table["src"].to_numpy(zero_copy_only=False))
-    dst = users.to_index(table["dst"].to_numpy(zero_copy_only=False))
-    known = (src >= 0) & (dst >= 0)
-    return friend_matrix(src[known], dst[known], len(users))
+    return load_edges(data, users, EdgeKind.FRIEND)
 
 
 def friend_kinds(kinds: Sequence[str]) -> list[str]:
@@ -91,10 +70,10 @@ class FriendHistory:
     ) -> None:
         pooled = friend_kinds(kinds)
         if not pooled:
-            raise ValueError(f"no kind of {list(kinds)} counts in friends' history")
+            raise InvalidInputError(f"no kind of {list(kinds)} counts in friends' history")
         n_users = counts[pooled[0]].shape[0]
         if friends.shape != (n_users, n_users):
-            raise ValueError(f"friends must be ({n_users}, {n_users}); got {friends.shape}")
+            raise InvalidInputError(f"friends must be ({n_users}, {n_users}); got {friends.shape}")
         self.friends = sp.csr_matrix(friends, dtype=np.float32, copy=True)
         self.friends.data[:] = 1.0
         history = sp.csr_matrix(sum(sp.csr_matrix(counts[k], dtype=np.float32) for k in pooled))

@@ -14,6 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from recsys.errors import InvalidInputError
+
 
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
@@ -29,15 +31,19 @@ def check_user_items(user_items: object, who: str, *, min_rows: int = 1) -> sp.c
     inside a C extension.
     """
     if not (sp.issparse(user_items) or isinstance(user_items, np.ndarray)):
-        raise ValueError(f"{who}: user_items must be a scipy sparse matrix; got {type(user_items)}")
+        raise InvalidInputError(
+            f"{who}: user_items must be a scipy sparse matrix; got {type(user_items)}"
+        )
     if user_items.ndim != 2:
-        raise ValueError(f"{who}: user_items must be 2-D (users x items); got {user_items.ndim}-D")
+        raise InvalidInputError(
+            f"{who}: user_items must be 2-D (users x items); got {user_items.ndim}-D"
+        )
     n_users, n_items = user_items.shape
     if n_users < min_rows or n_items == 0:
-        raise ValueError(f"{who}: user_items is empty ({n_users} users x {n_items} items)")
+        raise InvalidInputError(f"{who}: user_items is empty ({n_users} users x {n_items} items)")
     matrix = sp.csr_matrix(user_items, dtype=np.float32)
     if not np.isfinite(matrix.data).all():
-        raise ValueError(f"{who}: user_items holds NaN or infinite confidences")
+        raise InvalidInputError(f"{who}: user_items holds NaN or infinite confidences")
     if not matrix.has_canonical_format:
         matrix = matrix.copy()
         matrix.sum_duplicates()

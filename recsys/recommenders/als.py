@@ -16,9 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, InvalidInputError
 from recsys.recommenders._implicit import check_user_items, single_threaded_blas
-from recsys.recommenders.base import Recommender
+from recsys.recommenders.base import Recommender, cosine_to
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ALSRecommender(Recommender):
         x = check_user_items(user_items, f"{type(self).__name__}.fold_in", min_rows=0)
         user_items = x
         if x.shape[1] != self.n_items_:
-            raise ValueError(
+            raise InvalidInputError(
                 f"user_items has {x.shape[1]} columns; the model knows {self.n_items_} items"
             )
         y = np.asarray(self.item_factors_, dtype=np.float64)
@@ -186,6 +186,10 @@ class ALSRecommender(Recommender):
         if not known.all():
             vectors[~known] = self.fold_in(user_items[np.flatnonzero(~known)])
         return vectors @ np.asarray(self.item_factors_).T
+
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the items' factors."""
+        return cosine_to(self.item_factors_, item_ids)
 
     def get_params(self) -> dict[str, Any]:
         return {

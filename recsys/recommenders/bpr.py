@@ -15,9 +15,9 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-from recsys.errors import ConfigError, UnknownUserError
+from recsys.errors import ConfigError, InvalidInputError, UnknownUserError
 from recsys.recommenders._implicit import check_user_items, single_threaded_blas
-from recsys.recommenders.base import Recommender
+from recsys.recommenders.base import Recommender, cosine_to
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class BPRRecommender(Recommender):
         """Learn from the positives of a (n_users, n_items) confidence matrix; returns self."""
         x = check_user_items(user_items, type(self).__name__)
         if x.nnz == 0:
-            raise ValueError("BPRRecommender: user_items has no positives to learn from")
+            raise InvalidInputError("BPRRecommender: user_items has no positives to learn from")
         started = time.perf_counter()
         with single_threaded_blas():
             model = BayesianPersonalizedRanking(
@@ -110,6 +110,10 @@ class BPRRecommender(Recommender):
                 "(BPR has no fold-in: refit, or use ALS for users new since fit)"
             )
         return self.user_factors_[user_ids] @ np.asarray(self.item_factors_).T
+
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the items' factors."""
+        return cosine_to(self.item_factors_, item_ids)
 
     def get_params(self) -> dict[str, Any]:
         return {

@@ -93,6 +93,10 @@ class EASERecommender(Recommender):
         """(n, n_items) float32: the users' interactions times the item-item weights."""
         return np.asarray(self._prepare(user_items) @ self.weights_, dtype=np.float32)
 
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """The items' rows of the item-item weights: how much each one predicts every item."""
+        return np.asarray(self.weights_[item_ids], dtype=np.float32)
+
     def get_params(self) -> dict[str, Any]:
         return {"l2": self.l2, "max_items": self.max_items, "binary": self.binary}
 

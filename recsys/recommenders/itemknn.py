@@ -127,6 +127,10 @@ class ItemKNNRecommender(Recommender):
         """``user_items @ S``: needs no user state, so users new since fit work as they are."""
         return (user_items.astype(np.float32) @ self.similarity_).toarray()
 
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """The items' rows of the neighbour matrix (0 outside their k neighbours)."""
+        return self.similarity_[item_ids].toarray()
+
     def get_params(self) -> dict[str, Any]:
         return {
             "k": self.k,

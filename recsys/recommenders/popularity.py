@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import ConfigError
+from recsys.item_stats import users_per_item
 from recsys.recommenders.base import Recommender
 
 Weighting = Literal["count", "weight"]
@@ -31,7 +32,7 @@ class PopularityRecommender(Recommender):
         """Learn item popularity from a (n_users, n_items) confidence matrix (no progress bar)."""
         x = sp.csr_matrix(user_items)
         if self.weighting == "count":
-            pop = np.bincount(x.indices[x.data != 0], minlength=x.shape[1])
+            pop = users_per_item(x)
         else:
             pop = np.asarray(x.sum(axis=0)).ravel()
         self.popularity_ = pop.astype(np.float32)

@@ -13,6 +13,7 @@ from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.ease import EASERecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.popularity import PopularityRecommender
+from recsys.recommenders.shipped import ShippedRecommender
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
     ALSRecommender.name: ALSRecommender,
@@ -20,6 +21,7 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     ItemKNNRecommender.name: ItemKNNRecommender,
     EASERecommender.name: EASERecommender,
     PopularityRecommender.name: PopularityRecommender,
+    ShippedRecommender.name: ShippedRecommender,
 }
 
 

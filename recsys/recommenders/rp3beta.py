@@ -21,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.errors import InvalidInputError
+from recsys.item_stats import users_per_item
+
 # A block peaks at about 70 bytes per value of its product (the product, masks, the sort keys
 # of rows over k): 2^21 values ~ 150 MB. Bigger blocks were no faster on ML-1M-sized data.
 MAX_BLOCK_NNZ = 1 << 21
@@ -99,9 +102,9 @@ def rp3beta_similarity(
     x.sum_duplicates()
     x.eliminate_zeros()
     if x.nnz and x.data.min() < 0:
-        raise ValueError("RP3beta needs non-negative confidences; got a negative value")
+        raise InvalidInputError("RP3beta needs non-negative confidences; got a negative value")
     n_items = x.shape[1]
-    popularity = np.bincount(x.indices, minlength=n_items).astype(np.float64)
+    popularity = users_per_item(x).astype(np.float64)
     penalty = np.divide(1.0, popularity**beta, out=np.zeros(n_items), where=popularity > 0)
     p_ui = _l1_rows(x).power(alpha)
     p_ui = sp.csr_matrix(p_ui @ sp.diags(penalty), dtype=np.float32)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.circles import CircleCatalogue
+from recsys.errors import InvalidInputError
 from recsys.synth.config import SynthConfig
 from recsys.synth.sampling import (
     DAY,
@@ -357,7 +358,7 @@ def build_graph(cfg: SynthConfig, users: Users, n_circles: int, start: int, end:
     seconds = (t - origin) // US
     ts_bits = max(1, int(np.ceil(np.log2((end - origin) // US + 2))))
     if (n + 1).bit_length() + ts_bits > 62:
-        raise ValueError("time span too long for the graph's composite keys")
+        raise InvalidInputError("time span too long for the graph's composite keys")
     key = (a << ts_bits) | seconds
     order = np.argsort(key, kind="stable")
     key = key[order]

@@ -1,1 +1,1 @@
-"""Training steps composed by `pipelines/train.py`: config, artefact layout, step timing."""
+"""Training: the composition (`run.py`), its steps, the catalogue refresh and step timing."""

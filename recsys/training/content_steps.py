@@ -1,6 +1,10 @@
 """The content steps of training: item documents, the text encoder, the content -> factor map
 that places cold items in CF space, and the cold-start measurement of that map.
 
+The map itself is fitted by the shipped scorer (`ShippedRecommender.fit` with the content
+vectors): the vectors it scores with are the ones the bundle keeps. `content_map` takes the
+fitted map out of it for the bundle's content part (new items on refresh).
+
 Items whose documents do not tell them apart (ids for titles, no posts) give no map: training
 records why (`metrics.content`) and every item keeps its CF factors.
 """
@@ -19,8 +23,9 @@ from recsys.content.encoder import ContentEncoder, NoUsableTextError
 from recsys.content.placer import ContentPlacer
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
-from recsys.recommenders.base import Recommender
-from recsys.training.config import TrainConfig
+from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
+from recsys.recommenders.shipped import ShippedRecommender
 
 logger = logging.getLogger("recsys.training.steps")
 
@@ -75,7 +80,7 @@ def _skip_content(reason: str, coverage: float | None = None) -> ContentFit:
 
 
 def cold_start_report(
-    model: Recommender,
+    model: ShippedRecommender,
     train: sp.csr_matrix,
     hidden: sp.csr_matrix,
     cold: np.ndarray,
@@ -105,13 +110,15 @@ def cold_start_report(
 
     buyers = None if purchases is None else sp.csr_matrix(purchases.multiply(hidden > 0))
     pair_sets = {"buyers": buyers, "all_users": hidden}
-    train_users = np.diff(train.tocsc().indptr)
+    train_users = users_per_item(train)
     mapped = np.flatnonzero(cold | (train_users < config.content.warm_min_users))
     popularity = np.asarray(train.sum(axis=0)).ravel()
     report: dict[str, object] = {"cold_items": int(len(cold_ids)), "chosen": "newest"}
     for name, content in (("catalogue_only", catalogue_only), ("with_ugc", with_ugc)):
+        # The scorer's vectors are its CF factors on every warm (not `mapped`) item, the rows
+        # this map learns from; the mapped rows are replaced.
         vectors, _ = place_cold_items(
-            model.item_factors_,
+            model.item_vectors_,
             content,
             mapped,
             alpha=config.content.map_alpha,
@@ -134,45 +141,32 @@ def cold_start_report(
     return report
 
 
-def map_cold_items(
-    cf: Recommender,
-    content: ContentFit,
-    user_items: sp.csr_matrix,
-    config: TrainConfig,
-) -> tuple[ContentPlacer | None, np.ndarray, np.ndarray, dict[str, object]]:
-    """Fit the content -> factor map on warm items (weighted by log1p of their users) and give
-    items with fewer than `warm_min_users` users content-mapped vectors instead of CF factors.
+def content_map(
+    content: ContentFit, scorer: ShippedRecommender
+) -> tuple[ContentPlacer | None, dict[str, object]]:
+    """The content part of the bundle (encoder + the map the scorer fitted), and the manifest's
+    ``metrics.content``.
 
-    Without a content map (no usable text, or no warm item to learn it from) every item keeps
-    its CF factors. Returns (placer or None, item vectors, content-mapped mask, the manifest's
-    ``metrics.content``).
+    Without a content map (no usable text, or no item with the `warm_min_users` users the map
+    learns from) every item keeps its CF factors and the part is None.
     """
-    item_users = np.diff(user_items.tocsc().indptr)
-    cold = item_users < config.content.warm_min_users
-    factors = np.asarray(cf.item_factors_, dtype=np.float32)
-    if content.encoder is not None and not (~cold & (item_users > 0)).any():
+    if content.encoder is not None and scorer.factor_map_ is None:
         content = _skip_content(
-            f"no item has the {config.content.warm_min_users} users "
+            f"no item has the {scorer.config.content.warm_min_users} users "
             "(content.warm_min_users) the map learns from", content.text_coverage
         )
     coverage = None if content.text_coverage is None else round(content.text_coverage, 4)
-    if content.encoder is None or content.vectors is None:
-        metrics: dict[str, object] = {"map": "skipped", "reason": content.skipped,
-                                      "text_coverage": coverage, "mapped_items": 0}
-        return None, factors.copy(), np.zeros(len(cold), dtype=bool), metrics
-    vectors, fmap = place_cold_items(
-        factors,
-        content.vectors,
-        np.flatnonzero(cold),
-        alpha=config.content.map_alpha,
-        item_weight=np.log1p(item_users),
-    )
-    logger.info("content-mapped vectors for %d of %d items", int(cold.sum()), len(cold))
-    metrics = {
+    if content.encoder is None or scorer.factor_map_ is None:
+        return None, {"map": "skipped", "reason": content.skipped, "text_coverage": coverage,
+                      "mapped_items": 0}
+    fmap = scorer.factor_map_
+    logger.info("content-mapped vectors for %d of %d items", len(scorer.cold_items_),
+                scorer.n_items_)
+    metrics: dict[str, object] = {
         "map": "fitted",
         "text_coverage": coverage,
         "n_components": content.encoder.n_components_,
         "train_r2": round(fmap.train_r2_, 4),
-        "mapped_items": int(cold.sum()),
+        "mapped_items": int(len(scorer.cold_items_)),
     }
-    return ContentPlacer(content.encoder, fmap), vectors, cold, metrics
+    return ContentPlacer(content.encoder, fmap), metrics

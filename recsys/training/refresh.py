@@ -2,8 +2,10 @@
 
 A refresh (1) re-ingests the data directory with the delta's rows appended, so every new row is
 validated, quarantined and counted like any other; (2) gives new items vectors through the
-bundle's content map and appends them to the item index; (3) rebuilds the candidate lists from
-the refreshed log; (4) writes a child bundle that rewrites only what changed. The data directory
+bundle's content map and appends them to the scorer's item vectors and the item index;
+(3) rebuilds the item catalogue and the candidate lists from the refreshed data; (4) writes a
+child bundle that rewrites only the item-side parts (`recsys.bundle.parts`, named by
+`recsys.bundle.layout`). The data directory
 is swapped only after the bundle is committed, so a failed run changes neither.
 
 Ingest assigns dense indices in accepted-row order; the base rows come first in the combined
@@ -21,20 +23,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from recsys.bundle import layout
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import data_fingerprint
+from recsys.bundle.parts import (
+    Circles,
+    ContentMap,
+    IdMaps,
+    Indexes,
+    ItemCatalogue,
+    Scorer,
+    UserHistory,
+)
 from recsys.bundle.registry import ModelRegistry
 from recsys.bundle.writer import BundleWriter
 from recsys.candidate_lists import CandidateLists
-from recsys.circles import CircleCatalogue
 from recsys.content.documents import item_documents
-from recsys.content.placer import ContentPlacer
 from recsys.datastore import DataDir, replace_dir
 from recsys.errors import BundleError, UnusableFileError
 from recsys.features.interactions import load_interaction_log
@@ -42,8 +50,9 @@ from recsys.idmap import IdMap
 from recsys.index.vector_index import VectorIndex
 from recsys.ingest import ingest
 from recsys.ingest.column_map import ColumnMap
+from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
 from recsys.training import steps
-from recsys.training.config import TrainConfig
 from recsys.training.refresh_source import build_combined_source, from_delta, remap_quarantine
 
 logger = logging.getLogger(__name__)
@@ -92,76 +101,80 @@ def check_prefix(old: IdMap | pa.Array, new: IdMap | pa.Array, what: str) -> Non
 
 @dataclass
 class RefreshedItems:
-    """The item-side artefacts a refresh rewrites; everything user-side stays the parent's."""
+    """The item-side parts a refresh rewrites; everything user-side stays the parent's."""
 
     items: IdMap
-    item_meta: pd.DataFrame
-    item_vectors: np.ndarray  # (n_items, n_factors) float32
+    catalogue: ItemCatalogue
+    scorer: Scorer  # the parent's scorer over the grown item vectors
     item_index: VectorIndex
     lists: CandidateLists
-    n_users: int  # rows of the bundle's user_items (users the bundle knows)
+    n_users: int  # users the bundle knows
 
 
 def refresh_items(
     parent: Bundle, data: DataDir, config: TrainConfig, *, n_posts_before: int
 ) -> tuple[RefreshedItems, dict[str, int]]:
-    """The parent's item artefacts extended to the items of the refreshed `data`.
+    """The parent's item parts extended to the items of the refreshed `data`.
 
-    Reads only item-side files of the bundle (user factors, placement and the user-item
-    matrix of 10M users are never loaded). New items get content-mapped vectors appended to
-    `item_vectors` and the item index. Cold (content-mapped) items named by new posts are
-    re-mapped when the index is exact, where rebuilding it is a copy; an approximate index
-    keeps their old vectors until the retrain.
+    Reads only item-side parts of the bundle (user factors, placement and the user-item
+    matrix of 10M users stay memory-mapped and untouched). New items get content-mapped
+    vectors appended to the scorer's item vectors and the item index. Cold (content-mapped)
+    items named by new posts are re-mapped when the index is exact, where rebuilding it is a
+    copy; an approximate index keeps their old vectors until the retrain.
     """
     root = parent.root
     users, items = IdMap.load(data.idmap_path("users")), IdMap.load(data.idmap_path("items"))
-    old_items = IdMap.load(root / "idmap" / "items.parquet")
+    old_items = IdMaps.load_items(root)
     check_prefix(old_items, items, "items")
-    bundle_users = pq.read_table(root / "idmap" / "users.parquet").column(0).combine_chunks()
+    bundle_users = IdMaps.user_ids(root)
     check_prefix(bundle_users, pa.array(users.ids, pa.string()), "users")
     n_old, n_items = len(old_items), len(items)
-    catalogue = CircleCatalogue.from_table(pq.read_table(root / "circles.parquet"))
-    meta = steps.item_metadata(data, items, catalogue)
+    circles = Circles.load_catalogue(root)
+    catalogue = ItemCatalogue.from_data(data, items, circles)
     # A bundle trained on items without usable text has no content map: new items then get
     # zero vectors (no CF score) and reach feeds through the candidate lists until a retrain.
-    content = ContentPlacer.load(root / "content") if (root / "content").is_dir() else None
-    vectors = np.load(root / "item_vectors.npy").astype(np.float32, copy=False)
+    content = ContentMap.load_optional(root)
+    scorer = Scorer.load(root, mmap=True).model
+    vectors = np.array(scorer.item_vectors_, dtype=np.float32)  # a writable copy
     if n_items > n_old:
         if content is None:
             new_vectors = np.zeros((n_items - n_old, vectors.shape[1]), np.float32)
         else:
             docs = item_documents(data, IdMap(items.ids[n_old:]))
-            new_vectors = content.item_vectors(docs).astype(np.float32)
+            new_vectors = content.placer.item_vectors(docs).astype(np.float32)
         vectors = np.concatenate([vectors, new_vectors])
-    # Distinct training users per item = non-zeros per column of the bundle's user_items.
-    indices = np.load(root / "user_items" / "indices.npy", mmap_mode="r")
-    item_users = np.bincount(indices, minlength=n_old)
+    item_users = users_per_item(UserHistory.load(root, mmap=True).interacted)
     grown = _cold_items_with_new_posts(
         data, items, n_old, item_users < config.content.warm_min_users, n_posts_before
     ) if content is not None else np.empty(0, dtype=np.int64)
-    item_index = VectorIndex.load(root / "index" / "items")
+    item_index = Indexes.load_items(root)
     remapped = 0
     if len(grown) and item_index.kind == "flat":
         docs = item_documents(data, IdMap(items.ids[grown]))
-        vectors[grown] = content.item_vectors(docs)
+        vectors[grown] = content.placer.item_vectors(docs)  # type: ignore[union-attr]
         remapped = len(grown)
         item_index = VectorIndex(item_index.config).build(vectors)
     else:
         if len(grown):
             logger.info("%d cold items got posts; old vectors kept (approximate index)", len(grown))
         item_index.add(vectors[n_old:])
+    new = np.arange(n_old, n_items) if content is not None else np.empty(0, np.int64)
+    mapped = np.concatenate([new, grown[:remapped]])
     log = load_interaction_log(data, users, items, config.interactions)
-    lists = steps.candidate_lists(log, meta, len(catalogue), config)
-    was_listed = pq.read_table(root / "items_meta.parquet", columns=["listed"]).column(0)
-    still = meta["listed"].to_numpy(dtype=bool)[:n_old]
+    lists = steps.candidate_lists(log, catalogue, len(circles), config)
+    was_listed = np.asarray(ItemCatalogue.load(root).listed)
+    still = np.asarray(catalogue.listed)[:n_old]
     counts = {
         "new_items": n_items - n_old,
         "remapped_cold_items": remapped,
-        "delisted_items": int((was_listed.to_numpy(zero_copy_only=False) & ~still).sum()),
+        "delisted_items": int((was_listed & ~still).sum()),
         "new_users_not_placed": len(users) - len(bundle_users),
         "events_used": int(len(log)),
     }
-    refreshed = RefreshedItems(items, meta, vectors, item_index, lists, len(bundle_users))
+    refreshed = RefreshedItems(
+        items, catalogue, Scorer(scorer.with_item_vectors(vectors, mapped)), item_index, lists,
+        len(bundle_users),
+    )
     return refreshed, counts
 
 
@@ -190,26 +203,23 @@ def write_child_bundle(
     events_used: int,
     step_timings: dict[str, float],
 ) -> Path:
-    """Commit the refreshed items as a child of `parent`, rewriting only the changed files.
+    """Commit the refreshed items as a child of `parent`, rewriting only the item-side parts.
 
-    Users, CF factors, placement and the user index stay the parent's copies; user_items gets
-    empty columns for the new items, which only changes its shape file.
+    Users, user factors, placement, the user index and the social graph stay the parent's
+    copies; the history matrices get empty columns for the new items, which only changes
+    their shape files.
     """
     with BundleWriter(models_dir, parent=parent) as writer:
         root = writer.root
-        refreshed.items.save(root / "idmap" / "items.parquet")
-        pq.write_table(
-            pa.Table.from_pandas(refreshed.item_meta, preserve_index=False),
-            root / "items_meta.parquet",
-        )
-        shape = np.asarray([refreshed.n_users, len(refreshed.items)], dtype=np.int64)
-        writer.write_array("user_items/shape", shape)
-        writer.write_array("item_vectors", refreshed.item_vectors)
-        writer.remove("lists")
-        for key, array in refreshed.lists.to_arrays().items():
-            writer.write_array(f"lists/{key}", array)
-        writer.remove("index/items")
-        refreshed.item_index.save(writer.path("index/items"))
+        IdMaps.save_items(refreshed.items, root)
+        writer.remove(layout.CATALOGUE)
+        refreshed.catalogue.save(root)
+        UserHistory.save_widened(root, refreshed.n_users, len(refreshed.items))
+        refreshed.scorer.save_item_side(root)
+        writer.remove(layout.LISTS)
+        refreshed.lists.save(root)
+        writer.remove(layout.ITEM_INDEX)
+        Indexes.save_items(refreshed.item_index, root)
         row_counts = {
             **parent.manifest.row_counts,
             "items": len(refreshed.items),

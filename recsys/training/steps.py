@@ -1,6 +1,6 @@
 """The training steps as small functions over arrays and a data directory.
 
-`pipelines/train.py` composes them in order; each returns what the next needs plus the metrics
+`recsys.training.run` composes them in order; each returns what the next needs plus the metrics
 it measured, so the manifest can record them. The content steps (item documents, encoder,
 content -> factor map, cold-start report) are in `content_steps.py`.
 """
@@ -15,55 +15,40 @@ import pandas as pd
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from recsys.bundle.parts.catalogue import ItemCatalogue
 from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
 from recsys.content.cold_start import choose_cold_items
 from recsys.content.encoder import NoUsableTextError
-from recsys.datastore import DataDir
 from recsys.errors import ContractError
-from recsys.evaluation.circle_metrics import placement_report
-from recsys.evaluation.metrics import ndcg_at_k, recall_at_k
 from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
 from recsys.index.vector_index import VectorIndex
+from recsys.item_stats import users_per_item
+from recsys.metrics.circles import placement_report
+from recsys.metrics.ranking import ndcg_at_k, recall_at_k
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
 from recsys.placement.labels import InsufficientLabelsError, ugc_labels
 from recsys.placement.placer import CirclePlacer
-from recsys.recommenders.base import Recommender
-from recsys.recommenders.itemknn import ItemKNNRecommender
-from recsys.recommenders.registry import RECOMMENDERS
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
+from recsys.recommenders.shipped import ShippedRecommender
+from recsys.runtime.exclusion import ExclusionRule
 from recsys.training.content_steps import ItemTexts, cold_start_report
 
 logger = logging.getLogger(__name__)
 
 
-def item_metadata(data: DataDir, items: IdMap, catalogue: CircleCatalogue) -> pd.DataFrame:
-    """Per-item facts the feed needs, in item-index order, with each item's circle index."""
-    table = data.read_table(
-        "items", ["item_id", "title", "category", "is_group_buy", "status", "created_ts"]
-    ).to_pandas()
-    table = table.set_index("item_id").reindex(items.ids).reset_index(names="item_id")
-    circle_of = {cat: catalogue.index_of(c) for cat, c in catalogue.category_to_circle().items()}
-    table["circle_idx"] = table["category"].map(circle_of).fillna(-1).astype(np.int32)
-    table["listed"] = table["status"].eq("listed")
-    unmapped = int((table["circle_idx"] < 0).sum())
-    if unmapped:
-        logger.info("%d of %d items have a category that seeds no circle", unmapped, len(table))
-    return table.drop(columns=["status"])
-
-
 def candidate_lists(
-    log: pd.DataFrame, item_meta: pd.DataFrame, n_circles: int, config: TrainConfig
+    log: pd.DataFrame, items: ItemCatalogue, n_circles: int, config: TrainConfig
 ) -> CandidateLists:
-    """Popular / trending / group-buy lists per circle from the log and item metadata
+    """Popular / trending / group-buy lists per circle from the log and the item catalogue
     (shared by training and the catalogue refresh)."""
     return build_candidate_lists(
         log,
-        n_items=len(item_meta),
-        item_circle=item_meta["circle_idx"].to_numpy(),
-        is_group_buy=item_meta["is_group_buy"].to_numpy(),
-        is_listed=item_meta["listed"].to_numpy(),
+        n_items=len(items),
+        item_circle=np.asarray(items.circle_idx),
+        is_group_buy=np.asarray(items.is_group_buy),
+        is_listed=np.asarray(items.listed),
         n_circles=n_circles,
         head_share=config.lists.head_share,
         per_circle=config.lists.per_circle,
@@ -71,48 +56,44 @@ def candidate_lists(
     )
 
 
-def fit_cf(user_items: sp.csr_matrix, config: TrainConfig) -> Recommender:
-    model = RECOMMENDERS[config.cf.model](**config.cf.model_kwargs(config.seed))
-    return model.fit(user_items)
-
-
-def fit_item_neighbours(user_items: sp.csr_matrix, config: TrainConfig) -> sp.csr_matrix | None:
-    """The item-item neighbours the feed blends with CF scores, or None when
-    ``item_knn.weight`` is 0. (n_items, n_items) float32 CSR, at most k non-zeros per row."""
-    if config.item_knn.weight == 0:
-        return None
-    model = ItemKNNRecommender(**config.item_knn.model_kwargs()).fit(user_items)
-    return model.similarity_
+def fit_scorer(
+    user_items: sp.csr_matrix, content: np.ndarray | None, config: TrainConfig
+) -> ShippedRecommender:
+    """The shipped scorer on the confidence matrix: the recipe's CF, content-mapped vectors for
+    under-observed items, item-item neighbours when ``item_knn.weight > 0``."""
+    return ShippedRecommender(config=config, content=content).fit(user_items)
 
 
 def validation_fit(
     user_items: sp.csr_matrix,
     texts: ItemTexts,
-    item_category: np.ndarray,
-    item_created: np.ndarray,
+    content: np.ndarray | None,
+    items: ItemCatalogue,
     config: TrainConfig,
     purchases: sp.csr_matrix | None = None,
-    *,
-    with_content: bool = True,
 ) -> dict[str, object]:
-    """One extra CF fit with held-out data, measuring what the final model cannot measure on itself.
+    """One extra fit of the shipped scorer with held-out data, measuring what the final model
+    cannot measure on itself.
 
     Hides (a) a per-user random share of interactions (`holdout_fraction`) for quick accuracy
-    figures the promotion guard compares, and (b) every interaction of the newest share of items
+    figures the promotion guard compares, ranked as the runtime ranks (same scorer, same
+    `ExclusionRule`), and (b) every interaction of the newest share of items
     (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
-    (b) is left out when the content map is skipped (`with_content` False).
+    (b) is left out when the content map is skipped (`content` None).
     """
+    item_category = items.category_codes()
+    item_created = np.asarray(items.created_ts)
     rng = np.random.default_rng(config.seed)
     n_items = user_items.shape[1]
     metrics: dict[str, object] = {}
     coo = user_items.tocoo()
     hide_cells = rng.random(coo.nnz) < config.holdout_fraction
     cold = np.zeros(n_items, dtype=bool)
-    if config.content.evaluate_cold_start and with_content:
+    if config.content.evaluate_cold_start and content is not None:
         try:
             cold[
                 choose_cold_items(
-                    np.diff(user_items.tocsc().indptr),
+                    users_per_item(user_items),
                     item_created,
                     share=config.content.cold_item_share,
                     min_users=2,
@@ -124,7 +105,7 @@ def validation_fit(
     cold_cells = cold[coo.col]
     keep = ~hide_cells & ~cold_cells
     train = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
-    model = fit_cf(train, config)
+    model = fit_scorer(train, content, config)
 
     if config.holdout_fraction > 0:
         test_mask = hide_cells & ~cold_cells
@@ -135,7 +116,12 @@ def validation_fit(
         users = np.flatnonzero(np.diff(test.indptr) > 0)
         if len(users) > config.holdout_max_users:
             users = np.sort(rng.choice(users, config.holdout_max_users, replace=False))
-        ids, _ = model.recommend(users, train[users], k=10, exclude_items=np.flatnonzero(cold))
+        # Training purchases are inside `train`; the full purchase record would leak held-out
+        # cells, so the rule gets none.
+        ids, _ = ExclusionRule().recommend(
+            model, users, train[users], 10, unlisted=np.flatnonzero(~np.asarray(items.listed)),
+            exclude_items=np.flatnonzero(cold),
+        )
         metrics["holdout"] = {
             "ndcg@10": float(ndcg_at_k(ids, test[users], 10)),
             "recall@10": float(recall_at_k(ids, test[users], 10)),

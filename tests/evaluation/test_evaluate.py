@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.evaluation import evaluate as ev
-from recsys.evaluation import metrics as m
+from recsys.item_stats import users_per_item
+from recsys.metrics import ranking as m
 from recsys.recommenders.ease import EASERecommender
 from recsys.recommenders.popularity import PopularityRecommender
 
@@ -75,7 +76,7 @@ def test_compare_models_and_errors() -> None:
     comp = ev.compare_models(models, train, test, ks=(5,))
     assert set(comp.metrics) == {"popularity", "ease"}
     assert comp.exposure["ease"].sum() == 5 * comp.metrics["ease"]["n_users"]
-    np.testing.assert_array_equal(comp.item_popularity, ev.users_per_item(train))
+    np.testing.assert_array_equal(comp.item_popularity, users_per_item(train))
     with pytest.raises(ValueError, match="same shape"):
         ev.evaluate_model(models["ease"], train, test[:10])
     with pytest.raises(ValueError, match="no user has a test item"):
@@ -99,7 +100,7 @@ def test_long_tail_head_is_made_of_interactions_not_users() -> None:
     # head by events: items 0, 1 (44 of 53 >= 80%); by users: items 1, 2, 3 (12 of 14)
     assert by_events.metrics["popularity"]["long_tail_share@2"] == pytest.approx(6 / 12)
     assert by_users.metrics["popularity"]["long_tail_share@2"] == pytest.approx(8 / 12)
-    np.testing.assert_array_equal(by_users.item_interactions, ev.users_per_item(train))
+    np.testing.assert_array_equal(by_users.item_interactions, users_per_item(train))
     # novelty keeps counting users (a probability): the same either way
     assert by_events.metrics["popularity"]["novelty@2"] == pytest.approx(
         by_users.metrics["popularity"]["novelty@2"])

@@ -28,7 +28,7 @@ from recsys.evaluation.harness import (
 )
 from recsys.evaluation.splits import LOG_COLUMNS
 from recsys.idmap import IdMap
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WORDS = ("lipstick serum makeup", "phone charger cable")

@@ -88,9 +88,9 @@ def test_ingest_import_and_synth_never_replace_a_file(paths) -> None:
     src = paths["root"] / "src"
     fails_in_one_line(["ingest", paths["missing"], "--out", src], "source folder not found")
     fails_in_one_line(["ingest", paths["empty"], "--out", src, "--map", paths["typo"]],
-                      "unknown key 'cff'")
+                      "[cff]: not a contract table")
     fails_in_one_line(["synth", "--out", paths["file"], "--users", "20", "--no-progress"],
-                      "is a file, not a folder; refusing to replace it")
+                      "exists and is not a folder; expected a folder")
     assert paths["file"].read_text() == "someone else's file\n"
     assert [p.name for p in paths["root"].iterdir() if p.name.startswith(".")] == []
     fails_in_one_line(["synth", "--out", src, "--config", paths["typo"]], "unknown key 'cff'")
@@ -110,6 +110,7 @@ def test_models_commands_with_bad_folders_and_configs(paths) -> None:
 
 
 def test_demo_with_a_file_for_its_work_folder(paths) -> None:
-    fails_in_one_line(["demo", "--workdir", paths["file"], "--users", "20", "--items", "10"],
-                      str(paths["file"]))
+    # --models-dir too: the demo records what it creates there, never in the project's models/.
+    fails_in_one_line(["demo", "--workdir", paths["file"], "--models-dir", paths["root"] / "m",
+                       "--users", "20", "--items", "10"], str(paths["file"]))
     assert paths["file"].read_text() == "someone else's file\n"

@@ -14,7 +14,7 @@ import pipelines
 from pipelines.cli import app
 from recsys.bundle import Bundle, BundleWriter
 from recsys.config import load_config
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 from tests.evaluation.test_harness import FAST, make_data_dir
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ import pytest
 import pipelines
 from recsys.config import load_config
 from recsys.errors import ConfigError
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 
 TUNED = Path(pipelines.__file__).resolve().parent / "configs" / "tuned"
 BASELINES = sorted(TUNED.glob("*.baselines.toml"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.evaluation.circle_metrics import placement_report
+from recsys.metrics.circles import placement_report
 from recsys.placement import (
     CirclePlacer,
     HistoryFrequencyBaseline,

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.errors import BundleError, NotFittedError, RecsysError
-from recsys.evaluation.circle_metrics import macro_f1, ndcg_over_circles
+from recsys.metrics.circles import macro_f1, ndcg_over_circles
 from recsys.placement import (
     CirclePlacer,
     HistoryFrequencyBaseline,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.errors import NotFittedError
+from recsys.errors import NotFittedError, UnknownItemError
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.registry import RECOMMENDERS
 
@@ -25,16 +25,22 @@ PARAMS: dict[str, dict] = {
     "bpr": {"factors": 8, "learning_rate": 0.05, "iterations": 100},
     "itemknn": {"k": 20, "num_threads": 1},
     "ease": {"l2": 1.0},
+    "shipped": {"config": {"cf": {"factors": 2, "regularization": 0.01, "iterations": 10}}},
 }
 # Extra cases: case name -> (registered model, its settings).
 VARIANTS: dict[str, tuple[str, dict]] = {
     "itemknn-rp3beta": ("itemknn", {"k": 20, "similarity": "rp3beta", "rp3_alpha": 0.8,
                                     "rp3_beta": 0.3}),
+    "shipped-blend": ("shipped", {"config": {
+        "cf": {"factors": 2, "regularization": 0.01, "iterations": 10},
+        "item_knn": {"weight": 0.5, "k": 20}}}),
 }
 CASES: dict[str, tuple[str, dict]] = {
     **{name: (name, PARAMS.get(name, {})) for name in RECOMMENDERS}, **VARIANTS}
 # Models whose ranking ignores the user (they cannot separate the groups by design).
 NON_PERSONALISED: set[str] = {"popularity"}
+# Models without a notion of item similarity (`similar_items` raises NotImplementedError).
+NO_ITEM_SIMILARITY: set[str] = {"popularity"}
 
 N_USERS, N_ITEMS = 40, 20  # two groups of 20 users, two groups of 10 items
 
@@ -169,3 +175,40 @@ def test_wrong_shapes_raise(fitted, user_items):
         model.recommend(all_users()[:3], user_items[:2])
     with pytest.raises(ValueError, match="columns"):
         model.recommend(all_users()[:2], user_items[:2, :-1])
+
+
+def test_excluded_cells_never_reach_their_user_only(fitted, user_items):
+    _, model = fitted
+    users = all_users()[:4]
+    # Exclude every item for user 0 and item 0..9 for user 1; users 2 and 3 are untouched.
+    cells = np.zeros((4, N_ITEMS), np.float32)
+    cells[0, :] = 1
+    cells[1, :10] = 1
+    rows = user_items[users]
+    ids, _ = model.recommend(users, rows, k=N_ITEMS, exclude_cells=sp.csr_matrix(cells))
+    assert (ids[0] == -1).all()
+    assert not np.isin(ids[1], np.arange(10)).any()
+    plain, _ = model.recommend(users[2:], rows[2:], k=N_ITEMS)
+    np.testing.assert_array_equal(ids[2:], plain)
+    with pytest.raises(ValueError, match="exclude_cells"):
+        model.recommend(users, rows, k=3, exclude_cells=sp.csr_matrix(cells[:2]))
+
+
+def test_similar_items_stay_in_the_items_group_and_never_name_the_item(fitted):
+    name, model = fitted
+    items = np.arange(N_ITEMS)
+    if CASES[name][0] in NO_ITEM_SIMILARITY:
+        with pytest.raises(NotImplementedError):
+            model.similar_items(items[:1], k=3)
+        return
+    ids, scores = model.similar_items(items, k=3)
+    assert ids.shape == scores.shape == (N_ITEMS, 3)
+    assert ids.dtype == np.int64 and scores.dtype == np.float32
+    assert (np.diff(scores, axis=1) <= 0).all()
+    assert not (ids == items[:, None]).any(), "an item is never similar to itself"
+    assert (group_of_item(ids) == group_of_item(items)[:, None]).mean() > 0.9
+    excluded = np.array([1, 2, 11])
+    ids, _ = model.similar_items(items, k=N_ITEMS, exclude_items=excluded)
+    assert not np.isin(ids, excluded).any()
+    with pytest.raises(UnknownItemError):
+        model.similar_items([N_ITEMS], k=3)

@@ -13,18 +13,20 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.train import run_training
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.manifest import data_fingerprint
+from recsys.bundle.parts import BundleParts
 from recsys.bundle.registry import ModelRegistry
 from recsys.datastore import DataDir
 from recsys.errors import BundleError, UnusableFileError
 from recsys.idmap import IdMap
 from recsys.ingest import ingest
+from recsys.item_stats import users_per_item
+from recsys.recipe import TrainConfig
+from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.artifacts import TrainedModel
-from recsys.training.config import TrainConfig
 from recsys.training.refresh import check_prefix, refresh_catalogue
+from recsys.training.run import run_training
 
 DAY = "2024-12-31"
 
@@ -113,8 +115,8 @@ def _group_buy_delta(env: dict[str, Path], users: list[str]) -> list[str]:
 def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     registry = ModelRegistry(env["models"])
     parent = registry.current_bundle()
-    before = TrainedModel.load(parent.root, mmap=False)
-    new = _group_buy_delta(env, before.users.ids[:3].tolist())
+    before = BundleParts.load(parent.root, mmap=False)
+    new = _group_buy_delta(env, before.ids.users.ids[:3].tolist())
 
     summary = refresh_catalogue(env["data"], env["delta"], env["models"])
 
@@ -122,7 +124,7 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     Bundle.open(parent.root, verify=True)  # the parent is untouched
     child = registry.current_bundle(verify=True)
     assert child.manifest.parent_version == parent.version
-    assert child.manifest.row_counts["items"] == len(before.items) + 3
+    assert child.manifest.row_counts["items"] == len(before.ids.items) + 3
     assert child.manifest.metrics["refresh"]["new_items"] == 3
     assert child.manifest.metrics["refresh"]["new_posts"] == 3
     assert child.manifest.metrics["holdout"] == parent.manifest.metrics["holdout"]
@@ -131,39 +133,52 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     assert summary.new_items == 3 and summary.new_users_not_placed == 0
     assert summary.quarantined == {}
 
-    model = TrainedModel.load(child.root)
-    idx = model.items.to_index(new)
-    assert (idx == np.arange(len(before.items), len(before.items) + 3)).all()
-    vectors = np.asarray(model.item_vectors)
-    assert vectors.shape == (len(before.items) + 3, before.item_vectors.shape[1])
+    model = BundleParts.load(child.root)
+    n_before, n_after = len(before.ids.items), len(model.ids.items)
+    idx = model.ids.items.to_index(new)
+    assert (idx == np.arange(n_before, n_before + 3)).all()
+    old_vectors = before.scorer.model.item_vectors_
+    vectors = np.asarray(model.scorer.model.item_vectors_)
+    assert vectors.shape == (n_before + 3, old_vectors.shape[1])
+    assert model.scorer.model.n_items_ == n_after
+    assert set(idx.tolist()) <= set(model.scorer.model.cold_items_.tolist())
     assert np.isfinite(vectors[idx]).all() and np.abs(vectors[idx]).sum() > 0
-    np.testing.assert_array_equal(vectors[: len(before.items)], before.item_vectors)
-    assert model.item_index.ntotal == len(model.items)
-    ids, scores = model.item_index.search(vectors[idx], k=model.item_index.ntotal)
+    np.testing.assert_array_equal(vectors[:n_before], old_vectors)
+    # the user side is the parent's, byte for byte
+    np.testing.assert_array_equal(model.scorer.model.user_factors_,
+                                  before.scorer.model.user_factors_)
+    item_index = model.indexes.items
+    assert item_index.ntotal == n_after
+    ids, scores = item_index.search(vectors[idx], k=item_index.ntotal)
     for row, item in enumerate(idx):
         hit = np.flatnonzero(ids[row] == item)
         assert len(hit) == 1
         assert scores[row, hit[0]] == pytest.approx(vectors[item] @ vectors[item], rel=1e-4)
-    assert model.user_items.shape == (len(before.users), len(model.items))
-    assert model.user_items.nnz == before.user_items.nnz
-    circle = int(model.item_meta["circle_idx"].iloc[idx[0]])
+    for matrix in ("interacted", "purchased"):
+        got, was = getattr(model.history, matrix), getattr(before.history, matrix)
+        assert got.shape == (len(before.ids.users), n_after)
+        assert got.nnz == was.nnz
+    circle = int(model.catalogue.circle_idx[idx[0]])
     assert circle >= 0
     group_buy_items, _ = model.lists.group_buy.get(circle)
     assert set(group_buy_items.tolist()) & set(idx.tolist())
-    assert len(model.lists.item_popularity) == len(model.items)
+    assert len(model.lists.item_popularity) == n_after
     assert model.lists.item_popularity[idx].min() > 0
-    top, _ = model.top_items(np.arange(5), k=10)
-    assert top.shape == (5, 10)
+    runtime = RuntimeModel.load(child.root)
+    warm = np.flatnonzero(np.diff(model.history.interacted.indptr) > 0)[:5]
+    for u in model.ids.users.ids[warm]:
+        assert len(runtime.recommend(u, 10).items) == 10
+    assert runtime.similar_items(new[0], 3).items  # a new item has neighbours at once
     # The data directory holds the new rows too, under the same ids.
     data = DataDir(env["data"])
-    assert len(IdMap.load(data.idmap_path("items"))) == len(model.items)
+    assert len(IdMap.load(data.idmap_path("items"))) == n_after
     assert not list(env["data"].parent.glob(".data.refresh-*"))
 
 
 def test_bad_rows_are_quarantined_and_delistings_applied(env) -> None:
     parent = ModelRegistry(env["models"]).current_bundle()
-    before = TrainedModel.load(parent.root, mmap=False)
-    listed = before.item_meta.loc[before.item_meta["listed"], "item_id"].iloc[0]
+    before = BundleParts.load(parent.root, mmap=False)
+    listed = before.ids.items.ids[np.flatnonzero(before.catalogue.listed)[0]]
     _items(
         [
             {"item_id": "ok_1"},
@@ -180,20 +195,20 @@ def test_bad_rows_are_quarantined_and_delistings_applied(env) -> None:
     quarantine = pq.read_table(DataDir(env["data"]).quarantine_path("items")).to_pandas()
     bad = quarantine[quarantine["item_id"] == "bad_price"]
     assert bad[["_file", "_row", "_field"]].values.tolist() == [["delta/items.csv", 3, "price"]]
-    model = TrainedModel.load(ModelRegistry(env["models"]).current_bundle().root)
-    meta = model.item_meta.set_index("item_id")
-    assert not meta.loc[listed, "listed"]
-    assert meta.loc["ok_1", "listed"]
-    ids, _ = model.top_items(np.arange(len(model.users)), k=20)
-    assert model.items.to_index([listed])[0] not in ids
+    model = RuntimeModel.load(ModelRegistry(env["models"]).current_bundle().root)
+    is_listed = model.parts.catalogue.listed
+    assert not is_listed[model.parts.ids.items.to_index([listed])[0]]
+    assert is_listed[model.parts.ids.items.to_index(["ok_1"])[0]]
+    for user in model.parts.ids.users.ids:
+        assert listed not in {i.item_id for i in model.recommend(user, 20).items}
     items = DataDir(env["data"]).read_table("items").to_pandas().set_index("item_id")
     assert items.loc[listed, "status"] == "delisted"
 
 
 def test_new_and_unknown_users_are_reported(env) -> None:
     parent = ModelRegistry(env["models"]).current_bundle()
-    model = TrainedModel.load(parent.root, mmap=False)
-    item = model.items.ids[0]
+    model = BundleParts.load(parent.root, mmap=False)
+    item = model.ids.items.ids[0]
     _items([{"item_id": "solo_1", "is_group_buy": "false"}]).to_csv(
         env["delta"] / "items.csv", index=False
     )
@@ -223,23 +238,23 @@ def test_new_and_unknown_users_are_reported(env) -> None:
     assert quarantine.loc[quarantine["event_id"] == "e_unknown", "_field"].tolist() == ["user_id"]
     child = ModelRegistry(env["models"]).current_bundle()
     assert child.manifest.metrics["refresh"]["new_users_not_placed"] == 1
-    assert child.manifest.row_counts["users"] == len(model.users)
+    assert child.manifest.row_counts["users"] == len(model.ids.users)
 
 
 def test_cold_item_with_new_posts_is_remapped(env) -> None:
     parent = ModelRegistry(env["models"]).current_bundle()
-    before = TrainedModel.load(parent.root, mmap=False)
-    item_users = np.diff(before.user_items.tocsc().indptr)
+    before = BundleParts.load(parent.root, mmap=False)
+    item_users = users_per_item(before.history.interacted)
     cold = np.flatnonzero(item_users < TrainConfig().content.warm_min_users)
     assert len(cold), "the sample should have cold items"
     item = int(cold[0])
-    author = before.users.ids[0]
+    author = before.ids.users.ids[0]
     pd.DataFrame(
         {
             "post_id": ["p_cold_1", "p_cold_2"],
             "author_id": [author, author],
             "circle_id": ["snacks", "snacks"],
-            "item_id": [before.items.ids[item]] * 2,
+            "item_id": [before.ids.items.ids[item]] * 2,
             "created_ts": [f"{DAY}T09:00:00Z"] * 2,
             "text": ["spicy noodles late night snack", "crispy chips and spicy noodles"],
             "deleted": ["false", "false"],
@@ -250,11 +265,13 @@ def test_cold_item_with_new_posts_is_remapped(env) -> None:
 
     assert summary.new_items == 0 and summary.new_posts == 2
     assert summary.remapped_cold_items == 1
-    model = TrainedModel.load(ModelRegistry(env["models"]).current_bundle().root)
-    changed = np.flatnonzero(np.any(model.item_vectors != before.item_vectors, axis=1))
+    model = BundleParts.load(ModelRegistry(env["models"]).current_bundle().root)
+    vectors, was = model.scorer.model.item_vectors_, before.scorer.model.item_vectors_
+    changed = np.flatnonzero(np.any(vectors != was, axis=1))
     assert changed.tolist() == [item]
-    ids, _ = model.item_index.search(model.item_vectors[[item]], k=model.item_index.ntotal)
-    scores = model.item_vectors @ model.item_vectors[item]
+    index = model.indexes.items
+    ids, _ = index.search(vectors[[item]], k=index.ntotal)
+    scores = vectors @ vectors[item]
     assert ids[0, 0] == int(np.argmax(scores))  # the index holds the re-mapped vector
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from recsys.content.cold_start import choose_cold_items
 from recsys.index.vector_index import IndexConfig
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
 from recsys.training.steps import build_indexes
 
 

@@ -15,15 +15,16 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.train import run_training
+from recsys.bundle.parts import BundleParts
 from recsys.bundle.registry import ModelRegistry
 from recsys.circles import Circle, CircleCatalogue
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
 from recsys.ingest import ingest
-from recsys.training.artifacts import TrainedModel
-from recsys.training.config import TrainConfig
+from recsys.recipe import TrainConfig
+from recsys.runtime import RuntimeModel
 from recsys.training.refresh import refresh_catalogue
+from recsys.training.run import run_training
 from tests.evaluation.test_harness import FAST, _table, make_data_dir
 
 runner = CliRunner()
@@ -87,11 +88,13 @@ def test_items_without_usable_text_skip_the_content_map(place_data: Path, tmp_pa
     assert manifest["row_counts"]["cold_items"] == 0
     assert "cold_start" not in manifest["metrics"]
     assert not (path / "content").exists()
-    model = TrainedModel.load(path)
-    assert model.content is None
-    np.testing.assert_allclose(model.item_vectors, model.cf.item_factors_, atol=1e-6)
-    ids, _ = model.top_items(np.arange(3), k=5)
-    assert (ids >= 0).all()
+    parts = BundleParts.load(path)
+    assert parts.content is None
+    assert len(parts.scorer.model.cold_items_) == 0  # every item kept its CF factors
+    runtime = RuntimeModel.load(path)
+    warm = parts.ids.users.ids[np.flatnonzero(np.diff(parts.history.interacted.indptr))[:3]]
+    for user in warm:
+        assert len(runtime.recommend(str(user), 5).items) == 5
 
     # A refresh adds items all the same: no content map, so no CF vector until the retrain.
     ModelRegistry(models).promote(path.name)
@@ -104,9 +107,11 @@ def test_items_without_usable_text_skip_the_content_map(place_data: Path, tmp_pa
     data = tmp_path / "data"
     _copy(place_data, data)
     summary = refresh_catalogue(data, delta, models)
-    child = TrainedModel.load(models / summary.version)
+    child = BundleParts.load(models / summary.version)
+    vectors = child.scorer.model.item_vectors_
     assert summary.new_items == 1 and child.content is None
-    assert child.item_vectors.shape[0] == 41 and not child.item_vectors[-1].any()
+    assert vectors.shape[0] == 41 and not vectors[-1].any()
+    assert 40 not in child.scorer.model.cold_items_  # a zero vector is not content-mapped
 
 
 def test_a_lower_coverage_threshold_fits_the_map(place_data: Path, tmp_path: Path) -> None:
@@ -119,7 +124,7 @@ def test_a_lower_coverage_threshold_fits_the_map(place_data: Path, tmp_path: Pat
     assert content["map"] == "fitted" and content["text_coverage"] == 0.25
     assert content["n_components"] == FAST.content.n_components and content["mapped_items"] > 0
     assert -1.0 <= content["train_r2"] <= 1.0
-    assert TrainedModel.load(path).content is not None
+    assert BundleParts.load(path).content is not None
 
 
 def _copy(src: Path, dst: Path) -> None:

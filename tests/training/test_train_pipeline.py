@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.train import run_training
 from recsys.bundle.bundle import Bundle
+from recsys.bundle.parts import BundleParts
 from recsys.config import load_config
 from recsys.errors import BundleError, RecsysError
 from recsys.ingest import ingest
+from recsys.recipe import TrainConfig
+from recsys.runtime import ExclusionRule, RuntimeModel
 from recsys.synth import SynthConfig, generate
-from recsys.training.artifacts import TrainedModel
-from recsys.training.config import TrainConfig
+from recsys.training.run import run_training
 
 DEFAULT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / "default.toml"
 
@@ -77,41 +78,52 @@ def test_bundle_has_manifest_metrics_and_loads(two_bundles) -> None:
     assert placement["method"] == "learned with friends"
     assert "no_ugc" in placement["model"]["subsets"]
     Bundle.open(path)  # checksums verify
-    model = TrainedModel.load(path)
-    assert model.affinities.shape == (len(model.users), len(model.catalogue))
-    assert model.members.any(axis=1).all(), "every user gets at least one circle"
-    ids, _ = model.top_items(np.arange(5), k=10)
+    parts = BundleParts.load(path)
+    circles = parts.circles
+    assert circles.affinities.shape == (len(parts.ids.users), len(circles.catalogue))
+    assert circles.members.any(axis=1).all(), "every user gets at least one circle"
+    history = parts.history.interacted
+    ids, _ = _top_items(parts, np.arange(5))
     assert (ids >= 0).all()
-    seen = model.user_items[:5].toarray() > 0
+    seen = history[:5].toarray() > 0
     assert not np.take_along_axis(seen, ids, axis=1).any(), "seen items are filtered"
 
 
+def _top_items(parts: BundleParts, users: np.ndarray, k: int = 10):
+    return ExclusionRule().recommend(
+        parts.scorer.model, users, parts.history.interacted[users], k,
+        purchased=parts.history.purchased[users],
+        unlisted=np.flatnonzero(~np.asarray(parts.catalogue.listed)),
+    )
+
+
 def test_same_data_config_seed_gives_the_same_bundle(two_bundles) -> None:
-    a, b = (TrainedModel.load(p) for p in two_bundles)
-    assert a.items.ids.tolist() == b.items.ids.tolist()
-    assert a.users.ids.tolist() == b.users.ids.tolist()
+    a, b = (BundleParts.load(p) for p in two_bundles)
+    assert a.ids.items.ids.tolist() == b.ids.items.ids.tolist()
+    assert a.ids.users.ids.tolist() == b.ids.users.ids.tolist()
     for name, arr in a.lists.to_arrays().items():
         np.testing.assert_array_equal(arr, b.lists.to_arrays()[name], err_msg=name)
-    np.testing.assert_allclose(a.user_factors, b.user_factors, atol=1e-4)
-    np.testing.assert_allclose(a.item_vectors, b.item_vectors, atol=1e-4)
-    users = np.arange(len(a.users))
-    ids_a, _ = a.top_items(users, 10)
-    ids_b, _ = b.top_items(users, 10)
+    sa, sb = a.scorer.model, b.scorer.model
+    np.testing.assert_allclose(sa.user_factors_, sb.user_factors_, atol=1e-4)
+    np.testing.assert_allclose(sa.item_vectors_, sb.item_vectors_, atol=1e-4)
+    users = np.arange(len(a.ids.users))
+    ids_a, _ = _top_items(a, users)
+    ids_b, _ = _top_items(b, users)
     assert (ids_a == ids_b).all(axis=1).mean() >= 0.99
 
 
 def test_corrupt_bundle_is_detected(two_bundles, tmp_path) -> None:
     copy = tmp_path / two_bundles[0].name
     shutil.copytree(two_bundles[0], copy)
-    target = copy / "item_vectors.npy"
+    target = copy / "scorer" / "item_vectors_.npy"
     raw = bytearray(target.read_bytes())
     raw[-1] ^= 0xFF
     target.write_bytes(bytes(raw))
-    with pytest.raises(BundleError, match="item_vectors.npy"):
+    with pytest.raises(BundleError, match="item_vectors_.npy"):
         Bundle.open(copy)
-    with pytest.raises(BundleError, match="item_vectors.npy"):
-        TrainedModel.load(copy)  # loading verifies by default, not only Bundle.open
-    TrainedModel.load(copy, verify=False)  # the explicit opt-out for verified hot paths
+    with pytest.raises(BundleError, match="item_vectors_.npy"):
+        RuntimeModel.load(copy)  # loading verifies by default, not only Bundle.open
+    RuntimeModel.load(copy, verify=False)  # the explicit opt-out for verified hot paths
 
 
 def test_failed_run_leaves_no_bundle(sample, tmp_path) -> None:
@@ -129,13 +141,13 @@ def test_failed_run_leaves_no_bundle(sample, tmp_path) -> None:
 def test_a_crash_while_writing_leaves_no_bundle(sample, tmp_path, monkeypatch) -> None:
     _, data = sample
     models = tmp_path / "models"
-    real_save = TrainedModel.save
+    real_save = BundleParts.save
 
-    def save_then_crash(self: TrainedModel, root: Path) -> None:
+    def save_then_crash(self: BundleParts, root: Path) -> None:
         real_save(self, root)
         raise OSError("disk full")
 
-    monkeypatch.setattr(TrainedModel, "save", save_then_crash)
+    monkeypatch.setattr(BundleParts, "save", save_then_crash)
     with pytest.raises(OSError, match="disk full"):
         run_training(data, TrainConfig(), models_dir=models)
     assert [p.name for p in models.iterdir()] == []
@@ -152,8 +164,8 @@ def test_data_without_posts_falls_back_to_history_placement(sample, tmp_path) ->
     placement = json.loads((path / "manifest.json").read_text())["metrics"]["placement"]
     assert placement["method"] == "history_frequency"
     assert "labelled users" in placement["fallback_reason"]
-    model = TrainedModel.load(path)
-    assert model.placer is None
-    assert model.members.any(axis=1).all()
-    active = np.diff(model.user_items.indptr) > 0
-    np.testing.assert_allclose(model.affinities[active].sum(axis=1), 1.0, rtol=1e-5)
+    parts = BundleParts.load(path)
+    assert parts.circles.placer is None
+    assert parts.circles.members.any(axis=1).all()
+    active = np.diff(parts.history.interacted.indptr) > 0
+    np.testing.assert_allclose(parts.circles.affinities[active].sum(axis=1), 1.0, rtol=1e-5)

@@ -1,16 +1,21 @@
-"""The training recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+"""The recipe as one typed config; `pipelines/configs/default.toml` documents every key.
+
+Training fits it, evaluation measures and tunes it, the shipped scorer carries it: a neutral
+module, so neither training nor evaluation imports the other for it.
 
 Precedence: command-line overrides > the TOML file > the defaults below. Unknown keys fail.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field
 
 from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
+from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
 from recsys.index.vector_index import IndexConfig
 
@@ -139,3 +144,16 @@ class TrainConfig(FrozenConfig):
     holdout_max_users: int = Field(
         20_000, gt=0, description="score the holdout for at most this many users (a sample)"
     )
+
+
+def with_cf_params(config: TrainConfig, params: Mapping[str, Any]) -> TrainConfig:
+    """`config` updated by `params`: plain keys go to `[cf]`, "section.key" to that section
+    (validated, unknown keys fail)."""
+    data = config.model_dump(mode="json")
+    for key, value in params.items():
+        section, _, name = key.rpartition(".")
+        section = section or "cf"
+        if not isinstance(data.get(section), dict):
+            raise ConfigError(f"unknown config section {section!r} in tuned key {key!r}")
+        data[section] = {**data[section], name: value}
+    return TrainConfig.model_validate(data)

@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from recsys.errors import InvalidInputError
+
 # Cells handled per chunk by the chunked metrics (about 32 MB of float64 per temporary).
 _CHUNK_CELLS = 1 << 22
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
     if a.ndim != 2 or a.shape != b.shape:
-        raise ValueError(
+        raise InvalidInputError(
             f"{names[0]} and {names[1]} must be 2-d arrays of the same shape (n_users, n_circles); "
             f"got {a.shape} and {b.shape}"
         )
@@ -121,7 +123,7 @@ def expected_calibration_error(proba: np.ndarray, truth: np.ndarray, n_bins: int
     """
     _check_pair(proba, truth, ("proba", "truth"))
     if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1; got {n_bins}")
+        raise InvalidInputError(f"n_bins must be >= 1; got {n_bins}")
     if proba.size == 0:
         return float("nan")
     count = np.zeros(n_bins, np.int64)
@@ -160,7 +162,7 @@ def ndcg_over_circles(
     n_users, n_circles = affinity.shape
     k = n_circles if k is None else min(int(k), n_circles)
     if k < 1:
-        raise ValueError(f"k must be >= 1; got {k}")
+        raise InvalidInputError(f"k must be >= 1; got {k}")
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     total, counted = 0.0, 0
     columns = np.arange(n_circles)
@@ -213,12 +215,14 @@ def placement_report(
     _check_pair(proba, truth_members, ("proba", "truth_members"))
     _check_pair(truth_weights, truth_members, ("truth_weights", "truth_members"))
     if len(circle_ids) != pred.shape[1]:
-        raise ValueError(f"{len(circle_ids)} circle ids for {pred.shape[1]} circle columns")
+        raise InvalidInputError(f"{len(circle_ids)} circle ids for {pred.shape[1]} circle columns")
     masks: dict[str, np.ndarray | None] = {"all": None}
     for name, mask in (subset_masks or {}).items():
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (pred.shape[0],):
-            raise ValueError(f"subset {name!r}: mask shape {mask.shape} != ({pred.shape[0]},)")
+            raise InvalidInputError(
+                f"subset {name!r}: mask shape {mask.shape} != ({pred.shape[0]},)"
+            )
         masks[name] = mask
     subsets: dict[str, Any] = {}
     for name, mask in masks.items():

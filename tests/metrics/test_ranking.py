@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.evaluation import metrics as m
+from recsys.item_stats import head_mask
+from recsys.metrics import ranking as m
 
 
 def _rel(rows: list[list[int]], n_items: int) -> sp.csr_matrix:
@@ -113,15 +114,13 @@ def test_exposure_coverage_gini() -> None:
     assert m.gini_exposure(np.array([3, 1, 2])) == pytest.approx(2 / 9)
 
 
-def test_head_items_and_long_tail_share() -> None:
+def test_long_tail_share_over_the_one_head_definition() -> None:
     pop = np.array([1, 8, 1, 0])  # item 1 alone makes 80%
-    np.testing.assert_array_equal(m.head_items(pop), [False, True, False, False])
+    np.testing.assert_array_equal(head_mask(pop), [False, True, False, False])
     pop2 = np.array([5, 3, 2])  # 50% < 80% -> need items 0 and 1 (80%)
-    np.testing.assert_array_equal(m.head_items(pop2), [True, True, False])
+    np.testing.assert_array_equal(head_mask(pop2), [True, True, False])
     exposure = np.array([2, 1, 1, 0])
-    assert m.long_tail_share(exposure, m.head_items(pop)) == pytest.approx(3 / 4)
-    with pytest.raises(ValueError, match="head_share"):
-        m.head_items(pop, head_share=0.0)
+    assert m.long_tail_share(exposure, head_mask(pop)) == pytest.approx(3 / 4)
 
 
 def test_novelty_is_mean_self_information() -> None:

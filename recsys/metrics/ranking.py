@@ -6,7 +6,7 @@ comparable with full-ranking papers and 5-20x lower than sampled-negative ones.
 Inputs are ``recommended`` (n_users, K) int64, best first, -1 padded, and ``relevant``: a
 (n_users, n_items) sparse matrix whose nonzeros are the relevant items of each row (or a dense
 boolean array of that shape). Users with no relevant item carry no signal for accuracy and are
-excluded from the means; a batch where nobody has a relevant item raises ``ValueError``.
+excluded from the means; a batch where nobody has a relevant item raises ``InvalidInputError``.
 
 Recall@K is hits / min(K, |relevant|), as in the EASE and Mult-VAE papers, so a perfect list
 scores 1 even when a user has more relevant items than K. A list that repeats an id earns a
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
+from recsys.errors import InvalidInputError
 
 ACCURACY_METRICS = ("recall", "ndcg", "map", "hit_rate", "mrr")
 
@@ -51,11 +53,13 @@ def relevance_hits(
     """
     recommended = np.asarray(recommended, dtype=np.int64)
     if recommended.ndim != 2:
-        raise ValueError(f"recommended must be 2-D (n_users, K); got shape {recommended.shape}")
+        raise InvalidInputError(
+            f"recommended must be 2-D (n_users, K); got shape {recommended.shape}"
+        )
     rel = _as_csr(relevant)
     n_users, n_items = rel.shape
     if recommended.shape[0] != n_users:
-        raise ValueError(
+        raise InvalidInputError(
             f"recommended has {recommended.shape[0]} rows but relevant has {n_users} users"
         )
     n_relevant = np.diff(rel.indptr).astype(np.int64)
@@ -98,7 +102,7 @@ def accuracy_per_user(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[
     dict metric name -> (n_users,) float64 in [0, 1]; NaN for users with no relevant item.
     """
     if k <= 0 or k > hits.shape[1]:
-        raise ValueError(f"k must be in 1..{hits.shape[1]} (the list length); got {k}")
+        raise InvalidInputError(f"k must be in 1..{hits.shape[1]} (the list length); got {k}")
     h = hits[:, :k].astype(np.float64)
     denom = np.minimum(n_relevant, k).astype(np.float64)
     has_rel = denom > 0
@@ -127,7 +131,7 @@ def _mean_over_users(
     k = hits.shape[1] if k is None else k
     values = accuracy_per_user(hits, n_relevant, k)[name]
     if not np.any(n_relevant > 0):
-        raise ValueError("no user has a relevant item; the metric is undefined")
+        raise InvalidInputError("no user has a relevant item; the metric is undefined")
     return float(np.nanmean(values))
 
 
@@ -170,35 +174,6 @@ def catalog_coverage(exposure: np.ndarray) -> float:
     """Share of the catalogue recommended at least once; in [0, 1]."""
     exposure = np.asarray(exposure)
     return float(np.count_nonzero(exposure) / len(exposure)) if len(exposure) else 0.0
-
-
-def head_items(item_popularity: np.ndarray, head_share: float = 0.8) -> np.ndarray:
-    """Mask of the most popular items that together make `head_share` of interactions.
-
-    The head is the smallest prefix of items sorted by popularity (ties: lower index first)
-    whose cumulative count reaches `head_share` of the total; everything else is the long tail.
-
-    Parameters
-    ----------
-    item_popularity : (n_items,) training interactions (or users) per item.
-    head_share : in (0, 1].
-
-    Returns
-    -------
-    (n_items,) bool, True for head items.
-    """
-    if not 0.0 < head_share <= 1.0:
-        raise ValueError(f"head_share must be in (0, 1]; got {head_share}")
-    pop = np.asarray(item_popularity, dtype=np.float64)
-    mask = np.zeros(len(pop), dtype=bool)
-    total = pop.sum()
-    if total <= 0:
-        return mask
-    order = np.argsort(-pop, kind="stable")
-    cum = np.cumsum(pop[order]) / total
-    n_head = int(np.searchsorted(cum, head_share - 1e-12)) + 1
-    mask[order[:n_head]] = True
-    return mask
 
 
 def long_tail_share(exposure: np.ndarray, head_mask: np.ndarray) -> float:

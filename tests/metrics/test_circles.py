@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from recsys.evaluation import circle_metrics as cm
-from recsys.evaluation.circle_metrics import (
+from recsys.metrics import circles as cm
+from recsys.metrics.circles import (
     brier_score,
     expected_calibration_error,
     macro_f1,

@@ -1,0 +1,93 @@
+"""The runtime model's typed parts: each one job, each saved and loaded through the layout.
+
+Training builds every part and saves them into a bundle folder (`BundleParts.save`); the
+runtime (`recsys.runtime.RuntimeModel`) loads them memory-mapped; `recsys refresh` rewrites the
+item-side parts. `recsys.bundle.layout` names their files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from recsys.bundle.parts.catalogue import ItemCatalogue
+from recsys.bundle.parts.circles import Circles
+from recsys.bundle.parts.content import ContentMap
+from recsys.bundle.parts.history import UserHistory
+from recsys.bundle.parts.ids import IdMaps
+from recsys.bundle.parts.indexes import Indexes
+from recsys.bundle.parts.scorer import Scorer
+from recsys.bundle.parts.social import SocialGraph
+from recsys.candidate_lists import CandidateLists
+from recsys.errors import BundleError
+
+__all__ = [
+    "BundleParts",
+    "CandidateLists",
+    "Circles",
+    "ContentMap",
+    "IdMaps",
+    "Indexes",
+    "ItemCatalogue",
+    "Scorer",
+    "SocialGraph",
+    "UserHistory",
+]
+
+
+@dataclass(frozen=True)
+class BundleParts:
+    """Every part of a trained bundle: a composition, not a model of its own."""
+
+    ids: IdMaps
+    scorer: Scorer
+    #: None when the items had no usable text (`metrics.content` says why).
+    content: ContentMap | None
+    circles: Circles
+    lists: CandidateLists
+    indexes: Indexes
+    catalogue: ItemCatalogue
+    history: UserHistory
+    social: SocialGraph
+
+    def __post_init__(self) -> None:
+        n_users, n_items = len(self.ids.users), len(self.ids.items)
+        sizes = {
+            "scorer users": self.scorer.model.n_users_,
+            "scorer items": self.scorer.model.n_items_,
+            "circle rows": self.circles.affinities.shape[0],
+            "catalogue items": len(self.catalogue),
+            "history users": self.history.shape[0],
+            "history items": self.history.shape[1],
+            "social users": len(self.social.share_opt_out),
+            "list items": len(self.lists.item_popularity),
+        }
+        expected = {k: (n_users if "users" in k or "rows" in k else n_items) for k in sizes}
+        wrong = {k: v for k, v in sizes.items() if v != expected[k]}
+        if wrong:
+            raise BundleError(
+                f"bundle parts disagree with the id maps ({n_users} users, {n_items} items): "
+                f"{wrong}"
+            )
+
+    def save(self, root: str | Path) -> None:
+        """Write every part below `root` (a bundle's temp folder)."""
+        for f in fields(self):
+            part = getattr(self, f.name)
+            if part is not None:
+                part.save(root)
+
+    @classmethod
+    def load(cls, root: str | Path, *, mmap: bool = True) -> BundleParts:
+        """Read every part; large arrays stay memory-mapped read-only with `mmap`."""
+        return cls(
+            ids=IdMaps.load(root),
+            scorer=Scorer.load(root, mmap=mmap),
+            content=ContentMap.load_optional(root),
+            circles=Circles.load(root, mmap=mmap),
+            lists=CandidateLists.load(root, mmap=mmap),
+            indexes=Indexes.load(root, mmap=mmap),
+            catalogue=ItemCatalogue.load(root, mmap=mmap),
+            history=UserHistory.load(root, mmap=mmap),
+            social=SocialGraph.load(root, mmap=mmap),
+        )

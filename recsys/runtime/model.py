@@ -1,0 +1,205 @@
+"""The runtime model: a loaded bundle that answers feeds, similar items and circles.
+
+Every call reads shared, read-only state (memory-mapped arrays, a fitted scorer) and allocates
+its own results, so one loaded model serves many threads at once. Who gets which source is
+`recsys.runtime.policy`; what is never shown is `recsys.runtime.exclusion`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from recsys.bundle.bundle import Bundle
+from recsys.bundle.layout import csr_row
+from recsys.bundle.parts import BundleParts
+from recsys.circles import CircleCatalogue
+from recsys.errors import BundleError, ContractError, UnknownItemError, UnknownUserError
+from recsys.runtime.answers import (
+    CircleAffinity,
+    PolicyStep,
+    Recommendations,
+    ScoredItem,
+    SimilarItems,
+    UserCircles,
+)
+from recsys.runtime.exclusion import ExclusionRule
+from recsys.runtime.policy import RuntimePolicy, choose_step, circle_chain, global_chain
+from recsys.runtime.reasons import ReasonCode, reason
+
+logger = logging.getLogger(__name__)
+
+#: History items compared with each scored item to name the closest (`similar_to`): the
+#: user's heaviest ones, so a long history costs a bounded (k x this) product.
+MAX_HISTORY_FOR_REASONS = 256
+
+
+class RuntimeModel:
+    """A bundle's parts plus the policy; construct with `RuntimeModel.load`."""
+
+    def __init__(self, parts: BundleParts, version: str, policy: RuntimePolicy | None = None):
+        self.parts = parts
+        self.version = version
+        self.policy = policy or RuntimePolicy()
+        self.exclusion = ExclusionRule(exclude_interacted=self.policy.exclude_interacted)
+        listed = np.asarray(parts.catalogue.listed, dtype=bool)
+        self._listed = listed
+        self._unlisted = np.flatnonzero(~listed)
+        # pandas builds an index's hash table on first lookup; build both here, before any
+        # thread shares the model, so no two requests race to build them.
+        parts.ids.users.to_index([""])
+        parts.ids.items.to_index([""])
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, policy: RuntimePolicy | None = None, verify: bool = True
+    ) -> RuntimeModel:
+        """Open a bundle folder, checking it first (unless `verify` is False), and load its
+        parts memory-mapped. Raises BundleError for a corrupt, partial or incompatible bundle."""
+        bundle = Bundle.open(path, verify=verify)
+        try:
+            parts = BundleParts.load(bundle.root, mmap=True)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise BundleError(f"{bundle.root}: cannot load the bundle's parts: {exc}") from exc
+        logger.info(
+            "runtime model %s: %d users, %d items", bundle.version, len(parts.ids.users),
+            len(parts.ids.items),
+        )
+        return cls(parts, bundle.version, policy)
+
+    @property
+    def catalogue(self) -> CircleCatalogue:
+        """The circle catalogue the bundle was trained with."""
+        return self.parts.circles.catalogue
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def _user(self, user_id: str) -> int:
+        """Dense index of a user id, -1 when the bundle does not know it."""
+        return int(self.parts.ids.users.to_index([user_id])[0])
+
+    def _item(self, item_id: str) -> int:
+        idx = int(self.parts.ids.items.to_index([item_id])[0])
+        if idx < 0:
+            raise UnknownItemError(f"item {item_id!r} is not in model {self.version}")
+        return idx
+
+    @staticmethod
+    def _check_limit(limit: int) -> None:
+        if not isinstance(limit, int | np.integer) or limit < 1:
+            raise ContractError(f"limit must be a positive integer; got {limit!r}")
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def recommend(self, user_id: str, limit: int) -> Recommendations:
+        """Up to `limit` items for `user_id`, by the policy (`recsys.runtime.policy`)."""
+        self._check_limit(limit)
+        u = self._user(user_id)
+        if u < 0 and self.policy.unknown_user == "not_found":
+            raise UnknownUserError(f"user {user_id!r} is not in model {self.version}")
+        history = self.parts.history
+        interacted = csr_row(history.interacted, u) if u >= 0 else np.empty(0, np.int64)
+        purchased = csr_row(history.purchased, u) if u >= 0 else np.empty(0, np.int64)
+        circles = self._placed_circles(u) if u >= 0 else np.empty(0, np.int64)
+        step = choose_step(known=u >= 0, has_history=len(interacted) > 0, placed=len(circles) > 0)
+
+        def keep(candidates: np.ndarray) -> np.ndarray:
+            return self.exclusion.keep(
+                candidates, listed=self._listed, interacted=interacted, purchased=purchased
+            )
+
+        if step is PolicyStep.SCORER:
+            items = self._scored(u, limit)
+        elif step is PolicyStep.CIRCLE_CHAIN:
+            affinity = np.asarray(self.parts.circles.affinities[u])
+            items = self._answer(*circle_chain(
+                circles, affinity, self.catalogue.ids, self.parts.lists, keep, limit
+            ))
+        else:
+            items = self._answer(*global_chain(self.parts.lists, keep, limit))
+        return Recommendations(user_id, self.version, items, step)
+
+    def similar_items(self, item_id: str, limit: int) -> SimilarItems:
+        """Up to `limit` listed items closest to `item_id` by the scorer's item vectors."""
+        self._check_limit(limit)
+        idx = self._item(item_id)
+        ids, scores = self.parts.scorer.model.similar_items(
+            [idx], limit, exclude_items=self._unlisted
+        )
+        why = (reason(ReasonCode.SIMILAR_TO, item_id),)
+        found = ids[0] >= 0
+        names = self.parts.ids.items.to_ids(ids[0][found])
+        items = [
+            ScoredItem(str(n), float(s), why) for n, s in zip(names, scores[0][found], strict=True)
+        ]
+        return SimilarItems(item_id, self.version, items)
+
+    def user_circles(self, user_id: str) -> UserCircles:
+        """Every circle with the user's affinity and membership, highest affinity first."""
+        u = self._user(user_id)
+        if u < 0:
+            raise UnknownUserError(f"user {user_id!r} is not in model {self.version}")
+        affinity = np.asarray(self.parts.circles.affinities[u], dtype=np.float64)
+        member = np.asarray(self.parts.circles.members[u], dtype=bool)
+        order = np.lexsort((np.arange(len(affinity)), -affinity))
+        ids = self.catalogue.ids
+        circles = [CircleAffinity(ids[c], float(affinity[c]), bool(member[c])) for c in order]
+        return UserCircles(user_id, self.version, circles)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _placed_circles(self, u: int) -> np.ndarray:
+        """The user's member circles, highest affinity first (ties: catalogue order)."""
+        member = np.flatnonzero(np.asarray(self.parts.circles.members[u], dtype=bool))
+        affinity = np.asarray(self.parts.circles.affinities[u])[member]
+        return member[np.lexsort((member, -affinity))]
+
+    def _scored(self, u: int, limit: int) -> list[ScoredItem]:
+        history = self.parts.history
+        users = np.array([u], dtype=np.int64)
+        ids, scores = self.exclusion.recommend(
+            self.parts.scorer.model,
+            users,
+            history.interacted[users],
+            limit,
+            purchased=history.purchased[users],
+            unlisted=self._unlisted,
+        )
+        found = ids[0] >= 0
+        items, scores = ids[0][found], scores[0][found]
+        closest = self._closest_history_items(u, items)
+        names = self.parts.ids.items.to_ids(items)
+        return [
+            ScoredItem(str(n), float(s), (reason(ReasonCode.SIMILAR_TO, str(c)),))
+            for n, s, c in zip(names, scores, closest, strict=True)
+        ]
+
+    def _closest_history_items(self, u: int, items: np.ndarray) -> np.ndarray:
+        """For each item, the id of the user's history item with the most similar vector."""
+        interacted = self.parts.history.interacted
+        lo, hi = interacted.indptr[u], interacted.indptr[u + 1]
+        history = np.asarray(interacted.indices[lo:hi], dtype=np.int64)
+        weight = np.asarray(interacted.data[lo:hi])
+        if len(history) > MAX_HISTORY_FOR_REASONS:
+            history = history[np.argsort(-weight, kind="stable")[:MAX_HISTORY_FOR_REASONS]]
+        vectors = self.parts.scorer.model.item_vectors_
+        a = _unit(np.asarray(vectors[items], dtype=np.float32))
+        b = _unit(np.asarray(vectors[history], dtype=np.float32))
+        best = history[np.argmax(a @ b.T, axis=1)] if len(items) else history[:0]
+        return self.parts.ids.items.to_ids(best)
+
+    def _answer(
+        self, items: np.ndarray, scores: np.ndarray, reasons: list[str]
+    ) -> list[ScoredItem]:
+        names = self.parts.ids.items.to_ids(items)
+        return [
+            ScoredItem(str(n), float(s), (r,))
+            for n, s, r in zip(names, scores, reasons, strict=True)
+        ]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)

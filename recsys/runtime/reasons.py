@@ -1,0 +1,59 @@
+"""Why an item is in an answer, as short machine-readable strings: ``code`` or ``code:arg``.
+
+The code says which source put the item there, the argument names what it came from (an item
+id for `similar_to`, a circle id for the circle lists). One enum for every source; later
+sources add their codes here. Everything after the first ``:`` is the argument, so ids may
+contain colons.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from recsys.errors import ContractError
+
+
+class ReasonCode(StrEnum):
+    #: The scorer ranked it; the argument is the user's history item closest to it.
+    SIMILAR_TO = "similar_to"
+    #: Among the most popular items of a circle the user is placed in (argument: circle id).
+    POPULAR_IN_CIRCLE = "popular_in_circle"
+    #: Rising in a circle the user is placed in (argument: circle id).
+    TRENDING_IN_CIRCLE = "trending_in_circle"
+    #: Among the most popular items of the whole catalogue.
+    POPULAR = "popular"
+    #: Rising in the whole catalogue.
+    TRENDING = "trending"
+
+
+#: Codes that carry an argument, and what the argument names.
+ARGUMENTS: dict[ReasonCode, str] = {
+    ReasonCode.SIMILAR_TO: "item_id",
+    ReasonCode.POPULAR_IN_CIRCLE: "circle_id",
+    ReasonCode.TRENDING_IN_CIRCLE: "circle_id",
+}
+
+
+def reason(code: ReasonCode, arg: str | None = None) -> str:
+    """Format one reason; a code that takes an argument must get one, others none."""
+    if (code in ARGUMENTS) != (arg is not None):
+        want = f"a {ARGUMENTS[code]}" if code in ARGUMENTS else "no argument"
+        raise ContractError(f"reason {code.value!r} takes {want}; got {arg!r}")
+    return code.value if arg is None else f"{code.value}:{arg}"
+
+
+def parse_reason(text: str) -> tuple[ReasonCode, str | None]:
+    """The code and argument of a formatted reason; ContractError if it is not one."""
+    head, sep, arg = text.partition(":")
+    try:
+        code = ReasonCode(head)
+    except ValueError:
+        known = [c.value for c in ReasonCode]
+        raise ContractError(f"unknown reason code {head!r} in {text!r}; known: {known}") from None
+    if (code in ARGUMENTS) != bool(sep and arg):
+        raise ContractError(f"malformed reason {text!r}: expected {reason_grammar(code)}")
+    return code, (arg if sep else None)
+
+
+def reason_grammar(code: ReasonCode) -> str:
+    return f"{code.value}:<{ARGUMENTS[code]}>" if code in ARGUMENTS else code.value

@@ -1,0 +1,135 @@
+"""The training composition: a data directory in, a committed bundle of typed parts out.
+
+Steps (each a library function, timed and logged, one progress bar over them): interactions
+(with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
+scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
+items) -> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
+atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
+`run_training`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from recsys.bundle.manifest import data_fingerprint
+from recsys.bundle.parts import (
+    BundleParts,
+    Circles,
+    ContentMap,
+    IdMaps,
+    Indexes,
+    ItemCatalogue,
+    Scorer,
+    SocialGraph,
+    UserHistory,
+)
+from recsys.bundle.writer import BundleWriter
+from recsys.circles import CircleCatalogue
+from recsys.datastore import DataDir
+from recsys.features.circle_engagement import user_circle_engagement
+from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
+from recsys.idmap import IdMap
+from recsys.recipe import TrainConfig
+from recsys.training import content_steps, steps
+from recsys.training.timing import StepTimer, peak_rss_mb
+
+logger = logging.getLogger("recsys.train")
+
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "indexes", "lists",
+               "bundle")  # fmt: skip
+
+
+def run_training(
+    data_dir: Path,
+    config: TrainConfig,
+    *,
+    truth_dir: Path | None = None,
+    models_dir: Path | None = None,
+) -> Path:
+    """Train every part from `data_dir` and write a new bundle; returns its folder."""
+    data = DataDir(data_dir).check_ingested()
+    timer = StepTimer(TRAIN_STEPS, desc="train")
+    users = IdMap.load(data.idmap_path("users"))
+    items = IdMap.load(data.idmap_path("items"))
+    catalogue = CircleCatalogue.from_table(data.read_table("circles"))
+    n_users, n_items = len(users), len(items)
+    logger.info(
+        "training on %s: %d users, %d items, %d circles", data_dir, n_users, n_items, len(catalogue)
+    )
+
+    with timer.step("interactions"):
+        log = load_interaction_log(data, users, items, config.interactions)
+        user_items = to_csr(
+            log, n_users, n_items, half_life_days=config.interactions.half_life_days
+        )
+        engagement = user_circle_engagement(data, users, catalogue)
+        item_catalogue = ItemCatalogue.from_data(data, items, catalogue)
+        purchases = purchase_matrix(data, users, items)
+        social = SocialGraph.from_data(data, users)
+    metrics: dict[str, object] = {}
+    with timer.step("content"):
+        texts = content_steps.item_texts(data, items)
+        content = content_steps.fit_content(texts.full, config)
+    with timer.step("cf"):
+        scorer = steps.fit_scorer(user_items, content.vectors, config)
+        content_placer, metrics["content"] = content_steps.content_map(content, scorer)
+    with timer.step("validation"):
+        # Without a content map the scorer ran without content, and so does its check.
+        vectors = content.vectors if content_placer is not None else None
+        metrics.update(
+            steps.validation_fit(user_items, texts, vectors, item_catalogue, config, purchases)
+        )
+        del texts, content, vectors
+    with timer.step("placement"):
+        truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
+        friends = social.friends if data.has_table("social_edges") else None
+        placer, affinities, members, metrics["placement"] = steps.place_users(
+            scorer.user_factors_, engagement, catalogue, config, truth, friends
+        )
+    with timer.step("indexes"):
+        item_index, user_index, metrics["index"] = steps.build_indexes(
+            scorer.item_vectors_, scorer.user_factors_, config
+        )
+    with timer.step("lists"):
+        lists = steps.candidate_lists(log, item_catalogue, len(catalogue), config)
+    parts = BundleParts(
+        ids=IdMaps(users, items),
+        scorer=Scorer(scorer),
+        content=None if content_placer is None else ContentMap(content_placer),
+        circles=Circles(catalogue, affinities, members, placer),
+        lists=lists,
+        indexes=Indexes(item_index, user_index),
+        catalogue=item_catalogue,
+        history=UserHistory(interacted=user_items, purchased=purchases),
+        social=social,
+    )
+    writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
+    with writer:
+        # Timed apart from the commit, so the manifest the commit writes includes it.
+        with timer.step("bundle"):
+            parts.save(writer.root)
+        path = writer.commit(
+            data_fingerprint=data_fingerprint(data.root),
+            config=config.model_dump(mode="json"),
+            row_counts={
+                "users": n_users,
+                "items": n_items,
+                "circles": len(catalogue),
+                "events_used": int(len(log)),
+                "user_item_pairs": int(user_items.nnz),
+                "cold_items": int(len(scorer.cold_items_)),
+                "friendships": int(social.friends.nnz // 2),
+            },
+            step_timings=timer.timings,
+            metrics={
+                **metrics,
+                "resources": {
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
+                    "peak_rss_mb_after_step": timer.peak_rss_mb,
+                },
+            },
+        )
+    logger.info("bundle written: %s", path)
+    return path
