@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,11 @@ def spark_session(
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+    if (master or "").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # Local executors run this interpreter (its packages: recsys, numpy ...), not
+        # whatever python3 is first on the PATH; a cluster sets PYSPARK_PYTHON itself.
+        # (Spark 4 reads the variable, not `spark.pyspark.python`, when it starts workers.)
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     for key, value in {**BASE_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
