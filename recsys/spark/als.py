@@ -16,30 +16,35 @@ The mapping (`mllib_params`, `mllib_ratings`):
   with alpha * r <= 1 (a decayed or post-attributed view under a small alpha) would get
   r' <= 0, which MLlib reads as "no preference"; it is kept at r' = `MIN_RATING` instead, a
   confidence just above 1 with preference 1, the nearest MLlib can express.
-- regularisation, on average: regParam = lambda / n_ref, exact for rows with n_ref positive
-  cells. n_ref is the geometric mean of the mean user count (nnz / users with a cell) and the
-  mean item count (nnz / items with a cell), one regParam serving both solves: rows busier than
-  n_ref are penalised more than under implicit, lighter rows less (MLlib's "ALS-WR" weighting
-  cannot be switched off). tests/spark/test_als.py measures the gap on tiny matrices: identical
-  scores (to solver tolerance) where every row has n_ref cells, and the measured difference
-  where counts vary; docs/spark.md records the numbers.
+- regularisation: MLlib's count-scaled penalty cannot be switched off, so regParam =
+  lambda / n_ref matches implicit exactly only for rows with n_ref positive cells. n_ref is the
+  mean item count (nnz / items with a cell): the item factors are penalised as implicit
+  penalises them on average. The user factors are then solved once more on the executors with
+  implicit's own flat-lambda normal equations (`solve_users`, the solve `ALSRecommender.fold_in`
+  takes), so the users' side follows implicit's convention exactly given those item factors.
+  tests/spark/test_als.py measures both on tiny matrices: identical scores (to solver
+  tolerance) where every row has n_ref cells, and the measured gap where counts vary;
+  docs/spark.md records the numbers.
 - factors -> rank, iterations -> maxIter, seed -> seed. MLlib's own initialisation differs
   from implicit's, so the factors are not the same numbers, only the same fit.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from recsys.recipe import CFConfig
+from recsys.recommenders.als import ALSRecommender
 
 #: The smallest rating handed to MLlib: a positive preference with confidence ~1.
 MIN_RATING = 1e-6
@@ -61,11 +66,11 @@ class MLlibParams:
         return asdict(self)
 
 
-def reference_count(nnz: int, users_with_cells: int, items_with_cells: int) -> float:
-    """n_ref: the geometric mean of the mean user and mean item counts of positive cells."""
-    if nnz == 0 or users_with_cells == 0 or items_with_cells == 0:
+def reference_count(nnz: int, items_with_cells: int) -> float:
+    """n_ref: the mean count of positive cells of the items that have one."""
+    if nnz == 0 or items_with_cells == 0:
         return 1.0
-    return math.sqrt((nnz / users_with_cells) * (nnz / items_with_cells))
+    return nnz / items_with_cells
 
 
 def mllib_params(cf: CFConfig, seed: int, n_ref: float) -> MLlibParams:
@@ -134,3 +139,33 @@ def factors_to_numpy(frame: DataFrame, n_rows: int, rank: int, work: Path) -> np
         values = table.column("features").combine_chunks().flatten().to_numpy()
         out[ids] = values.reshape(len(ids), rank)
     return out
+
+
+def solve_users(
+    pairs: DataFrame, item_factors: np.ndarray, cf: CFConfig, n_users: int, work: Path
+) -> np.ndarray:
+    """(n_users, f) user factors solved with implicit's flat-lambda normal equations, item
+    factors fixed: each executor task solves its users with `ALSRecommender.fold_in` (the
+    local engine's own solver); the item factors travel with the task."""
+    n_items, rank = item_factors.shape
+    rows = pairs.groupBy("user_idx").agg(
+        F.collect_list("item_idx").alias("items"), F.collect_list("weight").alias("weights")
+    )
+
+    def solve(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = ALSRecommender(factors=rank, regularization=cf.regularization, alpha=cf.alpha)
+        model.item_factors_ = item_factors
+        model.n_items_ = n_items
+        for batch in batches:
+            indptr = np.concatenate([[0], np.cumsum(batch["items"].map(len).to_numpy())])
+            cells = sp.csr_matrix(
+                (np.concatenate([*batch["weights"], np.empty(0)]).astype(np.float32),
+                 np.concatenate([*batch["items"], np.empty(0, np.int64)]).astype(np.int32),
+                 indptr),
+                shape=(len(batch), n_items),
+            )
+            cells.sum_duplicates()
+            yield pd.DataFrame({"id": batch["user_idx"], "features": list(model.fold_in(cells))})
+
+    solved = rows.mapInPandas(solve, "id int, features array<float>")
+    return factors_to_numpy(solved, n_users, rank, work)

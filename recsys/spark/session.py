@@ -3,6 +3,7 @@ session configured as every Spark step here expects (UTC, microsecond Parquet ti
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -25,9 +26,6 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.ui.showConsoleProgress": "false",
-    # The ordered writes and window functions here need no adaptive coalescing surprises in
-    # part order; the shuffle width comes from the caller's config.
-    "spark.sql.adaptive.coalescePartitions.enabled": "false",
     # No _SUCCESS file among the Parquet parts of a table.
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
 }
@@ -92,4 +90,5 @@ def spark_session(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one line per gateway call otherwise
     return session

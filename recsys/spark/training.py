@@ -22,10 +22,16 @@ from pyspark.sql import DataFrame, SparkSession
 from recsys.circles import CircleCatalogue
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
-from recsys.recipe import TrainConfig
+from recsys.recipe import CFConfig, TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.runtime.exclusion import ExclusionRule
-from recsys.spark.als import MLlibParams, factors_to_numpy, fit_mllib_als, mllib_params
+from recsys.spark.als import (
+    MLlibParams,
+    factors_to_numpy,
+    fit_mllib_als,
+    mllib_params,
+    solve_users,
+)
 from recsys.spark.als import reference_count as _reference_count
 from recsys.spark.interactions import aggregate
 from recsys.training.engine import Interactions
@@ -57,10 +63,14 @@ ON_DRIVER = {
 
 class MLlibCF:
     """An unfitted CF estimator for `ShippedRecommender(cf=...)`: `fit` trains MLlib's ALS on
-    a pairs frame on the cluster and brings back the factors."""
+    a pairs frame on the cluster, then solves the users with implicit's flat penalty
+    (`als.solve_users`), and brings back the factors."""
 
-    def __init__(self, pairs: DataFrame, params: MLlibParams, work: Path, blocks: int) -> None:
+    def __init__(
+        self, pairs: DataFrame, params: MLlibParams, cf: CFConfig, work: Path, blocks: int
+    ) -> None:
         self.pairs = pairs
+        self.cf = cf
         self.params = params
         self.work = work
         self.blocks = blocks
@@ -70,11 +80,11 @@ class MLlibCF:
         model = fit_mllib_als(
             self.pairs, self.params, self.work / "checkpoints", blocks=self.blocks
         )
-        self.user_factors_ = factors_to_numpy(
-            model.userFactors, n_users, self.params.rank, self.work / "user_factors"
-        )
         self.item_factors_ = factors_to_numpy(
             model.itemFactors, n_items, self.params.rank, self.work / "item_factors"
+        )
+        self.user_factors_ = solve_users(
+            self.pairs, self.item_factors_, self.cf, n_users, self.work / "user_factors"
         )
         return self
 
@@ -129,7 +139,7 @@ class SparkEngine:
             label = "validation"
         params = mllib_params(config.cf, config.seed, reference_count(user_items))
         self._params[label] = params.as_dict()
-        cf = MLlibCF(pairs, params, work, self.blocks)
+        cf = MLlibCF(pairs, params, config.cf, work, self.blocks)
         scorer = ShippedRecommender(config=config, content=content, cf=cf).fit(user_items)
         scorer.cf = None  # a fitted scorer needs no cluster handle (and must pickle)
         return scorer
@@ -203,7 +213,4 @@ class SparkEngine:
 def reference_count(user_items: sp.csr_matrix) -> float:
     """The `als.reference_count` of a confidence matrix."""
     positive = sp.csr_matrix(user_items > 0)
-    return _reference_count(
-        int(positive.nnz), int((positive.getnnz(axis=1) > 0).sum()),
-        int((positive.getnnz(axis=0) > 0).sum()),
-    )
+    return _reference_count(int(positive.nnz), int((positive.getnnz(axis=0) > 0).sum()))
