@@ -11,6 +11,8 @@ returned. `describe()` says so in the manifest.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 
 from recsys.circles import CircleCatalogue
-from recsys.datastore import DataDir
+from recsys.datastore import DataDir, temp_sibling
 from recsys.idmap import IdMap
 from recsys.recipe import CFConfig, TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
@@ -214,3 +216,15 @@ def reference_count(user_items: sp.csr_matrix) -> float:
     """The `als.reference_count` of a confidence matrix."""
     positive = sp.csr_matrix(user_items > 0)
     return _reference_count(int(positive.nnz), int((positive.getnnz(axis=0) > 0).sum()))
+
+
+@contextmanager
+def spark_engine(spark: SparkSession, data_dir: Path) -> Iterator[SparkEngine]:
+    """A `SparkEngine` whose scratch folder sits beside the data directory (a place the
+    cluster and the driver both reach) and is removed afterwards, even on failure."""
+    work = temp_sibling(Path(data_dir).resolve(), "work")
+    engine = SparkEngine(spark, work)
+    try:
+        yield engine
+    finally:
+        engine.close()
