@@ -49,6 +49,7 @@ from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.registry import recommender_class
 from recsys.recommenders.shipped import ShippedRecommender
+from recsys.training.engine import LocalEngine, TrainingEngine
 
 logger = logging.getLogger(__name__)
 
@@ -278,8 +279,12 @@ def run_evaluation(
     tune_shipped_recipe: bool = True,
     model_trials: Mapping[str, int] | None = None,
     with_cf_only: bool = False,
+    engine: TrainingEngine | None = None,
 ) -> EvaluationResult:
     """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test.
+
+    `engine` fits the shipped recipe on the train split (default: `LocalEngine`; the Spark
+    engine fits its CF with MLlib on the cluster); the baselines always fit here.
 
     `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
     whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
@@ -314,8 +319,7 @@ def run_evaluation(
         models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
-    shipped = ShippedRecommender(config=config, content=p.content)
-    models["shipped"] = shipped.fit(p.train, show_progress=False)
+    models["shipped"] = (engine or LocalEngine()).fit_scorer(p.train, p.content, config)
     seconds["shipped"] = time.perf_counter() - start
     if with_cf_only and p.content is not None:
         # Diagnostic: the recipe's CF alone (no content-mapped vectors, no item-kNN blend),
