@@ -27,6 +27,7 @@ import typer
 from pipelines.engine_opts import EngineOpt, MasterOpt, check_engine, start_spark
 from recsys.bundle.bundle import Bundle
 from recsys.config import load_config
+from recsys.engine.base import TrainingEngine
 from recsys.errors import ConfigError
 from recsys.evaluation.harness import (
     BASELINES,
@@ -42,7 +43,6 @@ from recsys.evaluation.harness import (
 from recsys.evaluation.report import write_report
 from recsys.evaluation.tuning import check_trials
 from recsys.recipe import TrainConfig
-from recsys.training.engine import TrainingEngine
 
 logger = logging.getLogger("recsys.evaluate")
 

@@ -30,6 +30,8 @@ from recsys.config import load_config
 from recsys.content.documents import item_documents
 from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
 from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
@@ -49,7 +51,6 @@ from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
 from recsys.recommenders.registry import recommender_class
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.training.engine import LocalEngine, TrainingEngine
 
 logger = logging.getLogger(__name__)
 

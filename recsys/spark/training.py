@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from recsys.circles import CircleCatalogue
 from recsys.datastore import DataDir, temp_sibling
+from recsys.engine.base import Interactions
 from recsys.idmap import IdMap
 from recsys.recipe import CFConfig, TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
@@ -36,7 +37,6 @@ from recsys.spark.als import (
 )
 from recsys.spark.als import reference_count as _reference_count
 from recsys.spark.interactions import aggregate
-from recsys.training.engine import Interactions
 
 #: Held-out users per scoring task.
 SCORING_BLOCK = 2_000

@@ -28,10 +28,11 @@ from recsys.bundle.parts import (
 from recsys.bundle.writer import BundleWriter
 from recsys.circles import CircleCatalogue
 from recsys.datastore import DataDir
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 from recsys.training import content_steps, steps
-from recsys.training.engine import LocalEngine, TrainingEngine
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")

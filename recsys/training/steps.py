@@ -20,6 +20,8 @@ from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
 from recsys.content.cold_start import choose_cold_items
 from recsys.content.encoder import NoUsableTextError
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.errors import ContractError
 from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
@@ -33,7 +35,6 @@ from recsys.placement.placer import CirclePlacer
 from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.training.content_steps import ItemTexts, cold_start_report
-from recsys.training.engine import LocalEngine, TrainingEngine
 
 logger = logging.getLogger(__name__)
 

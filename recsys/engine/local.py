@@ -1,66 +1,19 @@
-"""Where training's heavy steps run: this machine (`LocalEngine`) or a Spark cluster
-(`recsys.spark.training.SparkEngine`, behind `--engine spark`).
-
-An engine does three things for `run_training`: aggregate the interactions (events -> the
-confidence matrix, purchases, circle engagement, the per-item totals of the candidate lists),
-fit the shipped scorer's CF, and rank held-out users for the validation metrics. Everything
-else (content map, placement, indexes, lists, the bundle) runs in the training process on what
-the engine returns, so both engines write the same bundle. `describe()` is recorded in the
-manifest (`engine`): which parts ran where.
-"""
+"""The local engine: every heavy step in this process (DuckDB, implicit, numpy)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from recsys.circles import CircleCatalogue
 from recsys.datastore import DataDir
+from recsys.engine.base import Interactions
 from recsys.features.circle_engagement import user_circle_engagement
 from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.runtime.exclusion import ExclusionRule
-
-
-@dataclass
-class Interactions:
-    """The aggregates training needs from the events.
-
-    `log` has one row per event (local) or per (user, item, inside the trending window or not)
-    (Spark): the candidate lists give the same answer for both.
-    """
-
-    user_items: sp.csr_matrix
-    engagement: dict[str, sp.csr_matrix]
-    purchases: sp.csr_matrix
-    log: pd.DataFrame
-    events_used: int
-
-
-class TrainingEngine(Protocol):
-    name: str
-
-    def interactions(
-        self, data: DataDir, users: IdMap, items: IdMap, catalogue: CircleCatalogue,
-        config: TrainConfig,
-    ) -> Interactions: ...
-
-    def fit_scorer(
-        self, user_items: sp.csr_matrix, content: np.ndarray | None, config: TrainConfig
-    ) -> ShippedRecommender: ...
-
-    def rank(
-        self, model: ShippedRecommender, users: np.ndarray, train: sp.csr_matrix, k: int, *,
-        unlisted: np.ndarray, exclude_items: np.ndarray,
-    ) -> np.ndarray: ...
-
-    def describe(self) -> dict[str, object]: ...
 
 
 class LocalEngine:
