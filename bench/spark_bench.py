@@ -58,8 +58,12 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--work", type=Path, default=HERE / "_work" / "spark")
+    parser.add_argument("--engines", default="local,spark",
+                        help="Engines to run (comma-separated); the local engine's figures "
+                        "at the same size are also in bench/results/train.md.")
+    parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
+    args.work = args.work or HERE / "_work" / f"spark-{args.users}"
     shutil.rmtree(args.work, ignore_errors=True)
     raw = args.work / "raw"
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -68,7 +72,8 @@ def main() -> None:
     stages = {"synth": timed("synth", [RECSYS, "synth", "--users", str(args.users), *items,
                                        "--seed", str(args.seed), "--out", str(raw)])}
     bundles = {}
-    for engine in ("local", "spark"):
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for engine in engines:
         data, models = args.work / f"data-{engine}", args.work / f"models-{engine}"
         flags = [] if engine == "local" else ["--engine", "spark", "--master", args.master]
         stages[f"{engine} ingest"] = timed(
@@ -86,10 +91,10 @@ def main() -> None:
         "machine": info,
         "load_after": round(os.getloadavg()[0], 1),
         "stages": stages,
-        "row_counts": bundles["local"]["row_counts"],
+        "row_counts": bundles[engines[0]]["row_counts"],
         "steps": {e: m["step_timings"] for e, m in bundles.items()},
         "holdout": {e: m["metrics"].get("holdout") for e, m in bundles.items()},
-        "mllib": bundles["spark"].get("engine", {}).get("mllib"),
+        "mllib": bundles.get("spark", {}).get("engine", {}).get("mllib"),
     }
     runs_path = RESULTS / "spark_runs.json"
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
@@ -127,18 +132,16 @@ def render(runs: list[dict]) -> None:
             for name, s in run["stages"].items()
         ]
         steps = run["steps"]
-        lines += ["", "| training step | local (s) | spark (s) |", "|---|---:|---:|"]
+        names = list(steps)
+        lines += ["", "| training step | " + " | ".join(f"{e} (s)" for e in names) + " |",
+                  "|---|" + "---:|" * len(names)]
         lines += [
-            f"| {step} | {sec:.1f} | {steps['spark'].get(step, float('nan')):.1f} |"
-            for step, sec in steps["local"].items()
+            f"| {step} | " + " | ".join(f"{steps[e].get(step, float('nan')):.1f}" for e in names)
+            + " |"
+            for step in steps[names[0]]
         ]
-        lines += [
-            "",
-            f"Holdout: local `{json.dumps(run['holdout']['local'])}`, "
-            f"spark `{json.dumps(run['holdout']['spark'])}`",
-            f"MLlib parameters: `{json.dumps(run['mllib'])}`",
-            "",
-        ]
+        lines += [""] + [f"Holdout ({e}): `{json.dumps(run['holdout'][e])}`" for e in names]
+        lines += [f"MLlib parameters: `{json.dumps(run['mllib'])}`", ""]
     (RESULTS / "spark.md").write_text("\n".join(lines), encoding="utf-8")
 
 
