@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from recsys.circles import CircleCatalogue, default_catalogue_path, load_catalogue
-from recsys.contract import EVENTS, ITEMS, USERS
+from recsys.contract import EVENTS, ITEMS, USERS, TableSpec
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
@@ -19,13 +19,24 @@ from recsys.spark.ingest import spark_ingest
 from recsys.spark.interactions import aggregate
 from recsys.spark.types import spark_schema
 
-N_EVENTS = 1_000_000  # ~120 bytes a row serialised: ~120 MB, past the 64 MB limit
+N_EVENTS = 1_000_000
+# Spark compresses task results, so the rows must not compress away: each event's channel is
+# 128 hex digits of a hash (~64 bytes of entropy), ~90 MB of events after compression, past the
+# 64 MB limit.
 N_USERS, N_ITEMS = 20_000, 2_000
 TYPES = ["view", "like", "purchase", "share"]
 
 
 def _write(frame: DataFrame, spec_name: str, root: Path) -> None:
     frame.write.parquet(str(root / spec_name))
+
+
+def _typed(frame: DataFrame, spec: TableSpec) -> DataFrame:
+    """`frame`'s columns in the contract's Spark types."""
+    return frame.select(
+        *[F.col(f.name).cast(t.dataType).alias(f.name)
+          for f, t in zip(spec.schema, spark_schema(spec).fields, strict=True)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +55,17 @@ def big_source(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
         F.element_at(F.array(*map(F.lit, TYPES)), (F.col("id") % 4 + 1).cast("int"))
         .alias("type"),
         F.lit(None).cast("string").alias("group_id"),
-        F.lit("app").alias("channel"),
+        F.sha2(F.col("id").cast("string"), 512).alias("channel"),
         F.timestamp_seconds(F.lit(ts0) + F.col("id") % (180 * 86_400)).alias("ts"),
     )
-    _write(spark.createDataFrame(events.rdd, spark_schema(EVENTS)), "events", root)
+    _write(_typed(events, EVENTS), "events", root)
     users = spark.range(N_USERS, numPartitions=1).select(
         F.format_string("u%06d", "id").alias("user_id"),
         F.timestamp_seconds(F.lit(ts0 - 86_400)).alias("signup_ts"),
         *[F.lit(None).cast("string").alias(c) for c in ("gender", "age_band", "city")],
         F.lit(False).alias("share_opt_out"),
     )
-    _write(spark.createDataFrame(users.rdd, spark_schema(USERS)), "users", root)
+    _write(_typed(users, USERS), "users", root)
     items = spark.range(N_ITEMS, numPartitions=1).select(
         F.format_string("i%05d", "id").alias("item_id"),
         F.format_string("item %d", "id").alias("title"),
@@ -67,7 +78,7 @@ def big_source(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
         F.timestamp_seconds(F.lit(ts0 - 86_400)).alias("created_ts"),
         F.lit("listed").alias("status"),
     )
-    _write(spark.createDataFrame(items.rdd, spark_schema(ITEMS)), "items", root)
+    _write(_typed(items, ITEMS), "items", root)
     return root
 
 
@@ -92,6 +103,6 @@ def test_ingest_and_aggregation_run_within_it(
                        tmp_path / "work")
     assert result.events_used == N_EVENTS
     assert result.user_items.shape == (N_USERS, N_ITEMS)
-    # every event weighted: views 1, likes 2, purchases 8, shares 4, 250k of each
-    assert result.user_items.sum() == pytest.approx(250_000 * (1 + 2 + 8 + 4), rel=1e-4)
+    # every event weighted: views 1, likes 2, purchases 8, shares 4, a quarter of each
+    assert result.user_items.sum() == pytest.approx(N_EVENTS / 4 * (1 + 2 + 8 + 4), rel=1e-4)
     assert result.purchases.nnz > 0
