@@ -11,6 +11,8 @@ The result is the table `checked_<table>`: contract columns in contract types, `
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import duckdb
 import pyarrow as pa
 
@@ -18,6 +20,7 @@ from recsys.contract import TableSpec
 from recsys.ingest.column_map import TableMap
 from recsys.ingest.event_ids import derived_id_sql, event_key_sql
 from recsys.ingest.rule_table import (
+    ALREADY_STARTED,
     CATEGORY_OWNERS,
     DUCKDB,
     GROUP_STARTS,
@@ -29,7 +32,10 @@ from recsys.ingest.rule_table import (
 )
 from recsys.ingest.sql import ident, lit
 
-__all__ = ["TS_MAX", "TS_MIN", "RuleBook", "check", "create_empty", "normalise_expr", "parse_expr"]
+__all__ = [
+    "ALREADY_STARTED", "TS_MAX", "TS_MIN", "RuleBook", "check", "create_empty", "normalise_expr",
+    "parse_expr",
+]
 
 # ISO-8601 text starts with a four-digit year (DuckDB alone also reads 'infinity' and 'epoch'),
 # and a UTC offset is at most 14 hours (DuckDB alone reads +25:00 and +99:99).
@@ -152,13 +158,17 @@ def check(
     table_map: TableMap,
     *,
     derive_ids: bool = False,
+    accept_new: Collection[str] = (),
 ) -> RuleBook:
     """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first.
 
-    `derive_ids`: the events have no event_id column; each row gets the id `event_ids`
-    derives from its parsed values, before any rule runs.
+    `derive_ids`: rows without an event_id (all of them, when the source has no such column)
+    get the id `event_ids` derives from their parsed values, before any rule runs.
+    `accept_new`: referenced tables whose unknown ids are accepted as new rows rather than
+    rejected (the events API names `users`: a user the bundle has not seen is a new user);
+    no `acc_<table>` is needed for them.
     """
-    book = rule_book(spec, table_map, DUCKDB)
+    book = rule_book(spec, table_map, DUCKDB, accept_new=accept_new)
     norm, parsed = [], []
     for f in spec.schema:
         col, s = ident(f.name), ident(f.name + "__s")
@@ -209,10 +219,12 @@ def check(
 
 
 def _with_derived_ids(relation: str) -> str:
-    """`relation` with event_id (and its text) replaced by the id derived from the row."""
+    """`relation` with a missing event_id (and its text) replaced by the id derived from the
+    row; a row that has an id keeps it."""
     derived = derived_id_sql("_key", partition="_src", order="_row")
     return (
-        f'SELECT * EXCLUDE (_key, _id) REPLACE (_id AS "event_id", _id AS "event_id__s") '
+        'SELECT * EXCLUDE (_key, _id) REPLACE (COALESCE("event_id", _id) AS "event_id", '
+        'COALESCE("event_id__s", _id) AS "event_id__s") '
         f"FROM (SELECT *, {derived} AS _id FROM (SELECT *, {event_key_sql()} AS _key "
         f"FROM {relation}))"
     )

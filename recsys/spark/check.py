@@ -109,7 +109,7 @@ def _case(checks: list[tuple[str, int]]) -> str:
 
 
 def _with_derived_ids(p: DataFrame) -> DataFrame:
-    """event_id (and its text) replaced by the id `ingest.event_ids` derives from the row."""
+    """A missing event_id (and its text) replaced by the id `ingest.event_ids` derives."""
     parts = []
     for f in ID_FIELDS:
         col = F.col(f"`{f.name}`")
@@ -124,10 +124,12 @@ def _with_derived_ids(p: DataFrame) -> DataFrame:
     event_id = F.concat(
         F.substring("_key", 1, HEX_DIGITS), F.lit("-"), F.row_number().over(same).cast("string")
     )
+    # A row that has an id keeps it (as the local engine's `_with_derived_ids`).
     return (
-        keyed.withColumn("event_id", event_id)
-        .withColumn("event_id__s", F.col("event_id"))
-        .drop("_key")
+        keyed.withColumn("_id", event_id)
+        .withColumn("event_id", F.coalesce(F.col("event_id"), F.col("_id")))
+        .withColumn("event_id__s", F.coalesce(F.col("event_id__s"), F.col("_id")))
+        .drop("_key", "_id")
     )
 
 

@@ -21,6 +21,7 @@ from recsys.bundle.parts import (
     IdMaps,
     Indexes,
     ItemCatalogue,
+    PostsAndGroups,
     Scorer,
     SocialGraph,
     UserHistory,
@@ -71,6 +72,7 @@ def run_training(
         engagement, purchases = aggregates.engagement, aggregates.purchases
         item_catalogue = ItemCatalogue.from_data(data, items, catalogue)
         social = SocialGraph.from_data(data, users)
+        posts_groups = PostsAndGroups.from_data(data, items)
     metrics: dict[str, object] = {}
     with timer.step("content"):
         texts = content_steps.item_texts(data, items)
@@ -109,6 +111,7 @@ def run_training(
         catalogue=item_catalogue,
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
+        posts_groups=posts_groups,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:
@@ -117,6 +120,7 @@ def run_training(
             parts.save(writer.root)
         path = writer.commit(
             data_fingerprint=data_fingerprint(data.root),
+            data_watermark=data.latest_event_time(),
             config=config.model_dump(mode="json"),
             row_counts={
                 "users": n_users,

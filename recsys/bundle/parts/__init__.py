@@ -13,6 +13,7 @@ from pathlib import Path
 from recsys.bundle.parts.catalogue import ItemCatalogue
 from recsys.bundle.parts.circles import Circles
 from recsys.bundle.parts.content import ContentMap
+from recsys.bundle.parts.groups import PostsAndGroups
 from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
@@ -29,6 +30,7 @@ __all__ = [
     "IdMaps",
     "Indexes",
     "ItemCatalogue",
+    "PostsAndGroups",
     "Scorer",
     "SocialGraph",
     "UserHistory",
@@ -49,6 +51,7 @@ class BundleParts:
     catalogue: ItemCatalogue
     history: UserHistory
     social: SocialGraph
+    posts_groups: PostsAndGroups
 
     def __post_init__(self) -> None:
         n_users, n_items = len(self.ids.users), len(self.ids.items)
@@ -90,4 +93,5 @@ class BundleParts:
             catalogue=ItemCatalogue.load(root, mmap=mmap),
             history=UserHistory.load(root, mmap=mmap),
             social=SocialGraph.load(root, mmap=mmap),
+            posts_groups=PostsAndGroups.load(root, mmap=mmap),
         )
