@@ -32,8 +32,8 @@ RECSYS = str(Path(sys.executable).with_name("recsys"))
 
 
 def timed(name: str, argv: list[str]) -> dict[str, float]:
-    """Run a CLI stage; its wall seconds, its peak RSS (GiB; the JVM of local Spark is a
-    child: its memory is the children's peak), and the load average after it."""
+    """Run a CLI stage; its wall seconds, the peak RSS of its Python process (GiB; Spark's JVM
+    is not waited for by it and is not included), and the load average after it."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -112,7 +112,9 @@ def render(runs: list[dict]) -> None:
         "the CLI in its own process on the same synthetic source and recipe; the Spark stages",
         "run `--engine spark --master local[2]` (one JVM on the same 2 cores, its start-up",
         "included). The cores are shared with other jobs: see the load averages.",
-        "Local mode measures Spark's overhead on one machine, not a cluster's speed: the",
+        "Peak RSS is the CLI's Python process only (local Spark's JVM, about 1 GiB of heap by",
+        "default, comes on top). Local mode measures Spark's overhead on one machine, not a",
+        "cluster's speed: the",
         "engine exists for data past one machine (docs/spark.md).",
         "",
     ]
@@ -124,7 +126,7 @@ def render(runs: list[dict]) -> None:
             f"- command: `{run['command']}` ({run['date']})",
             f"- machine: {run['machine']}; load average {run['load_after']} at the end",
             "",
-            "| stage | seconds | peak RSS of its largest process (GiB) | load after |",
+            "| stage | seconds | peak RSS of the command's Python process (GiB) | load after |",
             "|---|---:|---:|---:|",
         ]
         lines += [
