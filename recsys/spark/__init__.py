@@ -1,8 +1,9 @@
 """The Spark engine: the heavy pipeline steps as Spark jobs over the same Parquet layout.
 
-`session.spark_session` starts (or reuses) a SparkSession after checking for Java;
-`ingest.spark_ingest` validates and quarantines like `recsys.ingest.ingest`; the training
-steps (`interactions`, `engagement`, `als`, `scoring`) aggregate, factorise and score on the
-cluster and hand the driver only what the bundle holds. Nothing here collects an event table.
-Importing this package needs the optional `spark` extra (pyspark).
+`session` starts a SparkSession after checking for Java; `ingest` validates and quarantines as
+`recsys.ingest.ingest` does (staging in `stage`, cell parsing in `parse`, the shared rule book
+in `check`, output in `write`); `interactions` aggregates events for training; `als` fits
+MLlib's implicit ALS under the `[cf]` mapping; `training.SparkEngine` is the training engine
+(`recsys.engine`) that uses them. Nothing here collects an event table. Importing this package
+needs the optional `spark` extra (pyspark); nothing outside it imports pyspark.
 """
