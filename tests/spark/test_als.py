@@ -59,7 +59,7 @@ def _n_ref(x: sp.csr_matrix) -> float:
 
 def test_mapping_of_the_parameters() -> None:
     p = mllib_params(CF, seed=7, n_ref=4.0)
-    assert (p.rank, p.maxIter, p.alpha, p.seed) == (3, 40, 2.0, 7)
+    assert (p.rank, p.maxIter, p.alpha, p.seed) == (3, CF.iterations, 2.0, 7)
     assert p.regParam == pytest.approx(0.1 / 4.0)
     # confidence 1 + alpha * (r - 1/alpha) = alpha * r: implicit's confidence exactly
     assert 1 + p.alpha * (8.0 - p.rating_shift) == pytest.approx(CF.alpha * 8.0)
