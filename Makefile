@@ -21,8 +21,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not bench" -q
 
+# Serves the promoted bundle (training the demo one first when none is promoted) with a local
+# service key (made once in the git-ignored .recsys/) and prints example calls. Ctrl-C stops it.
 serve: $(STAMP)
-	$(BIN)/recsys serve
+	@test -s models/PROMOTED || { echo "no bundle promoted in models/: running make demo first"; \
+		$(MAKE) --no-print-directory demo; }
+	$(BIN)/recsys serve --keys-file .recsys/api-keys.json --create-key --examples
 
 lint: $(STAMP)
 	$(BIN)/ruff check recsys pipelines serving tests bench

@@ -86,17 +86,6 @@ def register(name: str, command: Callable[..., object]) -> None:
     app.command(name)(one_line_errors(command))
 
 
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-) -> None:
-    """Run the HTTP API (FastAPI) until interrupted."""
-    import uvicorn
-
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port)
-
-
 # Job registrations (one line each; the job modules own their options and help text).
 from pipelines import ingest_job  # noqa: E402
 
@@ -131,3 +120,7 @@ register("evaluate", evaluate.evaluate)
 from pipelines import refresh  # noqa: E402
 
 register("refresh", refresh.refresh)
+
+from pipelines import serve_cmd  # noqa: E402
+
+app.command("serve")(serve_cmd.serve)

@@ -1,4 +1,9 @@
-"""Application factory: settings and the promoted bundle are loaded in `lifespan`, not at import."""
+"""Application factory: settings are read and the promoted bundle loaded in `lifespan`.
+
+`create_app()` is the uvicorn factory (`serving.app:create_app`); with several workers each
+worker process calls it, builds its own Settings from RECSYS_ variables, loads the promoted
+bundle and follows PROMOTED with its own watcher.
+"""
 
 from __future__ import annotations
 
@@ -6,49 +11,78 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from pydantic import ValidationError
+from threadpoolctl import threadpool_limits
+from uvicorn.config import STARTUP_FAILURE
 
-from recsys.circles import default_catalogue_path, load_catalogue
-from recsys.errors import (
-    BundleError,
-    NotFittedError,
-    RecsysError,
-    UnknownItemError,
-    UnknownUserError,
-)
-from serving.routers import circles, health
+from recsys.runtime import RuntimePolicy
+from serving.auth import KeyRing
+from serving.compute import ComputePool
+from serving.deps import AppState
+from serving.docs import offline_app, with_reason_codes
+from serving.errors import install_error_handlers
+from serving.metrics import ServingMetrics
+from serving.middleware import ModelVersionHeader, RequestMetrics
+from serving.model_store import ModelStore
+from serving.routers import circles, health, items, metrics, users
 from serving.settings import Settings
-from serving.state import AppState
 
 logger = logging.getLogger(__name__)
 
-_STATUS = {
-    UnknownUserError: 404,
-    UnknownItemError: 404,
-    BundleError: 503,
-    NotFittedError: 503,
-}
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or settings_from_env()
+    app_metrics = ServingMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        catalogue = load_catalogue(settings.circles_path or default_catalogue_path())
-        app.state.recsys = AppState.load(settings, catalogue)
-        yield
-
-    app = FastAPI(title="recsys", version="0.1.0", lifespan=lifespan)
-    app.include_router(health.router)
-    app.include_router(circles.router)
-
-    @app.exception_handler(RecsysError)
-    async def _domain_error(request: Request, exc: RecsysError) -> JSONResponse:
-        status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 400)
-        return JSONResponse(
-            status_code=status, content={"error": type(exc).__name__, "detail": str(exc)}
+        # BLAS pools that are process-wide (OpenBLAS) are sized here; the compute threads pin
+        # their own per-thread (OpenMP) limits.
+        threadpool_limits(limits=settings.blas_threads)
+        compute = ComputePool(threads=settings.compute_threads, blas_threads=settings.blas_threads)
+        store = ModelStore(
+            settings.models_dir,
+            policy=RuntimePolicy(unknown_user=settings.unknown_user),
+            metrics=app_metrics,
+            poll_interval=settings.poll_interval,
         )
+        store.refresh()
+        if not settings.api_keys:
+            logger.warning("RECSYS_API_KEYS is empty: every /v1 call will be refused (401)")
+        app.state.recsys = AppState(
+            settings, KeyRing(settings.api_keys), store, app_metrics, compute
+        )
+        store.start()
+        try:
+            yield
+        finally:
+            store.stop()
+            compute.shutdown()
+            app_metrics.worker_exit()
 
+    app = offline_app(
+        title="recsys",
+        version="0.1.0",
+        description="Recommendations and interest circles for social e-commerce.",
+        lifespan=lifespan,
+    )
+    app.openapi = with_reason_codes(app)  # type: ignore[method-assign]
+    install_error_handlers(app)
+    for router in (health.router, metrics.router, users.router, items.router, circles.router):
+        app.include_router(router)
+    app.add_middleware(ModelVersionHeader)
+    app.add_middleware(RequestMetrics, metrics=app_metrics)
     return app
+
+
+def settings_from_env() -> Settings:
+    """Settings from RECSYS_ variables; a bad one stops the server with one line per problem."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "RECSYS_" + "_".join(str(p) for p in error["loc"][:1]).upper()
+            logger.error("invalid setting %s: %s", name, error["msg"].removeprefix("Value error, "))
+        # uvicorn stops every worker (and does not restart them) on this exit code.
+        raise SystemExit(STARTUP_FAILURE) from None

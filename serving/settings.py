@@ -1,14 +1,47 @@
-"""Serving settings: one pydantic-settings class, env prefix RECSYS_, built in create_app()."""
+"""Serving settings: one pydantic-settings class, env prefix RECSYS_, built in create_app().
+
+The process options of `recsys serve` (host, port, workers) belong to the command; the command
+exports what the app needs (models dir, workers) as RECSYS_ variables so that every worker
+process builds the same Settings from its environment.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from serving.auth import parse_role
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECSYS_", frozen=True)
 
+    #: Folder of the bundles; serving follows its PROMOTED pointer.
     models_dir: Path = Path("models")
-    circles_path: Path | None = None  # default: the platform catalogue data/circles.toml
+    #: API key -> role ("service", "admin" or "merchant:<merchant_id>"), as a JSON object in
+    #: RECSYS_API_KEYS. Empty means every /v1 call is refused (401): keys are never in code.
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    #: Seconds between two looks at models_dir/PROMOTED by each worker's watcher.
+    poll_interval: float = Field(1.0, gt=0.0, le=60.0)
+    #: Threads per worker that run model calls (requests beyond that wait their turn).
+    compute_threads: int = Field(4, ge=1, le=256)
+    #: BLAS/OpenMP threads per model call. Requests already run concurrently, so more than one
+    #: thread per call only makes calls and workers fight over the cores.
+    blas_threads: int = Field(1, ge=1)
+    #: What an id the bundle does not know gets: the global chain or a 404.
+    unknown_user: Literal["global_chain", "not_found"] = "global_chain"
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, keys: dict[str, str]) -> dict[str, str]:
+        for key, role in keys.items():
+            if len(key) < 16 or key != key.strip():
+                raise ValueError(
+                    "an API key must be at least 16 characters without surrounding spaces "
+                    "(make one with: python -c 'import secrets; print(secrets.token_urlsafe())')"
+                )
+            parse_role(role)  # raises ValueError naming the role and what is expected
+        return keys

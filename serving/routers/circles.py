@@ -1,28 +1,19 @@
+"""The circle catalogue the served bundle was trained with."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
-from serving.state import StateDep
+from serving.deps import ANY_KEY_ROUTES, ModelDep
+from serving.schemas.circles import CatalogueOut
+from serving.schemas.errors import V1_ERRORS
 
-router = APIRouter(prefix="/circles", tags=["circles"])
-
-
-class CircleOut(BaseModel):
-    circle_id: str
-    name_zh: str
-    name_en: str
-    categories: list[str]
+router = APIRouter(
+    prefix="/v1/circles", tags=["circles"], dependencies=ANY_KEY_ROUTES, responses=V1_ERRORS
+)
 
 
-@router.get("", response_model=list[CircleOut])
-def list_circles(state: StateDep) -> list[CircleOut]:
-    return [
-        CircleOut(
-            circle_id=c.circle_id,
-            name_zh=c.name_zh,
-            name_en=c.name_en,
-            categories=list(c.categories),
-        )
-        for c in state.catalogue.circles
-    ]
+@router.get("", response_model=CatalogueOut)
+async def catalogue(model: ModelDep) -> CatalogueOut:
+    """Every circle with its names and item categories (any valid key)."""
+    return CatalogueOut.from_catalogue(model.catalogue, model.version)

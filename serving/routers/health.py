@@ -1,21 +1,31 @@
+"""Liveness (the process answers) and readiness (a verified bundle is loaded)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
-from serving.state import StateDep
+from serving.deps import StateDep
+from serving.errors import ApiError
+from serving.schemas.errors import ErrorResponse
+from serving.schemas.health import Alive, Ready
 
 router = APIRouter(tags=["health"])
 
 
-class Health(BaseModel):
-    status: str
-    promoted_version: str | None
-    n_circles: int
+@router.get("/healthz", response_model=Alive)
+async def healthz() -> Alive:
+    """The process is alive (says nothing about the model: see /readyz)."""
+    return Alive()
 
 
-@router.get("/health", response_model=Health)
-def health(state: StateDep) -> Health:
-    return Health(
-        status="ok", promoted_version=state.promoted_version, n_circles=len(state.catalogue)
-    )
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"model": ErrorResponse, "description": "No verified bundle loaded"}},
+)
+async def readyz(state: StateDep) -> Ready:
+    """200 once a verified bundle is loaded; 503 with the reason otherwise."""
+    model = state.store.current
+    if model is None:
+        raise ApiError(503, "not_ready", state.store.problem)
+    return Ready(model_version=model.version)
