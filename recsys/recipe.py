@@ -125,6 +125,16 @@ class BundleConfig(FrozenConfig):
     )
 
 
+class BacktestConfig(FrozenConfig):
+    """One more fit of the shipped scorer on the events before a time cut, kept in the bundle
+    so audience segments can say how their reach back-tests (docs/segments.md)."""
+
+    enabled: bool = True
+    days: float = Field(
+        30.0, gt=0, description="held-out period: the last N days of the data's events"
+    )
+
+
 class TrainConfig(FrozenConfig):
     seed: int = 0
     interactions: InteractionConfig = InteractionConfig()
@@ -135,6 +145,7 @@ class TrainConfig(FrozenConfig):
     index: IndexConfig = IndexConfig()
     lists: ListsConfig = ListsConfig()
     bundle: BundleConfig = BundleConfig()
+    backtest: BacktestConfig = BacktestConfig()
     holdout_fraction: float = Field(
         0.1,
         ge=0,

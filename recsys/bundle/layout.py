@@ -20,6 +20,9 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     history/interacted/, history/purchased/       (n_users, n_items) CSR: confidence; bought
     social/friends/, social/blocked/              (n_users, n_users) symmetric CSR
     social/share_opt_out.npy                      (n_users,) bool
+    activity/last_active.npy, activity/span.npy   (n_users,) newest event time; data start, end
+    backtest/                                     the time-cut fit's vectors and purchases around
+                                                  the cut (absent: data without times)
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ HISTORY_PURCHASED = "history/purchased"
 SOCIAL_FRIENDS = "social/friends"
 SOCIAL_BLOCKED = "social/blocked"
 SOCIAL_SHARE_OPT_OUT = "social/share_opt_out.npy"
+ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
+ACTIVITY_SPAN = "activity/span.npy"
+BACKTEST = "backtest"
+BACKTEST_BOUGHT_BEFORE = "backtest/bought_before"
+BACKTEST_BOUGHT_AFTER = "backtest/bought_after"
 
 _CSR_ARRAYS = ("data", "indices", "indptr", "shape")
 

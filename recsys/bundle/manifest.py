@@ -25,9 +25,9 @@ from recsys.datastore import DataDir
 from recsys.errors import BundleError, BundleFormatError, ContractError
 
 MANIFEST_NAME = "manifest.json"
-#: 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
+#: 4: user activity and the back-test part (audience segments); 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
 #: signed (HMAC-SHA256). Other versions are not read (retrain).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 # Distribution names of the libraries whose versions change what a bundle holds.
 _LIBRARIES = {
