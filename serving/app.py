@@ -25,7 +25,8 @@ from serving.errors import install_error_handlers
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, health, items, metrics, users
+from serving.routers import circles, health, items, metrics, segments, users
+from serving.segment_service import SegmentService
 from serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.recsys = AppState(
             settings, KeyRing(settings.api_keys), store, app_metrics, compute
         )
+        app.state.segments = SegmentService(settings, store)
         store.start()
+        app.state.segments.start()
         try:
             yield
         finally:
+            app.state.segments.stop()
             store.stop()
             compute.shutdown()
             app_metrics.worker_exit()
@@ -69,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.openapi = with_reason_codes(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for router in (health.router, metrics.router, users.router, items.router, circles.router):
+    for router in (health.router, metrics.router, users.router, items.router, circles.router,
+                   segments.router):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)
     app.add_middleware(RequestMetrics, metrics=app_metrics)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     blas_threads: int = Field(1, ge=1)
     #: What an id the bundle does not know gets: the global chain or a 404.
     unknown_user: Literal["global_chain", "not_found"] = "global_chain"
+    #: Audience segments smaller than this many users are refused (docs/segments.md).
+    segment_floor: int = Field(100, ge=1)
+    #: Segment requests that may return more users than this run as background jobs (202).
+    segment_sync_max: int = Field(10_000, ge=1)
+    #: Folder of the segment jobs (SQLite state and Parquet results), shared by all workers.
+    jobs_dir: Path = Path("jobs")
 
     @field_validator("api_keys")
     @classmethod
