@@ -48,16 +48,25 @@ class Reach:
     expected_buyers: int | None = None
 
 
-def positive_ranks(scores: np.ndarray, positives: np.ndarray) -> np.ndarray:
-    """0-based rank of each positive user among the finite scores (sorted ascending).
+def positive_ranks(
+    scores: np.ndarray, positives: np.ndarray, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Sorted 0-based ranks of the positive users among the finite scores.
 
-    A rank counts the users scoring strictly higher, so ties never favour a positive over a
-    user ranked before it; positives with a -inf score (not rankable) are left out.
+    Without `rng` a positive tied with other users is ranked last among them, so ties never
+    flatter a curve; with `rng` ties are broken at random (a fair comparison of rankings with
+    many ties, such as activity counts). Positives with a -inf score (not rankable) are left out.
     """
-    finite = np.sort(scores[np.isfinite(scores)])
-    s = scores[positives]
-    s = s[np.isfinite(s)]
-    return np.sort(len(finite) - np.searchsorted(finite, s, side="right"))
+    if rng is None:
+        finite = np.sort(scores[np.isfinite(scores)])
+        s = scores[positives]
+        s = s[np.isfinite(s)]
+        return np.sort(len(finite) - np.searchsorted(finite, s, side="left"))
+    order = np.lexsort((rng.random(len(scores)), -scores))
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[order] = np.arange(len(scores))
+    ranked = positives[np.isfinite(scores[positives])]
+    return np.sort(rank[ranked])
 
 
 def curve_sizes(sizes: tuple[int, ...], eligible: int, requested: int) -> list[int]:
