@@ -38,7 +38,9 @@ import scipy.sparse as sp
 
 from recsys.adapters import adapt
 from recsys.bundle.parts import BundleParts
+from recsys.config import load_config
 from recsys.datastore import DataDir
+from recsys.features.interactions import US_PER_DAY
 from recsys.ingest import ingest
 from recsys.recipe import TrainConfig
 from recsys.segments.quality import METHODS, TargetSpec, bootstrap_mean, measure
@@ -53,13 +55,16 @@ RUNS = HERE / "results" / "segments_runs.json"
 REPORT = HERE / "results" / "segments.md"
 TAOBAO = HERE.parent.parent / "shared" / "datasets" / "taobao_ecomm_dyhatr"
 K = 1000
+MAX_SEEDS = 1000
 CHOICES = {"pooling": ("mean", "max"), "seed_method": ("centroid", "knn")}
 
 
 def machine() -> str:
     load = os.getloadavg()[0]
-    return (f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
 
 
 def train(data: Path, models: Path, config: TrainConfig) -> BundleParts:
@@ -75,23 +80,27 @@ def synthetic_parts(users: int, seed: int) -> BundleParts:
         shutil.rmtree(root, ignore_errors=True)
         generate(SynthConfig(n_users=users, seed=seed, progress=False), root / "raw")
         ingest(root / "raw", root / "data")
-    config = TrainConfig.model_validate({"seed": seed, "backtest": {"days": 30.0},
-                                         "content": {"evaluate_cold_start": False}})
+    config = TrainConfig.model_validate(
+        {"seed": seed, "backtest": {"days": 30.0}, "content": {"evaluate_cold_start": False}}
+    )
     return train(root / "data", root / "models", config)
 
 
-def top_targets(parts: BundleParts, truth: sp.csr_matrix, n_items: int, n_categories: int,
-                min_buyers: int = 1) -> list[TargetSpec]:
+def top_targets(
+    parts: BundleParts, truth: sp.csr_matrix, n_items: int, n_categories: int, min_buyers: int = 1
+) -> list[TargetSpec]:
     """The items and categories with the most held-out buyers (and seed look-alikes of the
     categories: their pre-cut buyers as seeds)."""
     bt = parts.backtest
     buyers_per_item = np.bincount(truth.indices, minlength=bt.n_items)
     items = np.argsort(-buyers_per_item, kind="stable")[:n_items]
-    targets = [TargetSpec("item", str(i), np.array([i])) for i in items
-               if buyers_per_item[i] >= min_buyers]
+    targets = [
+        TargetSpec("item", str(i), np.array([i])) for i in items if buyers_per_item[i] >= min_buyers
+    ]
     category = parts.catalogue.strings("category")[: bt.n_items].astype(str)
-    counts = {c: int(buyers_of(truth, np.flatnonzero(category == c)).sum())
-              for c in np.unique(category)}
+    counts = {
+        c: int(buyers_of(truth, np.flatnonzero(category == c)).sum()) for c in np.unique(category)
+    }
     best = sorted(counts, key=lambda c: (-counts[c], c))[:n_categories]
     for c in best:
         if counts[c] < min_buyers:
@@ -99,26 +108,43 @@ def top_targets(parts: BundleParts, truth: sp.csr_matrix, n_items: int, n_catego
         members = np.flatnonzero(category == c)
         targets.append(TargetSpec("category", c, members))
         seeds = np.flatnonzero(buyers_of(bt.bought_before, members))
+        if len(seeds) > MAX_SEEDS:  # a merchant's seed list: a sample of the buyers
+            seeds = np.sort(np.random.default_rng(len(targets)).choice(seeds, MAX_SEEDS, False))
         if len(seeds) >= 20:
             targets.append(TargetSpec("seed", c, members, seeds=seeds))
     return targets
 
 
-def evaluate(parts: BundleParts, targets: list[TargetSpec], *, pooling: str, seed_method: str,
-             future: sp.csr_matrix | None = None) -> pd.DataFrame:
+def evaluate(
+    parts: BundleParts,
+    targets: list[TargetSpec],
+    *,
+    pooling: str,
+    seed_method: str,
+    future: sp.csr_matrix | None = None,
+) -> pd.DataFrame:
     bt = parts.backtest
     scorer = SegmentScorer(pooling=pooling, seed_method=seed_method).fit(  # type: ignore[arg-type]
-        bt.user_vectors, bt.item_vectors)
+        bt.user_vectors, bt.item_vectors
+    )
     category = parts.catalogue.category_codes()
     circle = np.asarray(parts.catalogue.circle_idx)
     rows = []
     for target in targets:
         for exclude in (False, True):
-            result = measure(bt, scorer, target, category, circle, exclude_buyers=exclude, k=K,
-                             future=future)
+            result = measure(
+                bt, scorer, target, category, circle, exclude_buyers=exclude, k=K, future=future
+            )
             for method in METHODS:
-                rows.append({"kind": target.kind, "target": target.name, "exclude": exclude,
-                             "method": method, **result[method]})
+                rows.append(
+                    {
+                        "kind": target.kind,
+                        "target": target.name,
+                        "exclude": exclude,
+                        "method": method,
+                        **result[method],
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -136,26 +162,69 @@ def run_synthetic(args: argparse.Namespace) -> dict:
     choice_rows = []
     validation = synthetic_parts(args.users, args.choose_seed)
     targets = top_targets(validation, validation.backtest.bought_after, 50, 20)
-    for pooling in CHOICES["pooling"]:
-        for method in CHOICES["seed_method"]:
-            frame = evaluate(validation, targets, pooling=pooling, seed_method=method)
-            seg = frame[(frame["method"] == "segment")]
-            choice_rows.append({"pooling": pooling, "seed_method": method,
-                                **{f"map_{k}": float(seg[seg["kind"] == k]["ap"].mean())
-                                   for k in ("item", "category", "seed")}})
-    table = pd.DataFrame(choice_rows)
-    items_cats = table["map_item"] + table["map_category"]
-    chosen["pooling"] = str(table.loc[items_cats.idxmax(), "pooling"])
-    chosen["seed_method"] = str(table.loc[table["map_seed"].idxmax(), "seed_method"])
+    plain = [t for t in targets if t.seeds is None]
+    seeded = [t for t in targets if t.seeds is not None]
+    for pooling in CHOICES["pooling"]:  # the pooling only changes item and category targets
+        frame = evaluate(validation, plain, pooling=pooling, seed_method="centroid")
+        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
+        choice_rows.append(
+            {
+                "choice": f"pooling={pooling}",
+                **{
+                    f"map_{k}": float(seg[seg["kind"] == k]["ap"].mean())
+                    for k in ("item", "category")
+                },
+            }
+        )
+    for method in CHOICES["seed_method"]:  # the seed method only changes seed targets
+        frame = evaluate(validation, seeded, pooling="mean", seed_method=method)
+        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
+        choice_rows.append({"choice": f"seed_method={method}", "map_seed": float(seg["ap"].mean())})
+    pooled = [c for c in choice_rows if "map_item" in c]
+    best = max(pooled, key=lambda c: c["map_item"] + c["map_category"])
+    chosen["pooling"] = best["choice"].split("=")[1]
+    seeds = [c for c in choice_rows if "map_seed" in c]
+    chosen["seed_method"] = max(seeds, key=lambda c: c["map_seed"])["choice"].split("=")[1]
     per_seed = {}
     for seed in args.seeds:
         parts = synthetic_parts(args.users, seed)
         targets = top_targets(parts, parts.backtest.bought_after, 50, 20)
         frame = evaluate(parts, targets, **chosen)
         per_seed[str(seed)] = summarise(frame)
-    return {"kind": "synthetic", "users": args.users, "seeds": args.seeds,
-            "choose_seed": args.choose_seed, "choices": choice_rows, "chosen": chosen,
-            "results": per_seed, "seconds": round(time.time() - started, 1)}
+    return {
+        "kind": "synthetic",
+        "users": args.users,
+        "seeds": args.seeds,
+        "choose_seed": args.choose_seed,
+        "choices": choice_rows,
+        "chosen": chosen,
+        "results": per_seed,
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def taobao_world(
+    root: Path, config_path: Path, days: float
+) -> tuple[BundleParts, list, sp.csr_matrix]:
+    """Train with the tuned Taobao recipe and the last `days` days held out; the truth is cart
+    or buy on the first held-out day; targets are the categories with >= 5 such users."""
+    config = load_config(TrainConfig, config_path)
+    config = config.model_copy(
+        update={
+            "backtest": config.backtest.model_copy(update={"days": days}),
+            "content": config.content.model_copy(update={"evaluate_cold_start": False}),
+        }
+    )
+    parts = train(root / "data", root / f"models_{days:g}d", config)
+    bt = parts.backtest
+    future = cart_or_buy_after(root, parts, bt.cut_ts, bt.cut_ts + US_PER_DAY, bt.n_items)
+    category = parts.catalogue.strings("category")[: bt.n_items].astype(str)
+    targets = []
+    for c in np.unique(category):
+        members = np.flatnonzero(category == c)
+        if buyers_of(future, members).sum() >= 5:
+            targets.append(TargetSpec("category", c, members))
+    return parts, targets, future
 
 
 def run_taobao(args: argparse.Namespace) -> dict:
@@ -168,65 +237,92 @@ def run_taobao(args: argparse.Namespace) -> dict:
         shutil.rmtree(root, ignore_errors=True)
         adapt("taobao", source, root / "src")
         ingest(root / "src", root / "data")
-    config = TrainConfig.model_validate({"seed": 0, "backtest": {"days": 1.0},
-                                         "content": {"evaluate_cold_start": False}})
-    parts = train(root / "data", root / "models", config)
+    # Validation: held out 2019-06-18 (fit on 06-10..17) chooses the pooling.
+    parts, targets, future = taobao_world(root, Path(args.config), 2.0)
+    choices = []
+    for pooling in CHOICES["pooling"]:
+        frame = evaluate(parts, targets, pooling=pooling, seed_method="centroid", future=future)
+        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
+        choices.append({"pooling": pooling, "map": float(seg["ap"].mean())})
+    pooling = max(choices, key=lambda c: c["map"])["pooling"]
+    # Test: held out 2019-06-19 (fit on 06-10..18).
+    parts, targets, future = taobao_world(root, Path(args.config), 1.0)
     bt = parts.backtest
-    future = cart_or_buy_after(root, parts, bt.cut_ts, bt.n_items)
-    category = parts.catalogue.strings("category")[: bt.n_items].astype(str)
-    targets = []
-    for c in np.unique(category):
-        members = np.flatnonzero(category == c)
-        if buyers_of(future, members).sum() >= 5:
-            targets.append(TargetSpec("category", c, members))
-    frame = evaluate(parts, targets, pooling=args.pooling, seed_method="centroid", future=future)
-    result: dict = {"kind": "taobao", "targets": len(targets), "pooling": args.pooling,
-                    "cut": datetime.fromtimestamp(bt.cut_ts / 1e6, UTC).isoformat()}
+    frame = evaluate(parts, targets, pooling=pooling, seed_method="centroid", future=future)
+    result: dict = {
+        "kind": "taobao",
+        "targets": len(targets),
+        "pooling": pooling,
+        "validation": choices,
+        "config": args.config,
+        "cut": datetime.fromtimestamp(bt.cut_ts / 1e6, UTC).isoformat(),
+    }
     for exclude in (False, True):
         part = frame[(frame["exclude"] == exclude) & (frame["positives"] > 0)]
         aps = {m: part[part["method"] == m].set_index("target")["ap"] for m in METHODS}
         key = "exclude_on" if exclude else "exclude_off"
         result[key] = {
-            m: {"map": float(aps[m].mean()), "ci95": bootstrap_mean(aps[m].to_numpy()),
-                "targets": int(len(aps[m]))} for m in METHODS
+            m: {
+                "map": float(aps[m].mean()),
+                "ci95": bootstrap_mean(aps[m].to_numpy()),
+                "targets": int(len(aps[m])),
+            }
+            for m in METHODS
         }
         for base in ("rule", "most_active"):
             diff = (aps["segment"] - aps[base]).dropna()
             result[key][f"segment_minus_{base}"] = {
-                "mean": float(diff.mean()), "ci95": bootstrap_mean(diff.to_numpy())}
+                "mean": float(diff.mean()),
+                "ci95": bootstrap_mean(diff.to_numpy()),
+            }
     result["seconds"] = round(time.time() - started, 1)
     return result
 
 
-def cart_or_buy_after(root: Path, parts: BundleParts, cut_ts: int, n_items: int) -> sp.csr_matrix:
-    """(n_users, n_items) 0/1: carts and buys after the cut (the adapter keeps the raw
-    behaviour per event in meta/behaviours.parquet; carts became 'like' events)."""
+def cart_or_buy_after(
+    root: Path, parts: BundleParts, after_ts: int, until_ts: int, n_items: int
+) -> sp.csr_matrix:
+    """(n_users, n_items) 0/1: carts and buys in (after_ts, until_ts] (the adapter keeps the
+    raw behaviour per event in meta/behaviours.parquet; carts became 'like' events)."""
     table = DataDir(root / "data").read_table("events", ["event_id", "user_id", "item_id", "ts"])
     events = table.drop(["ts"]).append_column("ts_us", table["ts"].cast("int64")).to_pandas()
     behaviours = pq.read_table(root / "src" / "meta" / "behaviours.parquet").to_pandas()
     events = events.merge(behaviours, on="event_id")
-    after = events[(events["ts_us"].to_numpy() > cut_ts) & events["behaviour"].isin(["cart", "buy"])]
+    ts = events["ts_us"].to_numpy()
+    after = events[(ts > after_ts) & (ts <= until_ts) & events["behaviour"].isin(["cart", "buy"])]
     users = parts.ids.users.to_index(after["user_id"].to_numpy())
     items = parts.ids.items.to_index(after["item_id"].to_numpy())
     ok = (users >= 0) & (items >= 0) & (items < n_items)
-    m = sp.csr_matrix((np.ones(ok.sum(), np.float32), (users[ok], items[ok])),
-                      shape=(len(parts.ids.users), n_items))
+    m = sp.csr_matrix(
+        (np.ones(ok.sum(), np.float32), (users[ok], items[ok])),
+        shape=(len(parts.ids.users), n_items),
+    )
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
 
 
 def render(runs: list[dict]) -> str:
-    lines = ["# Audience segments: quality on held-out purchases", "",
-             "Rendered by `bench/segments_quality.py` from `bench/results/segments_runs.json`. "
-             "Methods: **segment** (the segment scorer over the back-test fit's vectors), "
-             "**rule** (users who bought in the target's categories before the cut, then in its "
-             "circles, by count; ties by activity), **most_active** (events before the cut). "
-             "Ties are broken at random (seeded) for every method alike. `exclude` = users who "
-             "bought the target's items before the cut are out of the ranking and the truth.", ""]
+    lines = [
+        "# Audience segments: quality on held-out purchases",
+        "",
+        "Rendered by `bench/segments_quality.py` from `bench/results/segments_runs.json`. "
+        "Methods: **segment** (the segment scorer over the back-test fit's vectors), "
+        "**rule** (users who bought in the target's categories before the cut, then in its "
+        "circles, by count; ties by activity), **most_active** (events before the cut). "
+        "Ties are broken at random (seeded) for every method alike. `exclude` = users who "
+        "bought the target's items before the cut are out of the ranking and the truth.",
+        "",
+    ]
     for run in runs:
-        lines += [f"## {run['kind']} ({run['when']})", "", f"- command: `{run['command']}`",
-                  f"- machine: {run['machine']}", f"- wall time: {run['seconds']} s", ""]
+        lines += [
+            f"## {run['kind']} ({run['when']})",
+            "",
+            f"- command: `{run['command']}`",
+            f"- machine: {run['machine']}",
+            f"- wall time: {run['seconds']} s",
+            "",
+        ]
         if run["kind"] == "synthetic":
             lines += render_synthetic(run)
         else:
@@ -235,40 +331,64 @@ def render(runs: list[dict]) -> str:
 
 
 def render_synthetic(run: dict) -> list[str]:
-    out = [f"{run['users']:,} users per world. Choice on the validation world (seed "
-           f"{run['choose_seed']}), mean AP of the segment method:", "",
-           "| pooling | seed method | MAP items | MAP categories | MAP seeds |", "|---|---|---:|---:|---:|"]
+    out = [
+        f"{run['users']:,} users per world. Choice on the validation world (seed "
+        f"{run['choose_seed']}), mean AP of the segment method:",
+        "",
+        "| choice | MAP items | MAP categories | MAP seed look-alikes |",
+        "|---|---:|---:|---:|",
+    ]
     for c in run["choices"]:
-        out.append(f"| {c['pooling']} | {c['seed_method']} | {c['map_item']:.4f} | "
-                   f"{c['map_category']:.4f} | {c['map_seed']:.4f} |")
-    out += ["", f"Chosen: `{run['chosen']}`.", "",
-            "| seed | target | exclude | method | targets | precision@1000 | recall@1000 | MAP | "
-            "precision vs rule |", "|---:|---|---|---|---:|---:|---:|---:|---:|"]
+        cells = [f"{c[k]:.4f}" if k in c else "-" for k in ("map_item", "map_category", "map_seed")]
+        out.append(f"| {c['choice']} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        f"Chosen: `{run['chosen']}`.",
+        "",
+        "| seed | target | exclude | method | targets | precision@1000 | recall@1000 | MAP | "
+        "precision vs rule |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for seed, rows in run["results"].items():
         rule = {(r["kind"], r["exclude"]): r["precision"] for r in rows if r["method"] == "rule"}
         for r in rows:
             base = rule[(r["kind"], r["exclude"])]
             ratio = f"{r['precision'] / base:.2f}x" if base > 0 else "-"
-            out.append(f"| {seed} | {r['kind']} | {'on' if r['exclude'] else 'off'} | "
-                       f"{r['method']} | {r['targets']} | {r['precision']:.4f} | "
-                       f"{r['recall']:.4f} | {r['ap']:.4f} | {ratio} |")
+            out.append(
+                f"| {seed} | {r['kind']} | {'on' if r['exclude'] else 'off'} | "
+                f"{r['method']} | {r['targets']} | {r['precision']:.4f} | "
+                f"{r['recall']:.4f} | {r['ap']:.4f} | {ratio} |"
+            )
     return out + [""]
 
 
 def render_taobao(run: dict) -> list[str]:
-    out = [f"{run['targets']} categories with >= 5 users who cart or buy after the cut "
-           f"({run['cut']}); pooling `{run['pooling']}`. MAP with a 95% bootstrap interval over "
-           "the categories (2,000 resamples):", "",
-           "| exclude | method | MAP | 95% interval |", "|---|---|---:|---|"]
+    valid = ", ".join(f"{c['pooling']} {c['map']:.4f}" for c in run["validation"])
+    out = [
+        f"Recipe `{run['config']}` (the project's tuned Taobao recipe). Pooling chosen on "
+        f"validation (fit on 06-10..17, truth = cart or buy on 06-18; segment MAP: {valid}): "
+        f"`{run['pooling']}`.",
+        "",
+        f"Test: fit on 06-10..18, {run['targets']} categories with >= 5 users who cart or buy "
+        f"on 2019-06-19 (cut {run['cut']}). MAP with a 95% bootstrap interval over the "
+        "categories (2,000 resamples):",
+        "",
+        "| exclude | method | MAP | 95% interval |",
+        "|---|---|---:|---|",
+    ]
     for key in ("exclude_off", "exclude_on"):
         for m in METHODS:
             r = run[key][m]
-            out.append(f"| {key.split('_')[1]} | {m} | {r['map']:.4f} | "
-                       f"[{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] |")
+            out.append(
+                f"| {key.split('_')[1]} | {m} | {r['map']:.4f} | "
+                f"[{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] |"
+            )
         for base in ("rule", "most_active"):
             d = run[key][f"segment_minus_{base}"]
-            out.append(f"| {key.split('_')[1]} | segment - {base} | {d['mean']:+.4f} | "
-                       f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] |")
+            out.append(
+                f"| {key.split('_')[1]} | segment - {base} | {d['mean']:+.4f} | "
+                f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] |"
+            )
     return out + [""]
 
 
@@ -280,7 +400,11 @@ def main() -> None:
     syn.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     syn.add_argument("--choose-seed", type=int, default=100)
     tb = sub.add_parser("taobao")
-    tb.add_argument("--pooling", default="mean", choices=CHOICES["pooling"])
+    tb.add_argument(
+        "--config",
+        default="pipelines/configs/tuned/taobao.toml",
+        help="training recipe (the project's tuned one for this data set)",
+    )
     tb.add_argument("--taobao-dir", default=str(TAOBAO), help="the shared sample's folder")
     sub.add_parser("render")
     args = parser.parse_args()
@@ -288,8 +412,11 @@ def main() -> None:
     if args.which != "render":
         load = machine()
         run = run_synthetic(args) if args.which == "synthetic" else run_taobao(args)
-        run.update(command="python bench/segments_quality.py " + " ".join(sys.argv[1:]),
-                   machine=load, when=datetime.now(UTC).isoformat(timespec="seconds"))
+        run.update(
+            command="python bench/segments_quality.py " + " ".join(sys.argv[1:]),
+            machine=load,
+            when=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
         runs = [r for r in runs if r["kind"] != run["kind"]] + [run]
         RUNS.write_text(json.dumps(runs, indent=1) + "\n")
     REPORT.write_text(render(runs))

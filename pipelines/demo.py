@@ -152,7 +152,8 @@ def _print_segment(model: RuntimeModel) -> None:
     )
     segment = Segmenter(model.parts, model.version).build(request, Scope(merchant))
     typer.echo(f"merchant {merchant}: {json.dumps(request.model_dump(mode='json'))}")
-    top = ", ".join(f"{u} ({s:.2f})" for u, s in zip(segment.user_ids[:5], segment.scores[:5]))
+    best = zip(segment.user_ids[:5], segment.scores[:5], strict=True)
+    top = ", ".join(f"{u} ({s:.2f})" for u, s in best)
     typer.echo(f"{len(segment)} of {segment.eligible} eligible users; best: {top}, ...")
     reach = segment.reach
     if not reach.curve:

@@ -54,7 +54,9 @@ def read_request(path: Path) -> SegmentRequest:
     try:
         return SegmentRequest.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid request: {describe_errors(SegmentRequest, exc)}") from None
+        raise ConfigError(
+            f"{path}: invalid request: {describe_errors(SegmentRequest, exc)}"
+        ) from None
 
 
 def bundle_path(models_dir: Path, bundle: str | None) -> Path:
@@ -65,13 +67,15 @@ def bundle_path(models_dir: Path, bundle: str | None) -> Path:
 
 
 def segment(
-    request: Path = typer.Argument(..., help="JSON request: {\"target\": {\"kind\", \"ids\"}, ...}."),
+    request: Path = typer.Argument(..., help='JSON request: {"target": {"kind", "ids"}, ...}.'),
     merchant: str = typer.Option(..., "--merchant", help="Merchant id whose scope applies."),
     out: Path = typer.Option(..., "--out", help="Output file, .parquet or .csv."),
     models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Where bundles live."),
     bundle: str = typer.Option(None, "--bundle", help="Bundle version (default: the promoted)."),
     floor: int = typer.Option(100, "--floor", min=1, help="Refuse segments smaller than this."),
-    force: bool = typer.Option(False, "--force", help="Replace an --out this command did not write."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an --out this command did not write."
+    ),
 ) -> None:
     """Rank an audience for a merchant's target and write user ids and scores to a file."""
     check_out(out, force)
@@ -84,12 +88,16 @@ def segment(
         bar.update(bar.total - bar.n)  # a pass the answer did not need (no back-test) is done
     marker_of(out).write_text(json.dumps({"command": COMMAND}) + "\n", encoding="utf-8")
     write_segment(result, out)
-    typer.echo(f"{len(result)} users of {result.eligible} eligible -> {out} (model {model.version})")
+    typer.echo(
+        f"{len(result)} users of {result.eligible} eligible -> {out} (model {model.version})"
+    )
     reach = result.reach
     if reach.curve:
         typer.echo(f"back-tested reach (cut {reach.cut}, {reach.days:g} days after):")
         for p in reach.curve:
-            typer.echo(f"  top {p.size:>9,}: {p.buyers:>7,} buyers  precision {p.precision:.4f}  "
-                       f"recall {p.recall:.4f}")
+            typer.echo(
+                f"  top {p.size:>9,}: {p.buyers:>7,} buyers  precision {p.precision:.4f}  "
+                f"recall {p.recall:.4f}"
+            )
     else:
         typer.echo(f"no back-tested reach: {reach.reason}")

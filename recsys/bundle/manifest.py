@@ -25,7 +25,8 @@ from recsys.datastore import DataDir
 from recsys.errors import BundleError, BundleFormatError, ContractError
 
 MANIFEST_NAME = "manifest.json"
-#: 4: user activity and the back-test part (audience segments); 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
+#: 4: user activity and the back-test part (audience segments); 3: the runtime model's typed
+#: parts, named by `recsys.bundle.layout`; 2: the manifest is
 #: signed (HMAC-SHA256). Other versions are not read (retrain).
 FORMAT_VERSION = 4
 

@@ -111,16 +111,24 @@ class Segmenter:
         if size is None and request.min_score is None:
             size = min(1000, self.n_users)
         users, scores = self.scorer.top(
-            self._query(resolved, self.popularity), eligible, size=size,
-            min_score=request.min_score, progress=progress,
+            self._query(resolved, self.popularity),
+            eligible,
+            size=size,
+            min_score=request.min_score,
+            progress=progress,
         )
         if len(users) < floor:
             raise SegmentTooSmallError(self._too_small(floor))
         reach = backtest_reach(
-            self.parts.backtest, self.backtest_scorer, resolved,
-            exclude_buyers=request.exclude_buyers, size=len(users),
-            members=self.parts.circles.members, sizes=self.config.curve_sizes,
-            min_buyers=self.config.min_buyers, progress=progress,
+            self.parts.backtest,
+            self.backtest_scorer,
+            resolved,
+            exclude_buyers=request.exclude_buyers,
+            size=len(users),
+            members=self.parts.circles.members,
+            sizes=self.config.curve_sizes,
+            min_buyers=self.config.min_buyers,
+            progress=progress,
         )
         ids = self.parts.ids.users.to_ids(users)
         logger.info("segment %s for %s: %d users", resolved.kind.value, scope.owner, len(users))

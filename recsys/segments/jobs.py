@@ -129,8 +129,13 @@ class JobStore:
                 "UPDATE jobs SET status = ?, started_at = ?, worker_pid = ? WHERE job_id = ("
                 "SELECT job_id FROM jobs WHERE status = ? ORDER BY created_at, job_id LIMIT 1) "
                 "AND status = ? RETURNING *",
-                (JobStatus.RUNNING, time.time(), os.getpid(), JobStatus.PENDING,
-                 JobStatus.PENDING),  # fmt: skip
+                (
+                    JobStatus.RUNNING,
+                    time.time(),
+                    os.getpid(),
+                    JobStatus.PENDING,
+                    JobStatus.PENDING,
+                ),  # fmt: skip
             ).fetchone()
         return None if row is None else _job(row)
 

@@ -60,8 +60,10 @@ def rule_scores(
     in_circle = np.isin(circle, circles[circles >= 0]).astype(np.float64)
     bought = sp.csr_matrix(backtest.bought_before, dtype=np.float64)
     activity = np.asarray(backtest.user_events, np.float64)
-    return (bought @ in_category) * 1e9 + (bought @ in_circle) * 1e5 + activity / (
-        activity.max() + 1.0
+    return (
+        (bought @ in_category) * 1e9
+        + (bought @ in_circle) * 1e5
+        + activity / (activity.max() + 1.0)
     )
 
 

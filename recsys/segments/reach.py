@@ -89,13 +89,18 @@ def backtest_reach(
     """The reach curve of `resolved` ranked by the back-test fit (`scorer`, fitted on its
     vectors); `members` are the bundle's circle memberships (for a circle filter)."""
     if backtest is None or scorer is None:
-        return Reach(reason="the bundle has no back-test (its events carry no times, or "
-                     "backtest.enabled was false when it was trained)")
+        return Reach(
+            reason="the bundle has no back-test (its events carry no times, or "
+            "backtest.enabled was false when it was trained)"
+        )
     cut = datetime.fromtimestamp(backtest.cut_ts / 1e6, UTC).isoformat()
     known = Reach(cut=cut, days=round(backtest.days, 3))
     if resolved.kind == "circle":
-        return _without(known, "circle targets rank by circle affinities, which were placed on "
-                        "all events; the bundle holds no placement from before the cut")
+        return _without(
+            known,
+            "circle targets rank by circle affinities, which were placed on "
+            "all events; the bundle holds no placement from before the cut",
+        )
     n_items = backtest.n_items
     if len(resolved.seeds):
         query = Query("seeds", resolved.seeds)
@@ -116,8 +121,11 @@ def backtest_reach(
     positives = np.flatnonzero(buyers_of(backtest.bought_after, truth) & eligible) if len(
         truth) else np.empty(0, np.int64)  # fmt: skip
     if len(positives) < min_buyers:
-        return _without(known, f"fewer than {min_buyers} buyers of the target after the "
-                        "back-test's cut among the eligible users")
+        return _without(
+            known,
+            f"fewer than {min_buyers} buyers of the target after the "
+            "back-test's cut among the eligible users",
+        )
     scores = scorer.scores(query, progress=progress)
     scores[~eligible] = -np.inf
     ranks = positive_ranks(scores, positives)

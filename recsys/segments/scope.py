@@ -145,9 +145,11 @@ def buyers_of(purchased: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
 
 def _rows_hitting(matrix: sp.csr_matrix, columns: np.ndarray) -> np.ndarray:
     hit = columns[np.asarray(matrix.indices)]
-    counts = np.add.reduceat(
-        np.append(hit, False).astype(np.int64), np.asarray(matrix.indptr[:-1])
-    ) if matrix.nnz else np.zeros(matrix.shape[0], np.int64)
+    counts = (
+        np.add.reduceat(np.append(hit, False).astype(np.int64), np.asarray(matrix.indptr[:-1]))
+        if matrix.nnz
+        else np.zeros(matrix.shape[0], np.int64)
+    )
     empty = np.diff(np.asarray(matrix.indptr)) == 0
     return (counts > 0) & ~empty  # reduceat gives an empty row its next row's first cell
 

@@ -57,7 +57,9 @@ class SegmentScorer:
         block_cells: int = 1 << 22,
     ) -> None:
         if knn_k < 1 or block_cells < 1:
-            raise InvalidInputError(f"knn_k and block_cells must be >= 1; got {knn_k}, {block_cells}")
+            raise InvalidInputError(
+                f"knn_k and block_cells must be >= 1; got {knn_k}, {block_cells}"
+            )
         self.pooling = pooling
         self.seed_method = seed_method
         self.knn_k = knn_k
@@ -179,7 +181,9 @@ class SegmentScorer:
             raise InvalidInputError("no seed user has a vector (no history): nothing to match")
         if self.seed_method == "centroid":
             q = seeds.mean(axis=0)
-            return self._dot((q / max(np.linalg.norm(q), 1e-12))[:, None], reduce=None, unit=True), 1
+            return self._dot(
+                (q / max(np.linalg.norm(q), 1e-12))[:, None], reduce=None, unit=True
+            ), 1
         return self._dot(seeds.T.copy(), reduce="knn", unit=True), len(seeds)
 
     def _dot(

@@ -51,8 +51,11 @@ def backtest_fit(
         }
     n_users, n_items = len(users), len(items)
     train = to_csr(
-        log.iloc[before], n_users, n_items,
-        half_life_days=config.interactions.half_life_days, reference_ts=cut,
+        log.iloc[before],
+        n_users,
+        n_items,
+        half_life_days=config.interactions.half_life_days,
+        reference_ts=cut,
     )
     model = fit_scorer(train, content, config)
     bought_before, bought_after = purchases_around(data, users, items, cut)
@@ -62,9 +65,9 @@ def backtest_fit(
         user_vectors=np.ascontiguousarray(model.user_factors_, dtype=np.float32),
         item_vectors=np.ascontiguousarray(model.item_vectors_, dtype=np.float32),
         item_users=users_per_item(train),
-        user_events=np.bincount(
-            log["user_idx"].to_numpy()[before], minlength=n_users
-        ).astype(np.float32),
+        user_events=np.bincount(log["user_idx"].to_numpy()[before], minlength=n_users).astype(
+            np.float32
+        ),
         bought_before=bought_before,
         bought_after=bought_after,
     )

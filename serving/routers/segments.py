@@ -42,8 +42,12 @@ def scope_of(principal: Principal) -> Scope:
 
 @router.post("", response_model=SegmentOut | JobOut, responses={202: {"model": JobOut}})
 async def create(
-    body: SegmentRequest, principal: KeyDep, model: ModelDep, state: StateDep,
-    segments: SegmentsDep, response: Response,
+    body: SegmentRequest,
+    principal: KeyDep,
+    model: ModelDep,
+    state: StateDep,
+    segments: SegmentsDep,
+    response: Response,
 ) -> SegmentOut | JobOut:
     """Rank an audience for the target; requests larger than the sync limit answer 202 with a
     job to read from GET /v1/segments/{job_id}."""
@@ -60,7 +64,9 @@ async def create(
 
 @router.get("/{job_id}", response_model=JobOut)
 async def job(
-    job_id: JobId, principal: KeyDep, segments: SegmentsDep,
+    job_id: JobId,
+    principal: KeyDep,
+    segments: SegmentsDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> JobOut:

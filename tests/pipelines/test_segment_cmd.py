@@ -39,8 +39,17 @@ def run(tmp_path: Path, models: Path, body: dict, out: str, *extra: str):
     request.write_text(json.dumps(body))
     return runner.invoke(
         app,
-        ["segment", str(request), "--merchant", "m00000", "--out", str(tmp_path / out),
-         "--models-dir", str(models), *extra],
+        [
+            "segment",
+            str(request),
+            "--merchant",
+            "m00000",
+            "--out",
+            str(tmp_path / out),
+            "--models-dir",
+            str(models),
+            *extra,
+        ],
     )
 
 
@@ -78,19 +87,36 @@ def test_scope_rules_and_the_floor_hold(tmp_path, models, small_bundle) -> None:
     a = run(tmp_path, models, {"target": {"kind": "item", "ids": foreign}}, "a.parquet")
     b = run(tmp_path, models, {"target": {"kind": "item", "ids": ["nope"]}}, "b.parquet")
     assert a.exit_code == b.exit_code == 1
-    assert a.output.strip() == b.output.strip() == (
-        "error: target names items that are not this merchant's; nothing was computed"
+    assert (
+        a.output.strip()
+        == b.output.strip()
+        == ("error: target names items that are not this merchant's; nothing was computed")
     )
     assert not (tmp_path / "a.parquet").exists()
-    small = run(tmp_path, models, {"target": {"kind": "circle", "ids": [model.catalogue.ids[0]]},
-                                   "size": 10}, "c.parquet")
+    small = run(
+        tmp_path,
+        models,
+        {"target": {"kind": "circle", "ids": [model.catalogue.ids[0]]}, "size": 10},
+        "c.parquet",
+    )
     assert small.exit_code == 1 and "below the floor of 100" in small.output
 
 
 def test_bad_request_files_are_one_line(tmp_path, models) -> None:
     (tmp_path / "r.json").write_text("{not json")
-    result = runner.invoke(app, ["segment", str(tmp_path / "r.json"), "--merchant", "m",
-                                 "--out", str(tmp_path / "o.csv"), "--models-dir", str(models)])
+    result = runner.invoke(
+        app,
+        [
+            "segment",
+            str(tmp_path / "r.json"),
+            "--merchant",
+            "m",
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--models-dir",
+            str(models),
+        ],
+    )
     assert result.exit_code == 1 and "not valid JSON" in result.output
     result = run(tmp_path, models, {"target": {"kind": "shop", "ids": ["x"]}}, "o.csv")
     assert result.exit_code == 1 and "target.kind" in result.output

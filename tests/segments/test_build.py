@@ -63,13 +63,16 @@ def test_a_brand_scores_only_the_merchants_own_items_of_it(model, segmenter) -> 
     cat = model.parts.catalogue
     brands, merchants = cat.strings("brand"), cat.strings("merchant_id")
     shared = next(
-        b for b in np.unique(brands[merchants == "m00000"].astype(str))
+        b
+        for b in np.unique(brands[merchants == "m00000"].astype(str))
         if len(set(merchants[brands == b])) > 1
     )
     resolved = segmenter.resolve(request("brand", [shared]), A)
     assert set(merchants[resolved.items]) == {"m00000"}
     assert len(resolved.items) < (brands == shared).sum()
-    not_a = next(b for b in np.unique(brands.astype(str)) if "m00000" not in set(merchants[brands == b]))
+    not_a = next(
+        b for b in np.unique(brands.astype(str)) if "m00000" not in set(merchants[brands == b])
+    )
     assert refusal_text(segmenter, request("brand", [not_a]), A) == refusal_text(
         segmenter, request("brand", ["no-such-brand"]), A
     )
@@ -112,7 +115,11 @@ def test_exclude_buyers_leaves_out_buyers_of_the_merchants_own_items_only(model,
         if len(own) and len(other):
             own_buyers = np.flatnonzero(buyers_of(purchased, own))
             other_only = np.setdiff1d(np.flatnonzero(buyers_of(purchased, other)), own_buyers)
-            if len(own_buyers) and len(other_only) and (best is None or len(own_buyers) > len(best[1])):
+            if (
+                len(own_buyers)
+                and len(other_only)
+                and (best is None or len(own_buyers) > len(best[1]))
+            ):
                 best = (c, own_buyers, other_only)
     assert best is not None, "the sample has no category sold by m00000 and others, both bought"
     category, own_buyers, other_only = best

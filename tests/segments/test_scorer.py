@@ -40,9 +40,13 @@ def test_seed_centroid_and_knn_are_cosines() -> None:
     seeds = np.array([0, 1])
     centroid = fitted(seed_method="centroid").scores(Query("seeds", seeds))
     q = unit[seeds].mean(axis=0)
-    np.testing.assert_allclose(centroid[[0, 1, 2, 4]], (unit @ (q / np.linalg.norm(q)))[[0, 1, 2, 4]], rtol=1e-5)
+    np.testing.assert_allclose(
+        centroid[[0, 1, 2, 4]], (unit @ (q / np.linalg.norm(q)))[[0, 1, 2, 4]], rtol=1e-5
+    )
     knn = fitted(seed_method="knn", knn_k=1).scores(Query("seeds", seeds))
-    np.testing.assert_allclose(knn[[0, 1, 2, 4]], (unit @ unit[seeds].T).max(axis=1)[[0, 1, 2, 4]], rtol=1e-5)
+    np.testing.assert_allclose(
+        knn[[0, 1, 2, 4]], (unit @ unit[seeds].T).max(axis=1)[[0, 1, 2, 4]], rtol=1e-5
+    )
 
 
 def test_circles_take_the_highest_affinity() -> None:

@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from recsys.training.run import run_training
 from recsys.bundle.registry import POINTER, ModelRegistry
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
-from recsys.runtime import RuntimeModel
 from recsys.recipe import TrainConfig
+from recsys.runtime import RuntimeModel
+from recsys.training.run import run_training
 from serving.app import create_app
 from serving.schemas.circles import CatalogueOut, UserCirclesOut
 from serving.schemas.items import RecommendationsOut, SimilarItemsOut

@@ -65,10 +65,14 @@ def test_foreign_and_unknown_ids_get_the_same_403(client, model) -> None:
     foreign = items_of(model, "m00001", 1)
     cat = model.parts.catalogue
     brands, merchants = cat.strings("brand").astype(str), cat.strings("merchant_id")
-    foreign_brand = next(b for b in np.unique(brands) if "m00000" not in set(merchants[brands == b]))
+    foreign_brand = next(
+        b for b in np.unique(brands) if "m00000" not in set(merchants[brands == b])
+    )
     purchased = model.parts.history.purchased
     a_customers = buyers_of(purchased, np.flatnonzero(merchants == "m00000"))
-    b_only = np.flatnonzero(buyers_of(purchased, np.flatnonzero(merchants == "m00001")) & ~a_customers)
+    b_only = np.flatnonzero(
+        buyers_of(purchased, np.flatnonzero(merchants == "m00001")) & ~a_customers
+    )
     foreign_user = str(model.parts.ids.users.to_ids(b_only[:1])[0])
     own_user = str(model.parts.ids.users.to_ids(np.flatnonzero(a_customers)[:1])[0])
     pairs = [
@@ -89,7 +93,9 @@ def test_circle_and_category_targets_are_open(client, model) -> None:
     category = str(model.parts.catalogue.strings("category")[0])
     for key in (KEY_A, KEY_B):
         assert post(client, body("category", [category], size=100), key).status_code == 200
-        assert post(client, body("circle", [model.catalogue.ids[0]], size=100), key).status_code == 200
+        assert (
+            post(client, body("circle", [model.catalogue.ids[0]], size=100), key).status_code == 200
+        )
 
 
 def test_service_keys_may_not_ask_for_segments(client, model) -> None:
