@@ -408,7 +408,6 @@ def main() -> None:
     tb.add_argument("--taobao-dir", default=str(TAOBAO), help="the shared sample's folder")
     sub.add_parser("render")
     args = parser.parse_args()
-    runs = json.loads(RUNS.read_text()) if RUNS.exists() else []
     if args.which != "render":
         load = machine()
         run = run_synthetic(args) if args.which == "synthetic" else run_taobao(args)
@@ -417,8 +416,10 @@ def main() -> None:
             machine=load,
             when=datetime.now(UTC).isoformat(timespec="seconds"),
         )
+        runs = json.loads(RUNS.read_text()) if RUNS.exists() else []  # read late: runs may overlap
         runs = [r for r in runs if r["kind"] != run["kind"]] + [run]
         RUNS.write_text(json.dumps(runs, indent=1) + "\n")
+    runs = json.loads(RUNS.read_text()) if RUNS.exists() else []
     REPORT.write_text(render(runs))
     print(REPORT.read_text())
 

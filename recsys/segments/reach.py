@@ -61,7 +61,7 @@ def positive_ranks(
         finite = np.sort(scores[np.isfinite(scores)])
         s = scores[positives]
         s = s[np.isfinite(s)]
-        return np.sort(len(finite) - np.searchsorted(finite, s, side="left"))
+        return np.sort(len(finite) - np.searchsorted(finite, s, side="left") - 1)
     order = np.lexsort((rng.random(len(scores)), -scores))
     rank = np.empty(len(scores), dtype=np.int64)
     rank[order] = np.arange(len(scores))
@@ -70,8 +70,8 @@ def positive_ranks(
 
 
 def curve_sizes(sizes: tuple[int, ...], eligible: int, requested: int) -> list[int]:
-    """The configured sizes up to the eligible count, plus the requested size."""
-    return sorted({s for s in sizes if s <= eligible} | {min(requested, eligible)} - {0})
+    """The configured sizes below the eligible count, the requested size, and everyone."""
+    return sorted(({s for s in sizes if s < eligible} | {min(requested, eligible), eligible}) - {0})
 
 
 def backtest_reach(
