@@ -41,7 +41,7 @@ def test_jobs_are_claimed_once_and_read_by_their_owner_only(tmp_path, model, seg
 def test_a_dead_workers_job_goes_back_to_pending(tmp_path) -> None:
     store = JobStore(tmp_path)
     job = store.create(Scope(), REQUEST)
-    code = f"import sys; from recsys.segments.jobs import JobStore; JobStore(sys.argv[1]).claim()"
+    code = "import sys; from recsys.segments.jobs import JobStore; JobStore(sys.argv[1]).claim()"
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
     assert store.get(job.job_id, Scope()).status is JobStatus.RUNNING
     assert store.requeue_orphans() == 1  # the claiming process has exited
