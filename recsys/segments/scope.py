@@ -144,14 +144,14 @@ def buyers_of(purchased: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
 
 
 def _rows_hitting(matrix: sp.csr_matrix, columns: np.ndarray) -> np.ndarray:
-    hit = columns[np.asarray(matrix.indices)]
-    counts = (
-        np.add.reduceat(np.append(hit, False).astype(np.int64), np.asarray(matrix.indptr[:-1]))
-        if matrix.nnz
-        else np.zeros(matrix.shape[0], np.int64)
-    )
-    empty = np.diff(np.asarray(matrix.indptr)) == 0
-    return (counts > 0) & ~empty  # reduceat gives an empty row its next row's first cell
+    """(n_rows,) bool: the row has a cell in one of the `columns` (a bool mask), without
+    copying the matrix (one bool per cell)."""
+    if matrix.nnz == 0:
+        return np.zeros(matrix.shape[0], dtype=bool)
+    hit = np.append(columns[np.asarray(matrix.indices)], False)
+    starts = np.asarray(matrix.indptr[:-1])
+    # reduceat gives an empty row the value at its start (the next row's first cell): mask it.
+    return np.logical_or.reduceat(hit, starts) & (np.diff(np.asarray(matrix.indptr)) > 0)
 
 
 def _bought_any(purchased: sp.csr_matrix, users: np.ndarray, own: np.ndarray) -> np.ndarray:
