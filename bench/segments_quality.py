@@ -56,7 +56,11 @@ REPORT = HERE / "results" / "segments.md"
 TAOBAO = HERE.parent.parent / "shared" / "datasets" / "taobao_ecomm_dyhatr"
 K = 1000
 MAX_SEEDS = 1000
-CHOICES = {"pooling": ("mean", "max"), "seed_method": ("centroid", "knn")}
+CHOICES = {
+    "pooling": ("mean", "max"),
+    "seed_method": ("centroid", "knn"),
+    "activity_weight": (0.0, 0.5, 1.0, 2.0),
+}
 
 
 def machine() -> str:
@@ -121,12 +125,13 @@ def evaluate(
     *,
     pooling: str,
     seed_method: str,
+    activity_weight: float,
     future: sp.csr_matrix | None = None,
 ) -> pd.DataFrame:
     bt = parts.backtest
-    scorer = SegmentScorer(pooling=pooling, seed_method=seed_method).fit(  # type: ignore[arg-type]
-        bt.user_vectors, bt.item_vectors
-    )
+    scorer = SegmentScorer(  # type: ignore[arg-type]
+        pooling=pooling, seed_method=seed_method, activity_weight=activity_weight
+    ).fit(bt.user_vectors, bt.item_vectors, activity=bt.recent_events)
     category = parts.catalogue.category_codes()
     circle = np.asarray(parts.catalogue.circle_idx)
     rows = []
@@ -165,26 +170,28 @@ def run_synthetic(args: argparse.Namespace) -> dict:
     plain = [t for t in targets if t.seeds is None]
     seeded = [t for t in targets if t.seeds is not None]
     for pooling in CHOICES["pooling"]:  # the pooling only changes item and category targets
-        frame = evaluate(validation, plain, pooling=pooling, seed_method="centroid")
-        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
-        choice_rows.append(
-            {
-                "choice": f"pooling={pooling}",
-                **{
-                    f"map_{k}": float(seg[seg["kind"] == k]["ap"].mean())
-                    for k in ("item", "category")
-                },
-            }
-        )
-    for method in CHOICES["seed_method"]:  # the seed method only changes seed targets
-        frame = evaluate(validation, seeded, pooling="mean", seed_method=method)
-        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
-        choice_rows.append({"choice": f"seed_method={method}", "map_seed": float(seg["ap"].mean())})
+        for weight in CHOICES["activity_weight"]:
+            frame = evaluate(
+                validation, plain, pooling=pooling, seed_method="centroid", activity_weight=weight
+            )
+            seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
+            row = {"choice": f"pooling={pooling}, activity_weight={weight:g}",
+                   "pooling": pooling, "activity_weight": weight}  # fmt: skip
+            for k in ("item", "category"):
+                row[f"map_{k}"] = float(seg[seg["kind"] == k]["ap"].mean())
+                row[f"p_{k}"] = float(seg[seg["kind"] == k]["precision"].mean())
+            choice_rows.append(row)
     pooled = [c for c in choice_rows if "map_item" in c]
     best = max(pooled, key=lambda c: c["map_item"] + c["map_category"])
-    chosen["pooling"] = best["choice"].split("=")[1]
+    chosen["pooling"], chosen["activity_weight"] = best["pooling"], best["activity_weight"]
+    for method in CHOICES["seed_method"]:  # the seed method only changes seed targets
+        frame = evaluate(validation, seeded, pooling="mean", seed_method=method,
+                         activity_weight=chosen["activity_weight"])  # fmt: skip
+        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
+        choice_rows.append({"choice": f"seed_method={method}", "seed_method": method,
+                            "map_seed": float(seg["ap"].mean())})  # fmt: skip
     seeds = [c for c in choice_rows if "map_seed" in c]
-    chosen["seed_method"] = max(seeds, key=lambda c: c["map_seed"])["choice"].split("=")[1]
+    chosen["seed_method"] = max(seeds, key=lambda c: c["map_seed"])["seed_method"]
     per_seed = {}
     for seed in args.seeds:
         parts = synthetic_parts(args.users, seed)
@@ -241,18 +248,24 @@ def run_taobao(args: argparse.Namespace) -> dict:
     parts, targets, future = taobao_world(root, Path(args.config), 2.0)
     choices = []
     for pooling in CHOICES["pooling"]:
-        frame = evaluate(parts, targets, pooling=pooling, seed_method="centroid", future=future)
-        seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
-        choices.append({"pooling": pooling, "map": float(seg["ap"].mean())})
-    pooling = max(choices, key=lambda c: c["map"])["pooling"]
+        for weight in CHOICES["activity_weight"]:
+            frame = evaluate(parts, targets, pooling=pooling, seed_method="centroid",
+                             activity_weight=weight, future=future)  # fmt: skip
+            seg = frame[(frame["method"] == "segment") & (frame["positives"] > 0)]
+            choices.append({"pooling": pooling, "activity_weight": weight,
+                            "map": float(seg["ap"].mean())})  # fmt: skip
+    best = max(choices, key=lambda c: c["map"])
+    pooling, weight = best["pooling"], best["activity_weight"]
     # Test: held out 2019-06-19 (fit on 06-10..18).
     parts, targets, future = taobao_world(root, Path(args.config), 1.0)
     bt = parts.backtest
-    frame = evaluate(parts, targets, pooling=pooling, seed_method="centroid", future=future)
+    frame = evaluate(parts, targets, pooling=pooling, seed_method="centroid",
+                     activity_weight=weight, future=future)  # fmt: skip
     result: dict = {
         "kind": "taobao",
         "targets": len(targets),
         "pooling": pooling,
+        "activity_weight": weight,
         "validation": choices,
         "config": args.config,
         "cut": datetime.fromtimestamp(bt.cut_ts / 1e6, UTC).isoformat(),
@@ -335,11 +348,13 @@ def render_synthetic(run: dict) -> list[str]:
         f"{run['users']:,} users per world. Choice on the validation world (seed "
         f"{run['choose_seed']}), mean AP of the segment method:",
         "",
-        "| choice | MAP items | MAP categories | MAP seed look-alikes |",
-        "|---|---:|---:|---:|",
+        "| choice | MAP items | MAP categories | precision@1000 items | precision@1000 categories "
+        "| MAP seed look-alikes |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
+    keys = ("map_item", "map_category", "p_item", "p_category", "map_seed")
     for c in run["choices"]:
-        cells = [f"{c[k]:.4f}" if k in c else "-" for k in ("map_item", "map_category", "map_seed")]
+        cells = [f"{c[k]:.4f}" if k in c else "-" for k in keys]
         out.append(f"| {c['choice']} | " + " | ".join(cells) + " |")
     out += [
         "",
@@ -363,11 +378,14 @@ def render_synthetic(run: dict) -> list[str]:
 
 
 def render_taobao(run: dict) -> list[str]:
-    valid = ", ".join(f"{c['pooling']} {c['map']:.4f}" for c in run["validation"])
+    valid = ", ".join(
+        f"{c['pooling']}/{c['activity_weight']:g} {c['map']:.4f}" for c in run["validation"]
+    )
     out = [
-        f"Recipe `{run['config']}` (the project's tuned Taobao recipe). Pooling chosen on "
-        f"validation (fit on 06-10..17, truth = cart or buy on 06-18; segment MAP: {valid}): "
-        f"`{run['pooling']}`.",
+        f"Recipe `{run['config']}` (the project's tuned Taobao recipe). Pooling and activity "
+        f"weight chosen on validation (fit on 06-10..17, truth = cart or buy on 06-18; segment "
+        f"MAP by pooling/weight: {valid}): `{run['pooling']}`, "
+        f"activity_weight {run['activity_weight']:g}.",
         "",
         f"Test: fit on 06-10..18, {run['targets']} categories with >= 5 users who cart or buy "
         f"on 2019-06-19 (cut {run['cut']}). MAP with a 95% bootstrap interval over the "

@@ -133,6 +133,9 @@ class BacktestConfig(FrozenConfig):
     days: float = Field(
         30.0, gt=0, description="held-out period: the last N days of the data's events"
     )
+    recent_days: float = Field(
+        30.0, gt=0, description="segments weigh each user's events of the last N days"
+    )
 
 
 class TrainConfig(FrozenConfig):

@@ -20,7 +20,8 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     history/interacted/, history/purchased/       (n_users, n_items) CSR: confidence; bought
     social/friends/, social/blocked/              (n_users, n_users) symmetric CSR
     social/share_opt_out.npy                      (n_users,) bool
-    activity/last_active.npy, activity/span.npy   (n_users,) newest event time; data start, end
+    activity/last_active.npy, recent.npy, span.npy  (n_users,) newest event time, recent events;
+                                                  data start, end, recent window
     backtest/                                     the time-cut fit's vectors and purchases around
                                                   the cut (absent: data without times)
 """
@@ -58,6 +59,7 @@ SOCIAL_BLOCKED = "social/blocked"
 SOCIAL_SHARE_OPT_OUT = "social/share_opt_out.npy"
 ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
 ACTIVITY_SPAN = "activity/span.npy"
+ACTIVITY_RECENT = "activity/recent.npy"
 BACKTEST = "backtest"
 BACKTEST_BOUGHT_BEFORE = "backtest/bought_before"
 BACKTEST_BOUGHT_AFTER = "backtest/bought_after"

@@ -32,6 +32,8 @@ class SegmentConfig(FrozenConfig):
     pooling: Literal["mean", "max"] = "mean"
     seed_method: Literal["centroid", "knn"] = "centroid"
     knn_k: int = Field(10, ge=1)
+    #: Weight of users' recent activity beside their similarity to the target (0: similarity only).
+    activity_weight: float = Field(1.0, ge=0)
     #: Segments smaller than this are refused (a small audience singles people out).
     floor: int = Field(100, ge=1)
     #: Fewer buyers after the cut than this: no reach curve.
@@ -69,15 +71,21 @@ class Segmenter:
         self.version = version
         self.config = config or SegmentConfig()
         kwargs = {"pooling": self.config.pooling, "seed_method": self.config.seed_method,
-                  "knn_k": self.config.knn_k, "block_cells": self.config.block_cells}  # fmt: skip
+                  "knn_k": self.config.knn_k, "block_cells": self.config.block_cells,
+                  "activity_weight": self.config.activity_weight}  # fmt: skip
         model = parts.scorer.model
         self.scorer = SegmentScorer(**kwargs).fit(  # type: ignore[arg-type]
-            model.user_factors_, model.item_vectors_, parts.circles.affinities
+            model.user_factors_,
+            model.item_vectors_,
+            parts.circles.affinities,
+            parts.activity.recent_events,
         )
         bt = parts.backtest
         self.backtest_scorer = (
             None if bt is None
-            else SegmentScorer(**kwargs).fit(bt.user_vectors, bt.item_vectors)  # type: ignore[arg-type]
+            else SegmentScorer(**kwargs).fit(  # type: ignore[arg-type]
+                bt.user_vectors, bt.item_vectors, activity=bt.recent_events
+            )
         )  # fmt: skip
         self.popularity = item_popularity(parts)
 

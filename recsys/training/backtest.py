@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.bundle.parts.activity import recent_events
 from recsys.bundle.parts.backtest import Backtest
 from recsys.datastore import DataDir
 from recsys.features._sql import connection, has_view, register_idmap
@@ -67,6 +68,9 @@ def backtest_fit(
         item_users=users_per_item(train),
         user_events=np.bincount(log["user_idx"].to_numpy()[before], minlength=n_users).astype(
             np.float32
+        ),
+        recent_events=recent_events(
+            log["user_idx"].to_numpy(), ts, n_users, cut, config.backtest.recent_days
         ),
         bought_before=bought_before,
         bought_after=bought_after,

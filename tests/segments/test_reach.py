@@ -40,6 +40,7 @@ def world(n_after_buyers: int = 60) -> Backtest:
         item_vectors=items,
         item_users=np.array([10, 5, 5, 5]),
         user_events=np.arange(N_USERS, dtype=np.float32)[::-1].copy(),  # most active: low index
+        recent_events=np.zeros(N_USERS, np.float32),
         bought_before=before,
         bought_after=after,
     )

@@ -83,3 +83,25 @@ def test_refusals() -> None:
         fitted().scores(Query("items", np.array([], dtype=np.int64)))
     with pytest.raises(InvalidInputError, match="differ in width"):
         SegmentScorer().fit(USERS, np.ones((2, 3), np.float32))
+
+
+def test_activity_weight_adds_standardised_recent_activity() -> None:
+    rng = np.random.default_rng(1)
+    users = rng.normal(size=(3000, 4)).astype(np.float32)
+    items = rng.normal(size=(5, 4)).astype(np.float32)
+    activity = rng.poisson(3.0, size=3000).astype(np.float32)
+    plain = SegmentScorer().fit(users, items, activity=activity)
+    query = Query("items", np.array([0, 1]))
+    raw = plain.scores(query).astype(np.float64)
+    blended = SegmentScorer(activity_weight=0.7, norm_sample=3000).fit(
+        users, items, activity=activity
+    ).scores(query)
+    a = np.log1p(activity.astype(np.float64))
+    expected = (raw - raw.mean()) / raw.std() + 0.7 * (a - a.mean()) / a.std()
+    np.testing.assert_allclose(blended, expected, rtol=1e-4, atol=1e-4)
+    # a sample standardises with estimates: the order is the exact order of those constants
+    sampled = SegmentScorer(activity_weight=0.7, norm_sample=500).fit(
+        users, items, activity=activity
+    )
+    u, _ = sampled.top(query, np.ones(3000, bool), size=50)
+    np.testing.assert_array_equal(u, np.lexsort((np.arange(3000), -sampled.scores(query)))[:50])

@@ -19,7 +19,7 @@ from recsys.bundle import layout
 from recsys.bundle.layout import BundleLayout, load_array, load_csr, save_array, save_csr
 from recsys.errors import BundleError
 
-_ARRAYS = ("user_vectors", "item_vectors", "item_users", "user_events")
+_ARRAYS = ("user_vectors", "item_vectors", "item_users", "user_events", "recent_events")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Backtest:
         under-observed, as the shipped scorer places them).
     item_users : (n_items,) int64 distinct pre-cut users per item.
     user_events : (n_users,) float32 pre-cut events per user (the most-active baseline).
+    recent_events : (n_users,) float32 events in the `recent_days` before the cut (what the
+        served side's `UserActivity.recent_events` is at its end).
     bought_before, bought_after : (n_users, n_items) 0/1 CSR of purchases on each side.
     """
 
@@ -44,6 +46,7 @@ class Backtest:
     item_vectors: np.ndarray
     item_users: np.ndarray
     user_events: np.ndarray
+    recent_events: np.ndarray
     bought_before: sp.csr_matrix
     bought_after: sp.csr_matrix
 
@@ -52,6 +55,7 @@ class Backtest:
         shapes = {
             "item_users": (len(self.item_users), n_items),
             "user_events": (len(self.user_events), n_users),
+            "recent_events": (len(self.recent_events), n_users),
             "bought_before": (self.bought_before.shape, (n_users, n_items)),
             "bought_after": (self.bought_after.shape, (n_users, n_items)),
         }
