@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -27,13 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 class SegmentConfig(FrozenConfig):
-    """How segments are scored and refused (defaults chosen in bench/results/segments.md)."""
+    """How segments are refused and measured at serve time. How they score is the bundle's:
+    its recipe's `[segments]` section (`recsys.recipe.SegmentsConfig`), chosen on validation."""
 
-    pooling: Literal["mean", "max"] = "mean"
-    seed_method: Literal["centroid", "knn"] = "centroid"
-    knn_k: int = Field(10, ge=1)
-    #: Weight of users' recent activity beside their similarity to the target (0: similarity only).
-    activity_weight: float = Field(1.0, ge=0)
     #: Segments smaller than this are refused (a small audience singles people out).
     floor: int = Field(100, ge=1)
     #: Fewer buyers after the cut than this: no reach curve.
@@ -70,10 +65,11 @@ class Segmenter:
         self.parts = parts
         self.version = version
         self.config = config or SegmentConfig()
-        kwargs = {"pooling": self.config.pooling, "seed_method": self.config.seed_method,
-                  "knn_k": self.config.knn_k, "block_cells": self.config.block_cells,
-                  "activity_weight": self.config.activity_weight}  # fmt: skip
         model = parts.scorer.model
+        recipe = model.config.segments
+        kwargs = {"pooling": recipe.pooling, "seed_method": recipe.seed_method,
+                  "knn_k": recipe.knn_k, "block_cells": self.config.block_cells,
+                  "activity_weight": recipe.activity_weight}  # fmt: skip
         self.scorer = SegmentScorer(**kwargs).fit(  # type: ignore[arg-type]
             model.user_factors_,
             model.item_vectors_,

@@ -70,7 +70,7 @@ def backtest_fit(
             np.float32
         ),
         recent_events=recent_events(
-            log["user_idx"].to_numpy(), ts, n_users, cut, config.backtest.recent_days
+            log["user_idx"].to_numpy(), ts, n_users, cut, config.segments.recent_days
         ),
         bought_before=bought_before,
         bought_after=bought_after,

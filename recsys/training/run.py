@@ -109,7 +109,7 @@ def run_training(
         catalogue=item_catalogue,
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
-        activity=UserActivity.from_log(log, n_users, config.backtest.recent_days),
+        activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
         backtest=backtest,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))

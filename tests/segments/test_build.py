@@ -146,7 +146,7 @@ def test_filters_are_masks(model, segmenter) -> None:
     members = np.asarray(model.parts.circles.members)
     c = int(members.sum(axis=0).argmax())
     assert members[:, c].sum() >= 100
-    target = {"target": {"kind": "circle", "ids": [model.catalogue.ids[0]]}, "min_score": -1.0}
+    target = {"target": {"kind": "circle", "ids": [model.catalogue.ids[0]]}, "min_score": -1e9}
     seg = segmenter.build(
         SegmentRequest.model_validate({**target, "filters": {"circles": [model.catalogue.ids[c]]}}),
         Scope(),
