@@ -73,7 +73,7 @@ def run(
     proba = placer.predict_proba(engagement, factors, friends)
     t_predict = time.perf_counter() - start
     start = time.perf_counter()
-    members = placer.members_from_proba(proba)
+    members = placer.members_from_proba(proba, engagement)
     t_members = time.perf_counter() - start
     return {"fit": t_fit, "predict": t_predict, "members": t_members,
             "mean_members": float(members.sum(axis=1).mean())}  # fmt: skip

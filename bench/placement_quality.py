@@ -1,19 +1,24 @@
-"""Circle placement quality on the pipeline's synthetic data: learned placer vs history frequency.
+"""Circle placement quality on the pipeline's synthetic data: learned placer vs the plain rule.
 
-Per seed: `recsys synth` (frozen defaults; --users N, items N / 2) and `recsys ingest` into
-bench/_work/placement/ (kept and reused; --regenerate rebuilds), then the inputs
-`recsys train` gives `steps.place_users` (ALS user factors from the default config, the circle
-engagement matrices, the planted truth) plus the friendship graph, built once. Then, scored
-with `placement_report` against the planted members (truth is used for nothing else):
+Per seed: `recsys synth` (frozen defaults, or `--homophily` / `--noise-share`; --users N,
+items N / 2) and `recsys ingest` into bench/_work/placement/ (kept and reused; --regenerate
+rebuilds), then the inputs `recsys train` gives `steps.place_users` (ALS user factors from the
+default config, the circle engagement matrices, the planted truth, the friendship graph).
+Then, scored with `placement_report` against the planted members (truth is used for nothing
+else), for all users, users without UGC, labelled / unlabelled users and each band of item
+events (< 5, 5-19, 20-39, 40+):
 
-* baseline: history frequency with F1-tuned thresholds, as `steps.place_users` fits it;
-* placer: `CirclePlacer` on factors + behaviour, as `steps.place_users` calls it today;
-* placer + friends: the same with `friends=load_friends(...)`.
+* plain rule: circles with >= 0.15 of the user's item events (the manifest's baseline);
+* history frequency: the same shares of all history with F1-tuned thresholds (tuned variant);
+* placer (model only): `CirclePlacer` with factors and friends, its own members everywhere;
+* placer (shipped): the same with the per-segment switch to the plain rule chosen on
+  validation copies, as `steps.place_users` places users.
 
-Writes its section (one per user count) of bench/results/placement.md.
+Writes its section (one per user count and generator setting) of bench/results/placement.md.
 
-    .venv/bin/python bench/placement_quality.py --users 3000 --seeds 0 1 2
-    .venv/bin/python bench/placement_quality.py --users 20000 --seeds 0
+    .venv/bin/python bench/placement_quality.py --users 20000 --seeds 0 1 2
+    .venv/bin/python bench/placement_quality.py --users 20000 --seeds 0 1 2 \
+        --homophily 0.3 --noise-share 0.4
 """
 
 from __future__ import annotations
@@ -40,6 +45,15 @@ from recsys.idmap import IdMap
 from recsys.ingest import ingest
 from recsys.metrics.circles import placement_report
 from recsys.placement import CirclePlacer, HistoryFrequencyBaseline, history_counts, ugc_labels
+from recsys.placement.decision import select_members
+from recsys.placement.features import row_shares
+from recsys.placement.placer import SEGMENTS
+from recsys.placement.plain_rule import (
+    BAND_NAMES,
+    PLAIN_RULE_KIND,
+    placement_subsets,
+    plain_rule_members,
+)
 from recsys.placement.social import load_friends
 from recsys.recipe import TrainConfig
 from recsys.synth import SynthConfig, generate
@@ -48,17 +62,20 @@ from recsys.training import steps
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "placement"
 REPORT = HERE / "results" / "placement.md"
-SUBSETS = ("all", "no_ugc", "labelled")
-METRICS = ("micro_f1", "macro_f1", "ece", "brier")
+SUBSETS = ("all", "no_ugc", "labelled", "unlabelled", *BAND_NAMES)
+METRICS = ("micro_f1", "macro_f1", "ece", "brier", "mean_members_pred", "mean_members_truth")
+VARIANTS = ("plain rule", "history frequency", "placer (model only)", "placer (shipped)")
 
 
-def dataset(users: int, seed: int, regenerate: bool) -> tuple[Path, Path]:
+def dataset(users: int, seed: int, regenerate: bool, knobs: dict[str, float]) -> tuple[Path, Path]:
     """Ingested data dir and truth dir of one synthetic set, generated on first use."""
-    root = WORK / f"u{users}_s{seed}"
+    tag = "".join(f"_{k}{v}" for k, v in sorted(knobs.items()))
+    root = WORK / f"u{users}_s{seed}{tag}"
     raw, processed = root / "raw", root / "processed"
     if regenerate or not (processed / "ingest_report.json").exists():
         shutil.rmtree(root, ignore_errors=True)
-        generate(SynthConfig(n_users=users, n_items=users // 2, seed=seed, progress=False), raw)
+        config = SynthConfig(n_users=users, n_items=users // 2, seed=seed, progress=False, **knobs)
+        generate(config, raw)
         ingest(raw, processed)
     return processed, raw / "truth"
 
@@ -83,15 +100,12 @@ def inputs(processed: Path, truth_dir: Path, config: TrainConfig) -> dict[str, o
 
 
 def evaluate(x: dict[str, object], config: TrainConfig) -> dict[str, dict[str, dict]]:
-    """Subset -> metric figures of each variant, with fit + predict seconds."""
+    """Variant -> subset -> metric figures, with fit + predict seconds."""
     engagement: dict[str, sp.csr_matrix] = x["engagement"]  # type: ignore[assignment]
     factors: np.ndarray = x["factors"]  # type: ignore[assignment]
     truth_members, truth_weights = x["truth"]  # type: ignore[misc]
     labels, labelled = ugc_labels(engagement["posts_written"], engagement["posts_engaged"])
-    ugc = (
-        engagement["posts_written"].getnnz(axis=1) + engagement["posts_engaged"].getnnz(axis=1)
-    ) > 0
-    masks = {"no_ugc": ~ugc, "labelled": labelled}
+    masks = placement_subsets(engagement, labelled)
     history = history_counts(engagement)
     results: dict[str, dict[str, dict]] = {}
 
@@ -101,62 +115,70 @@ def evaluate(x: dict[str, object], config: TrainConfig) -> dict[str, dict[str, d
         )
         results[name] = {s: {m: report["subsets"][s][m] for m in METRICS} for s in SUBSETS}
         results[name]["all"]["seconds"] = seconds
-        results[name]["all"]["mean_members"] = float(members.sum(axis=1).mean())
 
+    start = time.perf_counter()
+    shares = row_shares(engagement[PLAIN_RULE_KIND])
+    score("plain rule", plain_rule_members(engagement[PLAIN_RULE_KIND]), shares,
+          time.perf_counter() - start)  # fmt: skip
     start = time.perf_counter()
     base = HistoryFrequencyBaseline(min_members=config.placement.min_members)
     base.fit(history, labels, labelled)
     proba = base.predict_proba(history)
-    score("baseline", base.members_from_proba(proba), proba, time.perf_counter() - start)
-    friends = x["friends"]
-    for name, graph in (("placer", None), ("placer + friends", friends)):
-        if name.endswith("friends") and graph is None:
-            continue
-        start = time.perf_counter()
-        placer = CirclePlacer(
-            C=config.placement.C,
-            calibration=config.placement.calibration,
-            min_members=config.placement.min_members,
-            random_state=config.seed,
-        ).fit(engagement, factors, graph)
-        proba = placer.predict_proba(engagement, factors, graph)
-        score(name, placer.members_from_proba(proba), proba, time.perf_counter() - start)
+    score("history frequency", base.members_from_proba(proba), proba,
+          time.perf_counter() - start)  # fmt: skip
+    start = time.perf_counter()
+    placer = CirclePlacer(
+        C=config.placement.C,
+        calibration=config.placement.calibration,
+        min_members=config.placement.min_members,
+        random_state=config.seed,
+    ).fit(engagement, factors, x["friends"])
+    proba = placer.predict_proba(engagement, factors, x["friends"])
+    seconds = time.perf_counter() - start
+    model_only = select_members(proba, placer.thresholds_, min_members=placer.min_members,
+                                max_members=placer.max_members)  # fmt: skip
+    score("placer (model only)", model_only, proba, seconds)
+    score("placer (shipped)", placer.members_from_proba(proba, engagement), proba, seconds)
+    results["placer (shipped)"]["all"]["rule_segments"] = [
+        s for s, r in zip(SEGMENTS, placer.use_rule_, strict=True) if r
+    ]
     return results
 
 
-def render(users: int, runs: dict[int, dict], header: str) -> str:
-    lines = [f"<!-- placement_quality users={users} begin -->", header, ""]
+def render(users: int, runs: dict[int, dict], header: str, tag: str) -> str:
+    """Per seed: micro F1 per subset and variant; then the means and the shipped minus rule."""
+    begin = f"<!-- placement_quality users={users}{tag} begin -->"
+    lines = [begin, header, ""]
+    heads = ["all", "no UGC", "labelled", "unlabelled", "< 5", "5-19", "20-39", "40+"]
     lines += [
-        "| seed | variant | all micro / macro F1 | no UGC micro / macro F1 | labelled micro / "
-        "macro F1 | ECE all / no UGC | Brier all | members | s |",
-        "|---:|---|---|---|---|---|---:|---:|---:|",
+        "| seed | variant | " + " | ".join(heads) + " | members (truth) | ECE all | s |",
+        "|---:|---|" + "---:|" * len(heads) + "---:|---:|---:|",
     ]
-    names = list(next(iter(runs.values())))
     for seed, res in runs.items():
-        for name in names:
+        for name in VARIANTS:
             r = res[name]
             lines.append(
-                f"| {seed} | {name} | {r['all']['micro_f1']:.3f} / {r['all']['macro_f1']:.3f} "
-                f"| {r['no_ugc']['micro_f1']:.3f} / {r['no_ugc']['macro_f1']:.3f} "
-                f"| {r['labelled']['micro_f1']:.3f} / {r['labelled']['macro_f1']:.3f} "
-                f"| {r['all']['ece']:.3f} / {r['no_ugc']['ece']:.3f} | {r['all']['brier']:.4f} "
-                f"| {r['all']['mean_members']:.2f} | {r['all']['seconds']:.1f} |"
+                f"| {seed} | {name} | " + " | ".join(f"{r[s]['micro_f1']:.3f}" for s in SUBSETS)
+                + f" | {r['all']['mean_members_pred']:.2f} ({r['all']['mean_members_truth']:.2f})"
+                f" | {r['all']['ece']:.3f} | {r['all']['seconds']:.1f} |"
             )
-    if len(runs) > 1:
-        for name in names:
-            mean = {
-                (s, m): np.mean([res[name][s][m] for res in runs.values()])
-                for s in SUBSETS
-                for m in METRICS
-            }
-            lines.append(
-                f"| mean | {name} | {mean['all', 'micro_f1']:.3f} / {mean['all', 'macro_f1']:.3f}"
-                f" | {mean['no_ugc', 'micro_f1']:.3f} / {mean['no_ugc', 'macro_f1']:.3f} "
-                f"| {mean['labelled', 'micro_f1']:.3f} / {mean['labelled', 'macro_f1']:.3f} "
-                f"| {mean['all', 'ece']:.3f} / {mean['no_ugc', 'ece']:.3f} "
-                f"| {mean['all', 'brier']:.4f} | | |"
-            )
-    lines.append(f"<!-- placement_quality users={users} end -->")
+        switched = res["placer (shipped)"]["all"]["rule_segments"]
+        lines.append(f"| {seed} | rule segments (chosen on validation) | "
+                     f"{', '.join(switched) or 'none'} |" + " |" * (len(heads) + 2))
+    for name in VARIANTS:
+        mean = {s: np.mean([res[name][s]["micro_f1"] for res in runs.values()]) for s in SUBSETS}
+        members = np.mean([res[name]["all"]["mean_members_pred"] for res in runs.values()])
+        truth = np.mean([res[name]["all"]["mean_members_truth"] for res in runs.values()])
+        lines.append(f"| mean | {name} | " + " | ".join(f"{mean[s]:.3f}" for s in SUBSETS)
+                     + f" | {members:.2f} ({truth:.2f}) | | |")  # fmt: skip
+    diff = {
+        s: [res["placer (shipped)"][s]["micro_f1"] - res["plain rule"][s]["micro_f1"]
+            for res in runs.values()]
+        for s in SUBSETS
+    }  # fmt: skip
+    lines.append("| min over seeds | shipped - plain rule | "
+                 + " | ".join(f"{min(diff[s]):+.3f}" for s in SUBSETS) + " | | | |")  # fmt: skip
+    lines.append(begin.replace("begin", "end"))
     return "\n".join(lines)
 
 
@@ -173,21 +195,25 @@ def write_section(text: str, begin: str, end: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--users", type=int, default=20000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--homophily", type=float, default=None)
+    parser.add_argument("--noise-share", type=float, default=None)
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
+    knobs = {k: v for k, v in (("homophily", args.homophily),
+                               ("noise_share", args.noise_share)) if v is not None}  # fmt: skip
     config = load_config(TrainConfig, DEFAULT_CONFIG)
     load_before = os.getloadavg()[0]
     runs = {}
     for seed in args.seeds:
-        processed, truth = dataset(args.users, seed, args.regenerate)
+        processed, truth = dataset(args.users, seed, args.regenerate, knobs)
         runs[seed] = evaluate(inputs(processed, truth, config), config)
         for name, r in runs[seed].items():
-            print(f"seed {seed} {name:<17} " + "  ".join(
-                f"{s} {r[s]['micro_f1']:.3f}/{r[s]['macro_f1']:.3f} ece {r[s]['ece']:.3f}"
-                for s in SUBSETS
-            ), flush=True)  # fmt: skip
+            print(f"seed {seed} {name:<20} " + "  ".join(
+                f"{s} {r[s]['micro_f1']:.3f}" for s in SUBSETS
+            ) + f"  members {r['all']['mean_members_pred']:.2f}/"
+                f"{r['all']['mean_members_truth']:.2f}", flush=True)  # fmt: skip
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -198,19 +224,24 @@ def main() -> None:
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
          if line.startswith("model name")), platform.processor(),
     )  # fmt: skip
+    setting = ", ".join(f"{k} {v}" for k, v in knobs.items()) or "frozen defaults"
+    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in knobs.items())
     header = (
-        f"### {args.users:,} users, seeds {', '.join(map(str, args.seeds))}\n\n"
+        f"### {args.users:,} users, {setting}, seeds {', '.join(map(str, args.seeds))}\n\n"
         f"`python bench/placement_quality.py --users {args.users} --seeds "
-        f"{' '.join(map(str, args.seeds))}` (commit {commit}{' + local changes' if dirty else ''},"
-        f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC). Machine: {os.cpu_count()} cores ({cpu}), "
-        f"shared with other jobs; load average {load_before:.1f} before and "
-        f"{os.getloadavg()[0]:.1f} after. Data: `recsys synth --users {args.users} --items "
-        f"{args.users // 2} --seed S` (frozen defaults), ingested; default training config "
-        f"(C = {config.placement.C}, {config.placement.calibration} calibration, seed "
-        f"{config.seed}). Seconds are fit + predict of that variant."
+        f"{' '.join(map(str, args.seeds))}{flags}` (commit {commit}"
+        f"{' + local changes' if dirty else ''}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC). "
+        f"Machine: {os.cpu_count()} cores ({cpu}), shared with other jobs; load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after. Data: `recsys synth "
+        f"--users {args.users} --items {args.users // 2} --seed S` ({setting}), ingested; "
+        f"default training config (C = {config.placement.C}, {config.placement.calibration} "
+        f"calibration, seed {config.seed}). Micro F1 against the planted members; seconds are "
+        "fit + predict."
     )
-    begin = f"<!-- placement_quality users={args.users} begin -->"
-    write_section(render(args.users, runs, header), begin, begin.replace("begin", "end"))
+    tag = "".join(f" {k}={v}" for k, v in knobs.items())
+    text = render(args.users, runs, header, tag)
+    begin = f"<!-- placement_quality users={args.users}{tag} begin -->"
+    write_section(text, begin, begin.replace("begin", "end"))
     print(f"wrote {REPORT}")
 
 

@@ -62,8 +62,8 @@ def build(work: Path, users: int, items: int, seed: int) -> Path:
         run_stage(
             "train",
             "import logging; logging.basicConfig(level=logging.INFO); "
-            "from pathlib import Path; from pipelines.train import run_training; "
-            "from recsys.training.config import TrainConfig; "
+            "from pathlib import Path; from recsys.training.run import run_training; "
+            "from recsys.recipe import TrainConfig; "
             f"run_training(Path({str(data)!r}), TrainConfig(seed={seed}), "
             f"truth_dir=Path({str(raw / 'truth')!r}), models_dir=Path({str(models)!r}))",
         )

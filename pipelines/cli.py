@@ -125,6 +125,12 @@ from pipelines import segment_cmd  # noqa: E402
 
 register("segment", segment_cmd.segment)
 
+from pipelines import events_cmd  # noqa: E402
+
+for _info in events_cmd.app.registered_commands:
+    _info.callback = one_line_errors(_info.callback)  # type: ignore[arg-type]
+app.add_typer(events_cmd.app, name="events")
+
 from pipelines import serve_cmd  # noqa: E402
 
-app.command("serve")(serve_cmd.serve)
+register("serve", serve_cmd.serve)

@@ -23,7 +23,7 @@ from typing import Any
 import typer
 
 from recsys.bundle.registry import ModelRegistry
-from recsys.errors import RecsysError
+from recsys.errors import ConfigError, RecsysError
 from recsys.runtime import PolicyStep, RuntimeModel
 
 APP = "serving.app:create_app"
@@ -102,11 +102,11 @@ def _keys(keys_file: Path | None, *, create: bool) -> dict[str, str]:
     keys = _json_object(os.environ.get("RECSYS_API_KEYS", "") or "{}", "RECSYS_API_KEYS")
     if keys_file is None:
         if create:
-            _fail("--create-key needs --keys-file")
+            raise ConfigError("--create-key needs --keys-file")
         return keys
     if not keys_file.exists():
         if not create:
-            _fail(f"{keys_file}: no such keys file (--create-key makes one)")
+            raise ConfigError(f"{keys_file}: no such keys file (--create-key makes one)")
         keys_file.parent.mkdir(parents=True, exist_ok=True)
         keys_file.write_text(json.dumps({secrets.token_urlsafe(32): "service"}, indent=2) + "\n")
         keys_file.chmod(0o600)
@@ -119,9 +119,11 @@ def _json_object(text: str, source: str) -> dict[str, str]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail(f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})")
+        raise ConfigError(f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        _fail(f'{source}: expected a JSON object of key -> role, e.g. {{"<key>": "service"}}')
+        raise ConfigError(
+            f'{source}: expected a JSON object of key -> role, e.g. {{"<key>": "service"}}'
+        )
     return data
 
 
@@ -172,15 +174,16 @@ def _example_ids(models_dir: Path) -> tuple[str, str]:
         return "<user_id>", "<item_id>"
     try:
         model = RuntimeModel.load(models_dir / version, verify=False)
-    except RecsysError:
+    except RecsysError as exc:
+        typer.secho(
+            f"the promoted bundle cannot be served: {exc}\n"
+            "(train and promote a new one: `make demo`, or `recsys train` + `recsys models "
+            "promote`; the server answers 503 until then)",
+            fg="yellow",
+        )
         return "<user_id>", "<item_id>"
     for user in model.parts.ids.users.ids[:EXAMPLE_CANDIDATES]:
         answer = model.recommend(str(user), 1)
         if answer.step is PolicyStep.SCORER and answer.items:
             return str(user), answer.items[0].item_id
     return str(model.parts.ids.users.ids[0]), str(model.parts.ids.items.ids[0])
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(1)

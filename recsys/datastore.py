@@ -21,6 +21,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -114,6 +115,15 @@ class DataDir:
                 f"{self.report_path}: time_kind {kind!r} is not one of {', '.join(TIME_KINDS)}"
             )
         return kind
+
+    def latest_event_time(self) -> datetime | None:
+        """The newest `ts` of the events table (UTC), None without events: the data's
+        watermark, which a bundle records so live events are not counted twice."""
+        if not self.has_table("events"):
+            return None
+        with self.connect() as con:
+            (latest,) = con.execute("SELECT max(ts) FROM events").fetchone() or (None,)
+        return None if latest is None else latest.astimezone(UTC)
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """Read every part of a table, cast to the contract schema."""

@@ -43,7 +43,9 @@ class IdMap:
 
     def to_ids(self, indices: np.ndarray) -> np.ndarray:
         """External ids for dense `indices` (which must be valid)."""
-        return self._index.to_numpy()[np.asarray(indices, dtype=np.int64)]
+        # Take from the index's own array: pandas 3 keeps the ids as Arrow strings, and
+        # `to_numpy()` of the whole index costs ~0.1 s per call at a million ids.
+        return np.asarray(self._index.array[np.asarray(indices, dtype=np.int64)], dtype=object)
 
     def save(self, path: str | Path, column: str = "id") -> None:
         pq.write_table(pa.table({column: pa.array(self.ids, type=pa.string())}), path)

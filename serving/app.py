@@ -22,10 +22,11 @@ from serving.compute import ComputePool
 from serving.deps import AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
+from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, health, items, metrics, segments, users
+from serving.routers import circles, events, health, items, metrics, segments, users
 from serving.segment_service import SegmentService
 from serving.settings import Settings
 
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compute = ComputePool(threads=settings.compute_threads, blas_threads=settings.blas_threads)
         store = ModelStore(
             settings.models_dir,
-            policy=RuntimePolicy(unknown_user=settings.unknown_user),
+            policy=RuntimePolicy(
+                unknown_user=settings.unknown_user, live_groups=settings.live_groups
+            ),
             metrics=app_metrics,
             poll_interval=settings.poll_interval,
         )
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.recsys = AppState(
             settings, KeyRing(settings.api_keys), store, app_metrics, compute
         )
+        app.state.live = LiveState(settings)
         app.state.segments = SegmentService(settings, store)
         store.start()
         app.state.segments.start()
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.segments.stop()
             store.stop()
+            app.state.live.close()
             compute.shutdown()
             app_metrics.worker_exit()
 
@@ -73,8 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.openapi = with_reason_codes(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for router in (health.router, metrics.router, users.router, items.router, circles.router,
-                   segments.router):
+    for router in (
+        health.router, metrics.router, users.router, items.router, circles.router, events.router,
+        segments.router,
+    ):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)
     app.add_middleware(RequestMetrics, metrics=app_metrics)

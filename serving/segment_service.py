@@ -29,7 +29,7 @@ class SegmentService:
     def __init__(self, settings: Settings, store: ModelStore) -> None:
         self.config = SegmentConfig(floor=settings.segment_floor)
         self.sync_max = settings.segment_sync_max
-        self.jobs = JobStore(settings.jobs_dir)
+        self.jobs = JobStore(settings.segment_jobs_path)
         self._store = store
         self._poll = settings.poll_interval
         self._blas_threads = settings.blas_threads

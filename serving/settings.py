@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys.events.store import live_paths
 from serving.auth import parse_role
 
 
@@ -33,12 +34,39 @@ class Settings(BaseSettings):
     blas_threads: int = Field(1, ge=1)
     #: What an id the bundle does not know gets: the global chain or a 404.
     unknown_user: Literal["global_chain", "not_found"] = "global_chain"
+    #: The event store every worker shares (SQLite, WAL; docs/events.md); default
+    #: events/events.sqlite3 beside the models folder.
+    events_db: Path | None = None
+    #: Rows one POST /v1/events (/v1/group-buys, /v1/posts) may carry; more is a 422.
+    max_event_batch: int = Field(1_000, ge=1, le=100_000)
+    #: Items of friends' live group buys leading an answer (0: off).
+    live_groups: int = Field(3, ge=0, le=100)
+    #: The impression log (its own SQLite file) and its retention: rows, days (0: no limit).
+    impressions_db: Path | None = None  # default events/impressions.sqlite3 beside models
+    impressions_max_rows: int = Field(10_000_000, ge=0)
+    impressions_retention_days: float = Field(30.0, ge=0.0)
+    #: Answers waiting to be logged; beyond it they are dropped and counted, never waited for.
+    impressions_queue: int = Field(10_000, ge=1)
+
     #: Audience segments smaller than this many users are refused (docs/segments.md).
     segment_floor: int = Field(100, ge=1)
     #: Segment requests that may return more users than this run as background jobs (202).
     segment_sync_max: int = Field(10_000, ge=1)
-    #: Folder of the segment jobs (SQLite state and Parquet results), shared by all workers.
-    jobs_dir: Path = Path("jobs")
+    #: Folder of the segment jobs (SQLite state and Parquet results), shared by all workers;
+    #: default segment_jobs/ beside the events folder (beside the models folder).
+    jobs_dir: Path | None = None
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.events_db or live_paths(self.models_dir).store
+
+    @property
+    def impression_log_path(self) -> Path:
+        return self.impressions_db or live_paths(self.models_dir).impressions
+
+    @property
+    def segment_jobs_path(self) -> Path:
+        return self.jobs_dir or Path(self.models_dir).resolve().parent / "segment_jobs"
 
     @field_validator("api_keys")
     @classmethod

@@ -20,3 +20,11 @@ def test_round_trip_and_lookup(tmp_path) -> None:
 def test_duplicates_are_refused() -> None:
     with pytest.raises(ContractError, match="duplicates"):
         IdMap(["a", "b", "a"])
+
+
+def test_to_ids_takes_only_the_asked_rows() -> None:
+    """Lookups return plain object arrays of str, in the asked order, empty included."""
+    m = IdMap([f"u{i}" for i in range(1000)])
+    out = m.to_ids(np.array([999, 0, 5]))
+    assert out.dtype == object and out.tolist() == ["u999", "u0", "u5"]
+    assert m.to_ids(np.array([], dtype=np.int64)).tolist() == []

@@ -20,6 +20,9 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     history/interacted/, history/purchased/       (n_users, n_items) CSR: confidence; bought
     social/friends/, social/blocked/              (n_users, n_users) symmetric CSR
     social/share_opt_out.npy                      (n_users,) bool
+    idmap/posts.parquet, idmap/groups.parquet     post and group buy ids (live events name them)
+    posts/item_idx.npy, posts/deleted.npy         (n_posts,) the item a post names; deleted
+    groups/facts.arrow                            each group buy's item, initiator, times, size
     activity/last_active.npy, recent.npy, span.npy  (n_users,) newest event time, recent events;
                                                   data start, end, recent window
     backtest/                                     the time-cut fit's vectors and purchases around
@@ -57,6 +60,11 @@ HISTORY_PURCHASED = "history/purchased"
 SOCIAL_FRIENDS = "social/friends"
 SOCIAL_BLOCKED = "social/blocked"
 SOCIAL_SHARE_OPT_OUT = "social/share_opt_out.npy"
+POSTS = "idmap/posts.parquet"
+GROUPS = "idmap/groups.parquet"
+POST_ITEM = "posts/item_idx.npy"
+POST_DELETED = "posts/deleted.npy"
+GROUP_FACTS = "groups/facts.arrow"
 ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
 ACTIVITY_SPAN = "activity/span.npy"
 ACTIVITY_RECENT = "activity/recent.npy"
@@ -148,6 +156,16 @@ def load_csr(directory: Path, *, mmap: bool = True) -> sp.csr_matrix:
 def csr_row(matrix: sp.csr_matrix, row: int) -> np.ndarray:
     """Column indices of one row, without building a sparse row (a read on the hot path)."""
     return np.asarray(matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]])
+
+
+def csr_row_matrix(matrix: sp.csr_matrix, row: int) -> sp.csr_matrix:
+    """One row as a (1, n) CSR over views of the (memory-mapped) arrays: no fancy indexing,
+    no copy (a read on the hot path)."""
+    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+    return sp.csr_matrix(
+        (matrix.data[lo:hi], matrix.indices[lo:hi], np.array([0, hi - lo], np.int64)),
+        shape=(1, matrix.shape[1]),
+    )
 
 
 def save_table(path: Path, table: pa.Table) -> None:

@@ -25,10 +25,11 @@ from recsys.datastore import DataDir
 from recsys.errors import BundleError, BundleFormatError, ContractError
 
 MANIFEST_NAME = "manifest.json"
-#: 4: user activity and the back-test part (audience segments); 3: the runtime model's typed
-#: parts, named by `recsys.bundle.layout`; 2: the manifest is
+#: 5: user activity and the back-test part (audience segments); 4: a groups part (post and
+#: group id maps, each group's facts) and the data watermark;
+#: 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
 #: signed (HMAC-SHA256). Other versions are not read (retrain).
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 # Distribution names of the libraries whose versions change what a bundle holds.
 _LIBRARIES = {
@@ -64,6 +65,10 @@ class Manifest(BaseModel):
     created_at: datetime
     parent_version: str | None = None
     data_fingerprint: str | None = None
+    #: The newest event time of the training data (UTC): events at or before it are already
+    #: in the model, so fold-in (`recsys.runtime`) counts only later ones. A refresh keeps
+    #: its parent's (the user side is not refitted).
+    data_watermark: datetime | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     library_versions: dict[str, str] = Field(default_factory=dict)
     row_counts: dict[str, int] = Field(default_factory=dict)

@@ -35,6 +35,8 @@ DEFAULT_GUARDED_METRICS: tuple[str, ...] = (
     "placement.model.subsets.all.macro_f1",
     "holdout.ndcg@10",
 )
+#: Metrics measured against a synthetic data set's planted truth (absent on real data).
+_TRUTH_SCORED = "placement."
 #: Largest allowed drop of a guarded metric, in the metric's own units (absolute).
 DEFAULT_TOLERANCE = 0.02
 
@@ -125,6 +127,8 @@ class ModelRegistry:
         a problem (NaN compares false to any threshold, so it would pass every check). One the
         candidate lacks while the reference has it is a problem too (its quality is unproven).
         A metric the reference lacks, or holds as no number, has nothing to be compared with.
+        Placement scores exist only against planted truth: a bundle of real data has none, and
+        they are compared only between bundles of the same data (like with like).
         """
         problems = []
         for key in guarded_metrics:
@@ -148,6 +152,12 @@ class ModelRegistry:
                     )
                 continue
             after = candidate.metric(key)
+            if key.startswith(_TRUTH_SCORED) and (
+                after is None or candidate.data_fingerprint != reference.data_fingerprint
+            ):
+                logger.info("%s not compared: placement is scored against planted truth only "
+                            "and only on the same data", key)  # fmt: skip
+                continue
             if after is None:
                 problems.append(
                     f"{key}: not recorded in {candidate.version} (promoted {reference.version} "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -55,8 +56,14 @@ def user_circle_engagement(
     *,
     purchase_types: Iterable[EventType] = (EventType.PURCHASE,),
     include_deleted_posts: bool = False,
+    before: datetime | None = None,
+    exclude_types: Iterable[EventType] = (),
 ) -> Engagement:
     """Count matrices of user x circle engagement (see the module docstring).
+
+    `before` keeps only posts and events before that time (a model fitted on the past, e.g.
+    for share targeting held out by time); None keeps everything. `exclude_types` leaves those
+    event types out of the item matrices (e.g. group joins, when they are what is predicted).
 
     Returns
     -------
@@ -93,6 +100,14 @@ def user_circle_engagement(
             # Without items no category is known: item events all count as unplaceable.
             con.execute("CREATE TEMP TABLE items (item_id VARCHAR, category VARCHAR)")
         live = "TRUE" if include_deleted_posts else "NOT p.deleted"
+        if before is not None:
+            if before.tzinfo is None:
+                raise ValueError(f"before must carry a time zone; got {before.isoformat()}")
+            cut = f"'{before.isoformat()}'::TIMESTAMPTZ"
+            live = f"{live} AND p.created_ts < {cut}"
+        in_time = "TRUE" if before is None else f"e.ts < '{before.isoformat()}'::TIMESTAMPTZ"
+        excluded = list(exclude_types)
+        item_filter = in_time + (f" AND e.type NOT IN ({_sql_list(excluded)})" if excluded else "")
         if has_posts:
             written = _grouped(
                 con,
@@ -111,7 +126,7 @@ def user_circle_engagement(
                 JOIN posts p ON e.post_id = p.post_id
                 LEFT JOIN user_map u ON e.user_id = u.user_id
                 LEFT JOIN circle_map c ON p.circle_id = c.circle_id
-                WHERE e.type IN ({_sql_list(ENGAGING_POST_EVENTS)}) AND {live}
+                WHERE e.type IN ({_sql_list(ENGAGING_POST_EVENTS)}) AND {live} AND {in_time}
                 GROUP BY ALL""",
             )
             result["posts_engaged"] = _to_csr(engaged, "n", shape, "posts_engaged", result.dropped)
@@ -125,7 +140,7 @@ def user_circle_engagement(
                 LEFT JOIN items it ON e.item_id = it.item_id
                 LEFT JOIN category_map cm ON it.category = cm.category
                 LEFT JOIN user_map u ON e.user_id = u.user_id
-                WHERE e.item_id IS NOT NULL GROUP BY ALL""",
+                WHERE e.item_id IS NOT NULL AND {item_filter} GROUP BY ALL""",
             )
             for name in ("purchases", "item_events"):
                 result[name] = _to_csr(by_item, name, shape, name, result.dropped)

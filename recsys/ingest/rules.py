@@ -11,6 +11,7 @@ The result is the table `checked_<table>`: contract columns in contract types, `
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import duckdb
@@ -41,6 +42,9 @@ GROUP_EVENTS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
 START, JOIN = EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value
 # The `_field` of a CSV line that did not parse: no cell of it can be trusted.
 LINE = "(line)"
+#: Field and reason of a group buy start after the group's first (`_check_group_starts`);
+#: the events API gives the same reason when the first start came in an earlier batch.
+ALREADY_STARTED = ("group_id", "the group buy already started: an earlier start was kept")
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -181,11 +185,15 @@ def check(
     table_map: TableMap,
     *,
     derive_ids: bool = False,
+    accept_new: Collection[str] = (),
 ) -> RuleBook:
     """Create `checked_<table>` from `stage_<table>`; referenced tables must be checked first.
 
-    `derive_ids`: the events have no event_id column; each row gets the id `event_ids`
-    derives from its parsed values, before any rule runs.
+    `derive_ids`: rows without an event_id (all of them, when the source has no such column)
+    get the id `event_ids` derives from their parsed values, before any rule runs.
+    `accept_new`: referenced tables whose unknown ids are accepted as new rows rather than
+    rejected (the events API names `users`: a user the bundle has not seen is a new user);
+    no `acc_<table>` is needed for them.
     """
     book = RuleBook()
     enums = {column: [e.value for e in enum] for column, enum in spec.enums}
@@ -217,6 +225,8 @@ def check(
 
     joins, references = [], []
     for n, fk in enumerate(spec.foreign_keys):
+        if fk.table in accept_new:
+            continue
         alias, ref_key = f"fk{n}", table_spec(fk.table).key[0]
         joins.append(
             f"LEFT JOIN acc_{fk.table} {alias} ON v.{ident(fk.column)} = {alias}.{ident(ref_key)}"
@@ -265,10 +275,12 @@ def check(
 
 
 def _with_derived_ids(relation: str) -> str:
-    """`relation` with event_id (and its text) replaced by the id derived from the row."""
+    """`relation` with a missing event_id (and its text) replaced by the id derived from the
+    row; a row that has an id keeps it."""
     derived = derived_id_sql("_key", partition="_src", order="_row")
     return (
-        f'SELECT * EXCLUDE (_key, _id) REPLACE (_id AS "event_id", _id AS "event_id__s") '
+        'SELECT * EXCLUDE (_key, _id) REPLACE (COALESCE("event_id", _id) AS "event_id", '
+        'COALESCE("event_id__s", _id) AS "event_id__s") '
         f"FROM (SELECT *, {derived} AS _id FROM (SELECT *, {event_key_sql()} AS _key "
         f"FROM {relation}))"
     )
@@ -356,7 +368,7 @@ def _quarantine_rows(
 
 def _check_group_starts(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
     """A group buy starts once: of its valid starts the first by time, then file order, stays."""
-    rule = book.add("group_id", "the group buy already started: an earlier start was kept")
+    rule = book.add(*ALREADY_STARTED)
     later_starts = f"""
         SELECT _src, _row FROM (
             SELECT _src, _row,

@@ -25,8 +25,11 @@ import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError, MissingInputError
 
-#: Per kind (and for all kinds summed): smoothed share, log1p count, log1p total, is-top.
-PER_KIND = 4
+#: Per kind (and for all kinds summed): smoothed share, log1p count, log1p total, is-top, and
+#: the raw share and the plain rule's test (share >= 0.15) each scaled by log1p total.
+PER_KIND = 6
+#: The plain rule's share threshold (`plain_rule.PLAIN_RULE_THRESHOLD`).
+_RULE_SHARE = 0.15
 #: CF block: affinity, affinity minus the user's best, z-score within the user, softmax.
 PER_CF = 4
 #: Lift block: one feature per kind and for all kinds summed.
@@ -109,11 +112,17 @@ def _kind_block(counts: np.ndarray, prior_strength: float) -> list[np.ndarray]:
     n, c = counts.shape
     total = counts.sum(axis=1, keepdims=True)
     top = (counts == counts.max(axis=1, keepdims=True)) & (total > 0)
+    # A share means more the more events it is made of: a linear model needs the product to
+    # trust heavy users' own history (it lost to the plain rule on them without it).
+    weight = np.log1p(total)
+    share = row_shares(counts)
     return [
         smoothed_shares(counts, prior_strength),
         np.log1p(counts),
-        np.broadcast_to(np.log1p(total), (n, c)),
+        np.broadcast_to(weight, (n, c)),
         top,
+        share * weight,
+        (share >= _RULE_SHARE) * weight,
     ]
 
 

@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +32,11 @@ from tqdm.auto import tqdm
 from recsys.errors import BundleError, InvalidInputError, MissingInputError, NotFittedError
 from recsys.placement.augment import ENGAGED, POSTS, training_copy
 from recsys.placement.calibration import Calibration, calibrated, fit_calibration
-from recsys.placement.decision import best_f1_thresholds, select_members
+from recsys.placement.decision import (
+    best_f1_thresholds,
+    count_matching_threshold,
+    select_members,
+)
 from recsys.placement.features import (
     circle_centroids,
     circle_priors,
@@ -40,7 +44,9 @@ from recsys.placement.features import (
     pair_features,
 )
 from recsys.placement.labels import InsufficientLabelsError
+from recsys.placement.plain_rule import PLAIN_RULE_KIND
 from recsys.placement.social import PER_FRIENDS, FriendHistory
+from recsys.placement.switch import SEGMENTS, Copies, apply_switch, segment_f1
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +86,9 @@ class CirclePlacer:
     feature_post_share : upper bound of the per-user share of posts moved to the features.
     prior_strength : pseudo-events of the prior in the shares and lifts.
     min_labelled : fewer users with `min_ugc` posts raise `InsufficientLabelsError`.
+    member_count : "expected" sets the member threshold so members per user average the
+        calibrated expectation over the users placed (`decision.count_matching_threshold`);
+        "f1" keeps the threshold that maximises F1 on the held-out labelled copies.
     random_state : seeds folds, samples and copies.
     """
 
@@ -102,6 +111,7 @@ class CirclePlacer:
         feature_post_share: float = 0.5,
         prior_strength: float = 3.0,
         min_labelled: int = 10,
+        member_count: Literal["expected", "f1"] = "expected",
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -118,13 +128,14 @@ class CirclePlacer:
         self.feature_post_share = feature_post_share
         self.prior_strength = prior_strength
         self.min_labelled = min_labelled
+        self.member_count = member_count
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
         keys = ("C", "calibration", "min_members", "max_members", "calibration_fraction",
                 "max_train_users", "n_copies", "min_ugc", "min_label_posts", "min_share",
                 "engaged_weight", "feature_post_share", "prior_strength", "min_labelled",
-                "random_state")  # fmt: skip
+                "member_count", "random_state")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
     def _validate_params(self) -> None:
@@ -146,6 +157,10 @@ class CirclePlacer:
             raise InvalidInputError(
                 "need n_copies >= 1, max_train_users >= 1 and min_ugc >= min_label_posts; got "
                 f"{self.n_copies}, {self.max_train_users}, {self.min_ugc} < {self.min_label_posts}"
+            )
+        if self.member_count not in ("expected", "f1"):
+            raise InvalidInputError(
+                f"member_count must be 'expected' or 'f1'; got {self.member_count!r}"
             )
         if self.min_labelled < 2:
             raise InvalidInputError(f"min_labelled must be >= 2; got {self.min_labelled}")
@@ -216,7 +231,7 @@ class CirclePlacer:
         self.with_friends_ = friends is not None
         social = self._friend_history(csr, friends, n_users)
         target = None if totals is None else totals[unlabelled]
-        X, y = self._copies(csr, user_factors, train_rows, rng, target, social)
+        X, y, _, _ = self._copies(csr, user_factors, train_rows, rng, target, social)
         model = LogisticRegression(C=self.C, max_iter=500)
         mean, scale = X[:, :-n_circles].mean(axis=0), X[:, :-n_circles].std(axis=0)
         scale = np.where(scale > 1e-9, scale, 1.0)
@@ -227,13 +242,36 @@ class CirclePlacer:
         self.coef_ = w[:-n_circles] / scale
         self.circle_bias_ = w[-n_circles:] + model.intercept_[0] - float(self.coef_ @ mean)
         del X
-        X_cal, y_cal = self._copies(csr, user_factors, cal_rows, rng, target, social)
+        X_cal, y_cal, cal_items, cal_copy = self._copies(
+            csr, user_factors, cal_rows, rng, target, social
+        )
         d = X_cal.shape[1] - n_circles
         decision = X_cal[:, :d] @ self.coef_ + X_cal[:, d:] @ self.circle_bias_
         self.platt_, self.iso_x_, self.iso_y_ = fit_calibration(decision, y_cal, self.calibration)
         proba = self._proba_from_decision(decision)
         threshold = best_f1_thresholds(proba[:, None], y_cal[:, None])[0]
         self.thresholds_ = np.full(n_circles, threshold)
+        if self.member_count == "expected":
+            # The users to place, not the copies, say how many circles to expect.
+            everyone = self.predict_proba(engagement, user_factors, friends)
+            threshold = count_matching_threshold(
+                everyone, min_members=self.min_members, max_members=self.max_members
+            )
+            self.thresholds_ = np.full(n_circles, threshold)
+        # The bands are judged on copies without posts among their features: the rule never
+        # reads posts, and most users to place have none.
+        X_np, y_np, np_items, _ = self._copies(
+            csr, user_factors, cal_rows, rng, target, social, feature_post_share=0.0
+        )
+        proba_np = self._proba_from_decision(
+            X_np[:, :d] @ self.coef_ + X_np[:, d:] @ self.circle_bias_
+        )
+        del X_np
+        self._choose_rule_segments(
+            (proba_np.reshape(-1, n_circles), y_np.reshape(-1, n_circles), np_items),
+            (proba.reshape(-1, n_circles)[cal_copy == 0],
+             y_cal.reshape(-1, n_circles)[cal_copy == 0], cal_items[cal_copy == 0]),
+        )  # fmt: skip
         logger.info(
             "CirclePlacer fitted: %d kinds, %d pair features%s, %d train / %d calibration users "
             "x %d copies, threshold %.3f",
@@ -241,6 +279,19 @@ class CirclePlacer:
             len(cal_rows), self.n_copies, threshold,
         )  # fmt: skip
         return self
+
+    def _choose_rule_segments(self, bands: Copies, labelled: Copies) -> None:
+        """Which segments use the plain rule (`switch.segment_f1` on validation copies)."""
+        self.segment_f1_ = segment_f1(
+            bands, labelled, self.thresholds_, min_members=self.min_members,
+            max_members=self.max_members,
+        )  # fmt: skip
+        self.use_rule_ = self.segment_f1_[:, 1] > self.segment_f1_[:, 0]
+        logger.info(
+            "placement switch (validation micro F1 model / rule): %s",
+            {SEGMENTS[s]: f"{m:.3f} / {r:.3f}{' -> rule' if self.use_rule_[s] else ''}"
+             for s, (m, r) in enumerate(self.segment_f1_)},
+        )  # fmt: skip
 
     def _friend_history(
         self, csr: dict[str, sp.csr_matrix], friends: sp.spmatrix | None, n_users: int
@@ -263,22 +314,28 @@ class CirclePlacer:
         rng: np.random.Generator,
         target: np.ndarray | None,
         social: FriendHistory | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels."""
-        xs, ys = [], []
+        feature_post_share: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels; and
+        per copied user (rows = pairs / n_circles) the item-event counts the plain rule reads
+        and the copy number (0 = not thinned)."""
+        xs, ys, items, copies = [], [], [], []
         eye = np.eye(self.n_circles_)
         # Friends are not copied: their history is the same for every copy of a user.
         friend_block = None if social is None else social.features(rows)
         for copy in tqdm(range(self.n_copies), desc="placement: copies", leave=False):
             counts, labels, labelled = training_copy(
                 csr, rows, rng, target_totals=target if copy else None,
-                feature_post_share=self.feature_post_share, min_label_posts=self.min_label_posts,
+                feature_post_share=self.feature_post_share if feature_post_share is None
+                else feature_post_share, min_label_posts=self.min_label_posts,
                 min_share=self.min_share, engaged_weight=self.engaged_weight,
             )  # fmt: skip
             F = self._features(
                 counts, None if user_factors is None else user_factors[rows], friend_block
             )
             F, labels = F[labelled], labels[labelled]
+            items.append(np.asarray(counts.get(PLAIN_RULE_KIND, np.zeros(labels.shape)))[labelled])
+            copies.append(np.full(len(F), copy))
             onehot = np.broadcast_to(eye, (len(F), *eye.shape))
             xs.append(np.concatenate([F, onehot], axis=2).reshape(-1, F.shape[2] + len(eye)))
             ys.append(labels.ravel())
@@ -287,7 +344,7 @@ class CirclePlacer:
             raise InsufficientLabelsError(
                 "labelled users give only one label class; cannot fit circle placement"
             )
-        return X, y
+        return X, y, np.concatenate(items).astype(np.float64), np.concatenate(copies)
 
     def _features(
         self,
@@ -372,17 +429,22 @@ class CirclePlacer:
         friends: sp.spmatrix | None = None,
         **kwargs: Any,
     ) -> np.ndarray:
-        """(n_users, n_circles) bool member circles (tuned threshold, min/max members)."""
+        """(n_users, n_circles) bool member circles (tuned threshold, min/max members; the
+        plain rule in the segments where it won on validation)."""
         return self.members_from_proba(
-            self.predict_proba(engagement, user_factors, friends, **kwargs)
+            self.predict_proba(engagement, user_factors, friends, **kwargs), engagement
         )
 
-    def members_from_proba(self, proba: np.ndarray) -> np.ndarray:
-        """Member circles from affinities already computed by `predict_proba`."""
+    def members_from_proba(
+        self, proba: np.ndarray, engagement: Engagement | None = None
+    ) -> np.ndarray:
+        """Member circles from affinities already computed by `predict_proba`; `engagement`
+        (the same users' counts) applies the per-segment switch to the plain rule."""
         self._check_fitted()
-        return select_members(
+        members = select_members(
             proba, self.thresholds_, min_members=self.min_members, max_members=self.max_members
         )
+        return apply_switch(members, self.use_rule_, engagement, self.min_ugc)
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -394,7 +456,7 @@ class CirclePlacer:
         meta = {"model": self.name, "params": self.get_params(), "kinds": self.kinds_,
                 "n_circles": int(self.n_circles_), "friends": self.with_friends_}  # fmt: skip
         (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        for key in (*_ARRAYS, *_OPTIONAL_ARRAYS):
+        for key in (*_ARRAYS, *_OPTIONAL_ARRAYS, "use_rule_", "segment_f1_"):
             np.save(directory / f"{key.rstrip('_')}.npy", getattr(self, key), allow_pickle=False)
 
     @classmethod
@@ -417,6 +479,11 @@ class CirclePlacer:
         for key in _OPTIONAL_ARRAYS:
             path = directory / f"{key.rstrip('_')}.npy"
             setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else np.empty(0))
+        # Placers saved before the switch existed never use the rule.
+        for key, empty in (("use_rule_", np.zeros(len(SEGMENTS), bool)),
+                           ("segment_f1_", np.full((len(SEGMENTS), 2), np.nan))):  # fmt: skip
+            path = directory / f"{key.rstrip('_')}.npy"
+            setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else empty)
         model.kinds_ = list(meta["kinds"])
         model.n_circles_ = int(meta["n_circles"])
         model.with_friends_ = bool(meta.get("friends", False))

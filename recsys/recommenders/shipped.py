@@ -186,6 +186,14 @@ class ShippedRecommender(Recommender):
         other.n_items_ = len(vectors)
         return other
 
+    def for_user_factors(self, user_factors: np.ndarray) -> ShippedRecommender:
+        """A shallow copy scoring users 0..n-1 with these (n, f) factors (folded-in users);
+        every other array is shared, none is written."""
+        self._check_fitted()
+        other = copy.copy(self)
+        other.user_factors_ = np.asarray(user_factors, dtype=np.float32)
+        return other
+
     def get_params(self) -> dict[str, Any]:
         # Content vectors are an input of `fit`, not a hyper-parameter: the fitted state
         # (item_vectors_) already carries what they contributed.

@@ -10,6 +10,8 @@ class PolicyStep(StrEnum):
     """Which branch of the policy (`recsys.runtime.policy`) produced an answer."""
 
     SCORER = "scorer"
+    #: The scorer with the user's factors folded in from events newer than the bundle.
+    FOLD_IN = "fold_in"
     CIRCLE_CHAIN = "circle_chain"
     GLOBAL_CHAIN = "global_chain"
 

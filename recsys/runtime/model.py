@@ -8,15 +8,20 @@ its own results, so one loaded model serves many threads at once. Who gets which
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from recsys.bundle.bundle import Bundle
-from recsys.bundle.layout import csr_row
+from recsys.bundle.layout import csr_row, csr_row_matrix
 from recsys.bundle.parts import BundleParts
 from recsys.circles import CircleCatalogue
 from recsys.errors import BundleError, ContractError, UnknownItemError, UnknownUserError
+from recsys.events.references import References
+from recsys.events.store import EventStore
 from recsys.runtime.answers import (
     CircleAffinity,
     PolicyStep,
@@ -26,7 +31,15 @@ from recsys.runtime.answers import (
     UserCircles,
 )
 from recsys.runtime.exclusion import ExclusionRule
-from recsys.runtime.policy import RuntimePolicy, choose_step, circle_chain, global_chain
+from recsys.runtime.fold_in import FoldIn, FreshHistory, fresh_history
+from recsys.runtime.live_groups import live_group_candidates
+from recsys.runtime.policy import (
+    KeepFn,
+    RuntimePolicy,
+    choose_step,
+    circle_chain,
+    global_chain,
+)
 from recsys.runtime.reasons import ReasonCode, reason
 
 logger = logging.getLogger(__name__)
@@ -39,18 +52,29 @@ MAX_HISTORY_FOR_REASONS = 256
 class RuntimeModel:
     """A bundle's parts plus the policy; construct with `RuntimeModel.load`."""
 
-    def __init__(self, parts: BundleParts, version: str, policy: RuntimePolicy | None = None):
+    def __init__(
+        self,
+        parts: BundleParts,
+        version: str,
+        policy: RuntimePolicy | None = None,
+        *,
+        watermark: datetime | None = None,
+    ):
         self.parts = parts
         self.version = version
         self.policy = policy or RuntimePolicy()
+        #: Events at or before this time (epoch microseconds) are in the model already.
+        self.watermark_us = -1 if watermark is None else int(watermark.timestamp() * 1_000_000)
+        self.fold_in = FoldIn.for_scorer(parts.scorer.model)
         self.exclusion = ExclusionRule(exclude_interacted=self.policy.exclude_interacted)
         listed = np.asarray(parts.catalogue.listed, dtype=bool)
         self._listed = listed
         self._unlisted = np.flatnonzero(~listed)
         # pandas builds an index's hash table on first lookup; build both here, before any
         # thread shares the model, so no two requests race to build them.
-        parts.ids.users.to_index([""])
-        parts.ids.items.to_index([""])
+        for idmap in (parts.ids.users, parts.ids.items, parts.posts_groups.posts,
+                      parts.posts_groups.groups):
+            idmap.to_index([""])
 
     @classmethod
     def load(
@@ -67,7 +91,7 @@ class RuntimeModel:
             "runtime model %s: %d users, %d items", bundle.version, len(parts.ids.users),
             len(parts.ids.items),
         )
-        return cls(parts, bundle.version, policy)
+        return cls(parts, bundle.version, policy, watermark=bundle.manifest.data_watermark)
 
     @property
     def catalogue(self) -> CircleCatalogue:
@@ -93,25 +117,44 @@ class RuntimeModel:
 
     # -- answers ----------------------------------------------------------------------------
 
-    def recommend(self, user_id: str, limit: int) -> Recommendations:
-        """Up to `limit` items for `user_id`, by the policy (`recsys.runtime.policy`)."""
+    def recommend(
+        self,
+        user_id: str,
+        limit: int,
+        *,
+        events: EventStore | None = None,
+        now_us: int | None = None,
+    ) -> Recommendations:
+        """Up to `limit` items for `user_id`, by the policy (`recsys.runtime.policy`).
+
+        `events`: the store of live rows; the user's events after the watermark are folded
+        in and excluded, and friends' live group buys lead the answer. `now_us`: the answer's
+        time (default now), which decides whether a live group's deadline has passed.
+        """
         self._check_limit(limit)
         u = self._user(user_id)
-        if u < 0 and self.policy.unknown_user == "not_found":
+        fresh = self._fresh(user_id, events)
+        if u < 0 and not fresh and self.policy.unknown_user == "not_found":
             raise UnknownUserError(f"user {user_id!r} is not in model {self.version}")
         history = self.parts.history
         interacted = csr_row(history.interacted, u) if u >= 0 else np.empty(0, np.int64)
         purchased = csr_row(history.purchased, u) if u >= 0 else np.empty(0, np.int64)
+        if fresh:
+            interacted = np.union1d(interacted, fresh.items)
+            purchased = np.union1d(purchased, fresh.purchased)
         circles = self._placed_circles(u) if u >= 0 else np.empty(0, np.int64)
-        step = choose_step(known=u >= 0, has_history=len(interacted) > 0, placed=len(circles) > 0)
+        step = choose_step(
+            known=u >= 0, has_history=u >= 0 and history.has_history(u), placed=len(circles) > 0,
+            fresh=bool(fresh), can_fold_in=self.fold_in is not None,
+        )
 
         def keep(candidates: np.ndarray) -> np.ndarray:
             return self.exclusion.keep(
                 candidates, listed=self._listed, interacted=interacted, purchased=purchased
             )
 
-        if step is PolicyStep.SCORER:
-            items = self._scored(u, limit)
+        if step in (PolicyStep.SCORER, PolicyStep.FOLD_IN):
+            items = self._scored(u, limit, fresh, purchased, fold=step is PolicyStep.FOLD_IN)
         elif step is PolicyStep.CIRCLE_CHAIN:
             affinity = np.asarray(self.parts.circles.affinities[u])
             items = self._answer(*circle_chain(
@@ -119,7 +162,50 @@ class RuntimeModel:
             ))
         else:
             items = self._answer(*global_chain(self.parts.lists, keep, limit))
+        if events is not None and u >= 0 and self.policy.live_groups:
+            items = self._with_live_groups(u, items, events, keep, limit, now_us)
         return Recommendations(user_id, self.version, items, step)
+
+    def _fresh(self, user_id: str, events: EventStore | None) -> FreshHistory | None:
+        """The user's live events after the watermark as item confidence (None: none)."""
+        if events is None:
+            return None
+        found = events.user_events(user_id, self.watermark_us)
+        if not len(found):
+            return None
+        fresh = fresh_history(
+            found, self.parts.ids.items, self.parts.posts_groups,
+            self.parts.scorer.model.config.interactions,
+        )
+        return fresh if fresh else None
+
+    def _with_live_groups(
+        self, u: int, items: list[ScoredItem], events: EventStore, keep: KeepFn, limit: int,
+        now_us: int | None,
+    ) -> list[ScoredItem]:
+        """Friends' live group buys first, then the answer without their items."""
+        friends = self.parts.ids.users.to_ids(csr_row(self.parts.social.friends, u))
+        if not len(friends):
+            return items
+        activity = events.group_events([str(f) for f in friends], self.watermark_us)
+        if not activity.num_rows:
+            return items
+        groups = References(self.parts, events).groups(activity["group_id"].to_pylist())
+        now = time.time_ns() // 1000 if now_us is None else now_us
+        live = live_group_candidates(
+            activity, groups, self.parts.ids.items, keep, now_us=now,
+            n=min(self.policy.live_groups, limit),
+        )
+        if not len(live.items):
+            return items
+        names = self.parts.ids.items.to_ids(live.items)
+        head = max((i.score for i in items), default=0.0)
+        lead = [
+            ScoredItem(str(n), head + float(len(names) - r), why)
+            for r, (n, why) in enumerate(zip(names, live.reasons, strict=True))
+        ]
+        taken = set(names.tolist())
+        return (lead + [i for i in items if i.item_id not in taken])[:limit]
 
     def similar_items(self, item_id: str, limit: int) -> SimilarItems:
         """Up to `limit` listed items closest to `item_id` by the scorer's item vectors."""
@@ -156,32 +242,42 @@ class RuntimeModel:
         affinity = np.asarray(self.parts.circles.affinities[u])[member]
         return member[np.lexsort((member, -affinity))]
 
-    def _scored(self, u: int, limit: int) -> list[ScoredItem]:
+    def _scored(
+        self, u: int, limit: int, fresh: FreshHistory | None, purchased: np.ndarray, *,
+        fold: bool,
+    ) -> list[ScoredItem]:
+        """The scorer's answer: the user's trained factors, or (`fold`) factors folded in from
+        their training row plus live events. Live purchases are excluded either way."""
         history = self.parts.history
+        n_items = history.shape[1]
+        base = csr_row_matrix(history.interacted, u) if u >= 0 else None
+        row = fresh.row(base, n_items) if fresh else base
+        scorer = self.parts.scorer.model
         users = np.array([u], dtype=np.int64)
+        if fold:
+            assert self.fold_in is not None and row is not None
+            scorer = scorer.for_user_factors(self.fold_in.user_factors(row)[None, :])
+            users = np.zeros(1, np.int64)
+        bought = sp.csr_matrix(
+            (np.ones(len(purchased), np.float32), (np.zeros(len(purchased), np.int64),
+                                                    purchased)), shape=(1, n_items),
+        )
         ids, scores = self.exclusion.recommend(
-            self.parts.scorer.model,
-            users,
-            history.interacted[users],
-            limit,
-            purchased=history.purchased[users],
-            unlisted=self._unlisted,
+            scorer, users, row, limit, purchased=bought, unlisted=self._unlisted
         )
         found = ids[0] >= 0
         items, scores = ids[0][found], scores[0][found]
-        closest = self._closest_history_items(u, items)
+        closest = self._closest_history_items(row, items)
         names = self.parts.ids.items.to_ids(items)
         return [
             ScoredItem(str(n), float(s), (reason(ReasonCode.SIMILAR_TO, str(c)),))
             for n, s, c in zip(names, scores, closest, strict=True)
         ]
 
-    def _closest_history_items(self, u: int, items: np.ndarray) -> np.ndarray:
+    def _closest_history_items(self, row: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         """For each item, the id of the user's history item with the most similar vector."""
-        interacted = self.parts.history.interacted
-        lo, hi = interacted.indptr[u], interacted.indptr[u + 1]
-        history = np.asarray(interacted.indices[lo:hi], dtype=np.int64)
-        weight = np.asarray(interacted.data[lo:hi])
+        history = np.asarray(row.indices, dtype=np.int64)
+        weight = np.asarray(row.data)
         if len(history) > MAX_HISTORY_FOR_REASONS:
             history = history[np.argsort(-weight, kind="stable")[:MAX_HISTORY_FOR_REASONS]]
         vectors = self.parts.scorer.model.item_vectors_

@@ -15,6 +15,15 @@
    It never reaches another user's row: an id is looked up in the bundle's user map first, and
    only an index found there reads a row.
 
+A user with **live events** (posted to the events API after the bundle's data watermark)
+gets **fold-in** when the scorer can fold in (the recipe's ALS, `recsys.runtime.fold_in`):
+their factors are recomputed from their training row plus those events, so a new user's next
+answer is already personal. Where the scorer cannot fold in (BPR), a known user with history
+keeps the scorer and everyone else the chains above. In every case live purchases and group
+buys join the exclusions at once, and live interactions join the interacted items.
+Then, for a user the social graph knows, the items of group buys their friends started or
+joined since the watermark go first (`recsys.runtime.live_groups`, at most `live_groups`).
+
 Every step applies the one exclusion rule (`recsys.runtime.exclusion`), so no source can
 show a bought or delisted item. Scores are comparable within one answer, not across steps.
 """
@@ -25,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from recsys.candidate_lists import CandidateLists
 from recsys.config import FrozenConfig
@@ -45,10 +55,17 @@ class RuntimePolicy(FrozenConfig):
     #: What an id the bundle does not know gets: the global chain (200), or not_found
     #: (UnknownUserError, which the server maps to 404).
     unknown_user: Literal["global_chain", "not_found"] = "global_chain"
+    #: At most this many items of friends' live group buys lead an answer; 0 turns it off.
+    live_groups: int = Field(3, ge=0)
 
 
-def choose_step(*, known: bool, has_history: bool, placed: bool) -> PolicyStep:
-    """The policy's decision for one user (steps 1-3 of the module docstring)."""
+def choose_step(
+    *, known: bool, has_history: bool, placed: bool, fresh: bool = False,
+    can_fold_in: bool = False,
+) -> PolicyStep:
+    """The policy's decision for one user (the module docstring's steps)."""
+    if fresh and can_fold_in:
+        return PolicyStep.FOLD_IN
     if not known:
         return PolicyStep.GLOBAL_CHAIN
     if has_history:

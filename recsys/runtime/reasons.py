@@ -24,6 +24,10 @@ class ReasonCode(StrEnum):
     POPULAR = "popular"
     #: Rising in the whole catalogue.
     TRENDING = "trending"
+    #: A friend opened a group buy of it since the model was trained (argument: group id).
+    FRIEND_STARTED_GROUP = "friend_started_group"
+    #: This many friends joined a group buy of it since the model was trained (argument: n).
+    FRIENDS_JOINED = "friends_joined"
 
 
 #: Codes that carry an argument, and what the argument names.
@@ -31,6 +35,8 @@ ARGUMENTS: dict[ReasonCode, str] = {
     ReasonCode.SIMILAR_TO: "item_id",
     ReasonCode.POPULAR_IN_CIRCLE: "circle_id",
     ReasonCode.TRENDING_IN_CIRCLE: "circle_id",
+    ReasonCode.FRIEND_STARTED_GROUP: "group_id",
+    ReasonCode.FRIENDS_JOINED: "count",
 }
 
 

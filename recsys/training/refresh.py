@@ -36,6 +36,7 @@ from recsys.bundle.parts import (
     IdMaps,
     Indexes,
     ItemCatalogue,
+    PostsAndGroups,
     Scorer,
     UserHistory,
 )
@@ -109,6 +110,7 @@ class RefreshedItems:
     item_index: VectorIndex
     lists: CandidateLists
     n_users: int  # users the bundle knows
+    posts_groups: PostsAndGroups
 
 
 def refresh_items(
@@ -173,7 +175,7 @@ def refresh_items(
     }
     refreshed = RefreshedItems(
         items, catalogue, Scorer(scorer.with_item_vectors(vectors, mapped)), item_index, lists,
-        len(bundle_users),
+        len(bundle_users), PostsAndGroups.from_data(data, items),
     )
     return refreshed, counts
 
@@ -206,7 +208,8 @@ def write_child_bundle(
     """Commit the refreshed items as a child of `parent`, rewriting only the item-side parts.
 
     Users, user factors, placement, the user index and the social graph stay the parent's
-    copies; the history matrices get empty columns for the new items, which only changes
+    copies (and so does the data watermark: the user side was not refitted); the history
+    matrices get empty columns for the new items, which only changes
     their shape files.
     """
     with BundleWriter(models_dir, parent=parent) as writer:
@@ -220,6 +223,7 @@ def write_child_bundle(
         refreshed.lists.save(root)
         writer.remove(layout.ITEM_INDEX)
         Indexes.save_items(refreshed.item_index, root)
+        refreshed.posts_groups.save(root)  # new posts and group buys judge live events
         row_counts = {
             **parent.manifest.row_counts,
             "items": len(refreshed.items),

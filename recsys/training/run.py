@@ -22,6 +22,7 @@ from recsys.bundle.parts import (
     IdMaps,
     Indexes,
     ItemCatalogue,
+    PostsAndGroups,
     Scorer,
     SocialGraph,
     UserActivity,
@@ -71,6 +72,7 @@ def run_training(
         item_catalogue = ItemCatalogue.from_data(data, items, catalogue)
         purchases = purchase_matrix(data, users, items)
         social = SocialGraph.from_data(data, users)
+        posts_groups = PostsAndGroups.from_data(data, items)
     metrics: dict[str, object] = {}
     with timer.step("content"):
         texts = content_steps.item_texts(data, items)
@@ -109,6 +111,7 @@ def run_training(
         catalogue=item_catalogue,
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
+        posts_groups=posts_groups,
         activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
         backtest=backtest,
     )
@@ -119,6 +122,7 @@ def run_training(
             parts.save(writer.root)
         path = writer.commit(
             data_fingerprint=data_fingerprint(data.root),
+            data_watermark=data.latest_event_time(),
             config=config.model_dump(mode="json"),
             row_counts={
                 "users": n_users,

@@ -28,8 +28,15 @@ from recsys.item_stats import users_per_item
 from recsys.metrics.circles import placement_report
 from recsys.metrics.ranking import ndcg_at_k, recall_at_k
 from recsys.placement.baseline import HistoryFrequencyBaseline, history_counts
+from recsys.placement.features import row_shares
 from recsys.placement.labels import InsufficientLabelsError, ugc_labels
-from recsys.placement.placer import CirclePlacer
+from recsys.placement.placer import SEGMENTS, CirclePlacer
+from recsys.placement.plain_rule import (
+    PLAIN_RULE_KIND,
+    PLAIN_RULE_NAME,
+    placement_subsets,
+    plain_rule_members,
+)
 from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.runtime.exclusion import ExclusionRule
@@ -169,7 +176,7 @@ def place_users(
     try:
         placer.fit(engagement, user_factors, friends)
         affinities = placer.predict_proba(engagement, user_factors, friends)
-        members = placer.members_from_proba(affinities)
+        members = placer.members_from_proba(affinities, engagement)
         metrics["method"] = "learned" + (" with friends" if friends is not None else "")
     except InsufficientLabelsError as exc:
         logger.warning("circle placement falls back to history frequency: %s", exc)
@@ -179,12 +186,11 @@ def place_users(
         metrics["method"] = "history_frequency"
         metrics["fallback_reason"] = str(exc)
     metrics["mean_members"] = float(members.sum(axis=1).mean()) if len(members) else 0.0
+    if placer is not None:
+        metrics["rule_segments"] = [s for s, r in zip(SEGMENTS, placer.use_rule_, strict=True) if r]
     if truth is not None:
         truth_members, truth_weights = truth
-        ugc = (
-            engagement["posts_written"].getnnz(axis=1) + engagement["posts_engaged"].getnnz(axis=1)
-        ) > 0
-        subsets = {"all": np.ones(len(ugc), bool), "no_ugc": ~ugc, "labelled": labelled}
+        subsets = placement_subsets(engagement, labelled)
         metrics["model"] = placement_report(
             members, affinities, truth_members, truth_weights, catalogue.ids, subset_masks=subsets
         )
@@ -197,6 +203,11 @@ def place_users(
             catalogue.ids,
             subset_masks=subsets,
         )
+        shares = row_shares(engagement[PLAIN_RULE_KIND])
+        metrics[f"baseline_{PLAIN_RULE_NAME}"] = placement_report(
+            plain_rule_members(engagement[PLAIN_RULE_KIND]), shares, truth_members,
+            truth_weights, catalogue.ids, subset_masks=subsets,
+        )  # fmt: skip
     return placer, affinities, members, metrics
 
 

@@ -230,3 +230,22 @@ def test_removing_bundles_repairs_the_pointer_and_the_rollback_history(
     assert actions[-3:] == [("remove", "v3"), ("rollback", "v1"), ("remove", "v1")]
     with pytest.raises(BundleError, match="no such bundle folder"):
         registry.remove("v1")
+
+
+def test_placement_is_compared_only_where_the_candidate_was_scored(make_bundle, models_dir):
+    """Placement F1 exists only against planted truth: real data (none) is not refused for it,
+    while a truth-scored candidate on the same data still is."""
+    registry = ModelRegistry(models_dir)
+    scored = {"holdout": {"ndcg@10": 0.3},
+              "placement": {"model": {"subsets": {"all": {"macro_f1": 0.7}}}}}
+    make_bundle(scored, version="v1")
+    make_bundle({"holdout": {"ndcg@10": 0.3}, "placement": {"method": "history_frequency"}},
+                version="v2")
+    worse = {"holdout": {"ndcg@10": 0.3},
+             "placement": {"model": {"subsets": {"all": {"macro_f1": 0.6}}}}}
+    make_bundle(worse, version="v3")
+    registry.promote("v1")
+    registry.promote("v2")
+    registry.promote("v1")
+    with pytest.raises(PromotionRefusedError, match="placement.model.subsets.all.macro_f1"):
+        registry.promote("v3")

@@ -36,13 +36,24 @@ def test_not_fitted() -> None:
         HistoryFrequencyBaseline().predict_members(np.ones((1, 2)))
 
 
-def test_without_labelled_users_the_label_share_is_the_threshold() -> None:
-    history = sp.csr_matrix(np.array([[3, 1], [1, 5], [0, 0]]))
-    none = np.zeros(3, bool)
-    model = HistoryFrequencyBaseline(min_share=0.2).fit(history, np.zeros((3, 2), bool), none)
-    np.testing.assert_array_equal(model.thresholds_, [0.2, 0.2])
-    np.testing.assert_array_equal(
-        model.predict_members(history), [[True, True], [False, True], [True, False]]
-    )
-    with pytest.raises(ValueError, match="min_share"):
-        HistoryFrequencyBaseline(min_share=0).fit(history, np.zeros((3, 2), bool), none)
+def test_without_labelled_users_the_threshold_is_chosen_on_held_out_history() -> None:
+    rng = np.random.default_rng(0)
+    # Each user has one main circle (70% of events) and noise spread over the other nine.
+    main = rng.integers(0, 10, 400)
+    counts = rng.multinomial(40, np.full(10, 0.03), size=400).astype(float)
+    counts[np.arange(400), main] += 60
+    history = sp.csr_matrix(counts)
+    none = np.zeros(400, bool)
+    model = HistoryFrequencyBaseline(random_state=0).fit(history, np.zeros((400, 10), bool), none)
+    chosen = model.thresholds_[0]
+    assert np.all(model.thresholds_ == chosen)
+    assert chosen == max(model.validation_f1_, key=model.validation_f1_.get)
+    # Noise circles hold ~1-3% each, the main one ~60%: the best cut lies between.
+    assert 0.05 <= chosen <= 0.5
+    assert model.predict_members(history)[np.arange(400), main].all()
+
+
+def test_without_enough_history_the_plain_rule_threshold_is_used() -> None:
+    history = sp.csr_matrix(np.array([[1, 0], [0, 1], [0, 0]]))
+    model = HistoryFrequencyBaseline().fit(history, np.zeros((3, 2), bool), np.zeros(3, bool))
+    np.testing.assert_array_equal(model.thresholds_, [0.15, 0.15])

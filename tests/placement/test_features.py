@@ -32,9 +32,11 @@ def test_smoothed_shares_by_hand() -> None:
 def test_layout_by_hand() -> None:
     F = pair_features(COUNTS, None, None, kinds=["purchases", "posts_written"], prior_strength=2.0)
     assert F.shape == (3, 2, n_pair_features(2, with_cf=False)) and F.dtype == np.float32
-    # purchases block of user 0, circle 0: share, log1p count, log1p total, is top.
-    np.testing.assert_allclose(F[0, 0, :PER_KIND], [0.75, np.log1p(2), np.log1p(2), 1], rtol=1e-6)
-    np.testing.assert_allclose(F[0, 1, :PER_KIND], [0.25, 0, np.log1p(2), 0], rtol=1e-6)
+    # purchases block of user 0, circle 0: share, log1p count, log1p total, is top, then the
+    # raw share (2 of 2 events) and the plain rule's test, each times log1p total.
+    w = np.log1p(2)
+    np.testing.assert_allclose(F[0, 0, :PER_KIND], [0.75, w, w, 1, w, w], rtol=1e-6)
+    np.testing.assert_allclose(F[0, 1, :PER_KIND], [0.25, 0, w, 0, 0, 0], rtol=1e-6)
     # summed block: 7 events in circle 0; an empty user is never "top".
     np.testing.assert_allclose(F[0, 0, 2 * PER_KIND + 1], np.log1p(7), rtol=1e-6)
     assert F[1, :, 3].sum() == 0

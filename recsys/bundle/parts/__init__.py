@@ -15,6 +15,7 @@ from recsys.bundle.parts.backtest import Backtest
 from recsys.bundle.parts.catalogue import ItemCatalogue
 from recsys.bundle.parts.circles import Circles
 from recsys.bundle.parts.content import ContentMap
+from recsys.bundle.parts.groups import PostsAndGroups
 from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
@@ -32,6 +33,7 @@ __all__ = [
     "IdMaps",
     "Indexes",
     "ItemCatalogue",
+    "PostsAndGroups",
     "Scorer",
     "SocialGraph",
     "UserActivity",
@@ -53,6 +55,7 @@ class BundleParts:
     catalogue: ItemCatalogue
     history: UserHistory
     social: SocialGraph
+    posts_groups: PostsAndGroups
     activity: UserActivity
     #: None for data without event times (segments then have no back-tested reach).
     backtest: Backtest | None = None
@@ -103,6 +106,7 @@ class BundleParts:
             catalogue=ItemCatalogue.load(root, mmap=mmap),
             history=UserHistory.load(root, mmap=mmap),
             social=SocialGraph.load(root, mmap=mmap),
+            posts_groups=PostsAndGroups.load(root, mmap=mmap),
             activity=UserActivity.load(root, mmap=mmap),
             backtest=Backtest.load_optional(root, mmap=mmap),
         )
