@@ -25,6 +25,7 @@ from recsys.ingest import IngestReport, ingest
 from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.segments import Scope, Segmenter, SegmentRequest
+from recsys.segments.scope import buyers_of
 from recsys.synth import SynthConfig, generate
 from recsys.training.run import run_training
 
@@ -134,7 +135,7 @@ def _print_user(model: RuntimeModel, user_id: str, n_history: int) -> None:
 
 
 def _print_segment(model: RuntimeModel) -> None:
-    """The best 100 users for the category with the most buyers after the back-test's cut,
+    """The best 100 users for the categories with the most buyers after the back-test's cut,
     asked by the merchant with the most items, and how that audience back-tests."""
     catalogue = model.parts.catalogue
     merchants, categories = catalogue.strings("merchant_id"), catalogue.strings("category")
@@ -146,9 +147,16 @@ def _print_segment(model: RuntimeModel) -> None:
         return
     after = np.bincount(backtest.bought_after.indices, minlength=backtest.n_items)
     buyers = pd.Series(after, index=categories[: backtest.n_items]).groupby(level=0).sum()
-    category = str(buyers.idxmax())
+    # The categories with the most buyers after the cut, enough of them for a curve (a small
+    # sample has few buyers per category in the held-out month).
+    chosen: list[str] = []
+    for category in buyers.sort_values(ascending=False, kind="stable").index[:10]:
+        chosen.append(str(category))
+        items = np.flatnonzero(np.isin(categories[: backtest.n_items], chosen))
+        if buyers_of(backtest.bought_after, items).sum() >= 40:
+            break
     request = SegmentRequest.model_validate(
-        {"target": {"kind": "category", "ids": [category]}, "size": 100, "exclude_buyers": True}
+        {"target": {"kind": "category", "ids": chosen}, "size": 100, "exclude_buyers": True}
     )
     segment = Segmenter(model.parts, model.version).build(request, Scope(merchant))
     typer.echo(f"merchant {merchant}: {json.dumps(request.model_dump(mode='json'))}")
