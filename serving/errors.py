@@ -16,8 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.errors import (
     BundleError,
+    InvalidInputError,
     NotFittedError,
     RecsysError,
+    ScopeError,
+    SegmentTooSmallError,
     UnknownItemError,
     UnknownUserError,
 )
@@ -31,6 +34,9 @@ _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnknownItemError, 404, "unknown_item"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
+    (ScopeError, 403, "forbidden"),
+    (SegmentTooSmallError, 422, "segment_too_small"),
+    (InvalidInputError, 422, "invalid_request"),
 )
 _HTTP_CODES = {
     400: "bad_request",

@@ -23,6 +23,10 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     idmap/posts.parquet, idmap/groups.parquet     post and group buy ids (live events name them)
     posts/item_idx.npy, posts/deleted.npy         (n_posts,) the item a post names; deleted
     groups/facts.arrow                            each group buy's item, initiator, times, size
+    activity/last_active.npy, recent.npy, span.npy  (n_users,) newest event time, recent events;
+                                                  data start, end, recent window
+    backtest/                                     the time-cut fit's vectors and purchases around
+                                                  the cut (absent: data without times)
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ GROUPS = "idmap/groups.parquet"
 POST_ITEM = "posts/item_idx.npy"
 POST_DELETED = "posts/deleted.npy"
 GROUP_FACTS = "groups/facts.arrow"
+ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
+ACTIVITY_SPAN = "activity/span.npy"
+ACTIVITY_RECENT = "activity/recent.npy"
+BACKTEST = "backtest"
+BACKTEST_BOUGHT_BEFORE = "backtest/bought_before"
+BACKTEST_BOUGHT_AFTER = "backtest/bought_after"
 
 _CSR_ARRAYS = ("data", "indices", "indptr", "shape")
 

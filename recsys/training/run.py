@@ -3,7 +3,8 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items) -> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
+items) -> back-test fit (the scorer on the events before a time cut, for segments' reach)
+-> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
 atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
 `run_training`.
 """
@@ -24,6 +25,7 @@ from recsys.bundle.parts import (
     PostsAndGroups,
     Scorer,
     SocialGraph,
+    UserActivity,
     UserHistory,
 )
 from recsys.bundle.writer import BundleWriter
@@ -34,12 +36,13 @@ from recsys.engine.local import LocalEngine
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 from recsys.training import content_steps, steps
+from recsys.training.backtest import backtest_fit
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "indexes", "lists",
-               "bundle")  # fmt: skip
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "indexes",
+               "lists", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -88,6 +91,8 @@ def run_training(
                 user_items, texts, vectors, item_catalogue, config, purchases, engine=engine
             )
         )
+    with timer.step("backtest"):
+        backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
         del texts, content, vectors
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
@@ -112,6 +117,8 @@ def run_training(
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
         posts_groups=posts_groups,
+        activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
+        backtest=backtest,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:
