@@ -74,6 +74,9 @@ class Manifest(BaseModel):
     row_counts: dict[str, int] = Field(default_factory=dict)
     step_timings: dict[str, float] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    #: Where training ran: {"name": "local"} or, for Spark, which parts ran on the cluster and
+    #: which on the driver (and on what sample); empty in bundles written before the field.
+    engine: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, FileEntry] = Field(default_factory=dict)
 
     @field_validator("format_version")
