@@ -97,3 +97,17 @@ class BundleFormatError(BundleError):
 
 class BundleSignatureError(BundleError):
     """A bundle's manifest is unsigned, signed with another key, or altered since signing."""
+
+
+class EngineError(RecsysError):
+    """The chosen execution engine cannot run here (Spark without Java or pyspark)."""
+
+
+class ScopeError(RecsysError):
+    """A request names something outside the caller's scope (another merchant's items,
+    brands, customers or jobs). The message is the same whether the id belongs to someone else
+    or does not exist at all, so a refusal tells nothing about what exists."""
+
+
+class SegmentTooSmallError(RecsysError):
+    """An audience segment would hold fewer users than the configured floor."""

@@ -147,6 +147,31 @@ class BundleConfig(FrozenConfig):
     )
 
 
+class BacktestConfig(FrozenConfig):
+    """One more fit of the shipped scorer on the events before a time cut, kept in the bundle
+    so audience segments can say how their reach back-tests (docs/segments.md)."""
+
+    enabled: bool = True
+    days: float = Field(
+        30.0, gt=0, description="held-out period: the last N days of the data's events"
+    )
+
+
+class SegmentsConfig(FrozenConfig):
+    """How audience segments score users over this bundle (docs/segments.md); chosen on
+    validation worlds (bench/results/segments.md) and read by `recsys.segments` at serve time."""
+
+    pooling: Literal["mean", "max"] = Field(
+        "mean", description="item, brand and category targets: mean or max over item vectors"
+    )
+    seed_method: Literal["centroid", "knn"] = "centroid"
+    knn_k: int = Field(10, ge=1, description="seeds averaged per user with seed_method knn")
+    activity_weight: float = Field(
+        1.0, ge=0, description="weight of users' recent activity beside their similarity"
+    )
+    recent_days: float = Field(30.0, gt=0, description="recent activity = events of N days")
+
+
 class TrainConfig(FrozenConfig):
     seed: int = 0
     interactions: InteractionConfig = InteractionConfig()
@@ -158,6 +183,8 @@ class TrainConfig(FrozenConfig):
     lists: ListsConfig = ListsConfig()
     share: ShareConfig = ShareConfig()
     bundle: BundleConfig = BundleConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    segments: SegmentsConfig = SegmentsConfig()
     holdout_fraction: float = Field(
         0.1,
         ge=0,

@@ -26,7 +26,8 @@ from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, events, health, items, metrics, share, users
+from serving.routers import circles, events, health, items, metrics, segments, share, users
+from serving.segment_service import SegmentService
 from serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, KeyRing(settings.api_keys), store, app_metrics, compute
         )
         app.state.live = LiveState(settings)
+        app.state.segments = SegmentService(settings, store)
         store.start()
+        app.state.segments.start()
         try:
             yield
         finally:
+            app.state.segments.stop()
             store.stop()
             app.state.live.close()
             compute.shutdown()
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (
         health.router, metrics.router, users.router, items.router, circles.router,
-        events.router, share.router,
+        events.router, share.router, segments.router,
     ):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)

@@ -16,9 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.errors import (
     BundleError,
+    InvalidInputError,
     NotFittedError,
     RecsysError,
     RequestFieldError,
+    ScopeError,
+    SegmentTooSmallError,
     UnavailableError,
     UnknownGroupError,
     UnknownItemError,
@@ -36,6 +39,9 @@ _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnavailableError, 503, "unavailable"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
+    (ScopeError, 403, "forbidden"),
+    (SegmentTooSmallError, 422, "segment_too_small"),
+    (InvalidInputError, 422, "invalid_request"),
 )
 _HTTP_CODES = {
     400: "bad_request",

@@ -33,6 +33,10 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
                                                   without group events (what the ranker read)
       group_members/                              (n_groups, n_users) CSR initiator + joiners
       factors/users.npy, factors/items.npy        CF factors of the ranker (optional)
+    activity/last_active.npy, recent.npy, span.npy  (n_users,) newest event time, recent events;
+                                                  data start, end, recent window
+    backtest/                                     the time-cut fit's vectors and purchases around
+                                                  the cut (absent: data without times)
 """
 
 from __future__ import annotations
@@ -80,6 +84,12 @@ SHARE_USER_ITEMS = "share/user_items"
 SHARE_AFFINITY = "share/affinity.npy"
 SHARE_GROUP_MEMBERS = "share/group_members"
 SHARE_FACTORS = "share/factors"
+ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
+ACTIVITY_SPAN = "activity/span.npy"
+ACTIVITY_RECENT = "activity/recent.npy"
+BACKTEST = "backtest"
+BACKTEST_BOUGHT_BEFORE = "backtest/bought_before"
+BACKTEST_BOUGHT_AFTER = "backtest/bought_after"
 
 _CSR_ARRAYS = ("data", "indices", "indptr", "shape")
 

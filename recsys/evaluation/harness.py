@@ -30,6 +30,8 @@ from recsys.config import load_config
 from recsys.content.documents import item_documents
 from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
 from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
@@ -278,8 +280,12 @@ def run_evaluation(
     tune_shipped_recipe: bool = True,
     model_trials: Mapping[str, int] | None = None,
     with_cf_only: bool = False,
+    engine: TrainingEngine | None = None,
 ) -> EvaluationResult:
     """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test.
+
+    `engine` fits the shipped recipe on the train split (default: `LocalEngine`; the Spark
+    engine fits its CF with MLlib on the cluster); the baselines always fit here.
 
     `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
     whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
@@ -314,8 +320,7 @@ def run_evaluation(
         models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
-    shipped = ShippedRecommender(config=config, content=p.content)
-    models["shipped"] = shipped.fit(p.train, show_progress=False)
+    models["shipped"] = (engine or LocalEngine()).fit_scorer(p.train, p.content, config)
     seconds["shipped"] = time.perf_counter() - start
     if with_cf_only and p.content is not None:
         # Diagnostic: the recipe's CF alone (no content-mapped vectors, no item-kNN blend),
