@@ -1,15 +1,16 @@
 """`recsys demo`: the main job end to end on embedded defaults, then exit.
 
 sample data (generated, planted truth) -> validated ingest -> summary -> train a bundle ->
-promote it -> print a few warm users' and a cold user's circles and items as the runtime
-answers them -> a merchant's audience segment with its back-tested reach -> evaluate against
-tuned baselines.
+promote it -> print a few warm users' and a cold user's circles and items and whom a user
+should share a group buy with (reasons, completion chance), as the runtime answers them -> a
+merchant's audience segment with its back-tested reach -> evaluate against tuned baselines.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def demo(
             typer.echo(f"placement {who}: {json.dumps(_headline(overall))}")
     typer.echo(f"index: {metrics.get('index')}")
 
-    _section("5. what it serves: warm users beside a cold one (recsys.runtime)")
+    _section("5. what it serves: warm users beside a cold one, share targets (recsys.runtime)")
     model = RuntimeModel.load(bundle_path)
     history = np.diff(model.parts.history.interacted.indptr)
     rng = np.random.default_rng(seed)
@@ -95,6 +96,7 @@ def demo(
         chosen.append(int(rng.choice(cold)))  # no item history: the circle chain answers
     for u in chosen:
         _print_user(model, str(model.parts.ids.users.ids[u]), int(history[u]))
+    _print_share_targets(model, metrics.get("share_targeting", {}))
 
     _section("6. an audience segment for a merchant, with its back-tested reach (recsys segment)")
     _print_segment(model)
@@ -134,6 +136,31 @@ def _print_user(model: RuntimeModel, user_id: str, n_history: int) -> None:
         )
 
 
+def _print_share_targets(model: RuntimeModel, fitted: dict) -> None:
+    """Whom the user who started the most group buys should share their latest one with."""
+    if model.parts.share is None:
+        typer.echo(f"share targets: none in this bundle ({fitted.get('skipped', 'not fitted')})")
+        return
+    facts = model.parts.posts_groups.group_facts.to_pandas()
+    user = str(facts["initiator_id"].value_counts().index[0])
+    item = str(facts[facts["initiator_id"] == user].sort_values("created_ts")["item_id"].iloc[-1])
+    deadline = time.time_ns() // 1000 + 24 * 3_600 * 1_000_000
+    answer = model.share_targets(user, item, target_size=3, deadline_us=deadline, limit=5)
+    catalogue = model.parts.catalogue
+    i = int(model.parts.ids.items.to_index([item])[0])
+    c = answer.completion
+    chance = "unknown" if c.chance is None else f"{c.chance:.2f}"
+    typer.secho(
+        f"share targets for {user}'s group buy of {catalogue.value('title', i)} "
+        f"(3 people, closes in 24 h): completion chance {chance} from "
+        f"{c.expected_joiners:.2f} expected joiners",
+        fg="cyan",
+    )
+    for t in answer.targets:
+        why = ", ".join(t.reasons) or "(no stronger reason than being a friend)"
+        typer.echo(f"   {t.join_probability:5.2f}  {t.user_id}  <- {why}")
+    if answer.post_circles:
+        typer.echo(f"   few contacts: also post it in {', '.join(answer.post_circles)}")
 def _print_segment(model: RuntimeModel) -> None:
     """The best 100 users for the categories with the most buyers after the back-test's cut,
     asked by the merchant with the most items, and how that audience back-tests."""

@@ -19,8 +19,11 @@ from recsys.errors import (
     InvalidInputError,
     NotFittedError,
     RecsysError,
+    RequestFieldError,
     ScopeError,
     SegmentTooSmallError,
+    UnavailableError,
+    UnknownGroupError,
     UnknownItemError,
     UnknownUserError,
 )
@@ -32,6 +35,8 @@ logger = logging.getLogger(__name__)
 _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnknownUserError, 404, "unknown_user"),
     (UnknownItemError, 404, "unknown_item"),
+    (UnknownGroupError, 404, "unknown_group"),
+    (UnavailableError, 503, "unavailable"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
     (ScopeError, 403, "forbidden"),
@@ -83,6 +88,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RecsysError)
     async def _domain_error(request: Request, exc: RecsysError) -> JSONResponse:
+        if isinstance(exc, RequestFieldError):
+            return error_response(422, "invalid_request", _message(exc), exc.field)
         for cls, status, code in _DOMAIN:
             if isinstance(exc, cls):
                 return error_response(status, code, _message(exc))

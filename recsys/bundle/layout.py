@@ -23,6 +23,16 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     idmap/posts.parquet, idmap/groups.parquet     post and group buy ids (live events name them)
     posts/item_idx.npy, posts/deleted.npy         (n_posts,) the item a post names; deleted
     groups/facts.arrow                            each group buy's item, initiator, times, size
+    share/                                        share targeting (absent: data without group
+                                                  buys and friends; metrics.share_targeting)
+      meta.json                                   sizes the counts were keyed with, fit facts
+      targeter/ (LightGBM text + params.json), completion/completion.json
+      counts/<counter>/keys|totals|last.npy       per-key totals of the as-of counters
+      user_items/                                 (n_users, n_items) CSR item events, no groups
+      affinity.npy                                (n_users, n_circles) float16 affinities
+                                                  without group events (what the ranker read)
+      group_members/                              (n_groups, n_users) CSR initiator + joiners
+      factors/users.npy, factors/items.npy        CF factors of the ranker (optional)
     activity/last_active.npy, recent.npy, span.npy  (n_users,) newest event time, recent events;
                                                   data start, end, recent window
     backtest/                                     the time-cut fit's vectors and purchases around
@@ -65,6 +75,15 @@ GROUPS = "idmap/groups.parquet"
 POST_ITEM = "posts/item_idx.npy"
 POST_DELETED = "posts/deleted.npy"
 GROUP_FACTS = "groups/facts.arrow"
+SHARE = "share"
+SHARE_META = "share/meta.json"
+SHARE_TARGETER = "share/targeter"
+SHARE_COMPLETION = "share/completion"
+SHARE_COUNTS = "share/counts"
+SHARE_USER_ITEMS = "share/user_items"
+SHARE_AFFINITY = "share/affinity.npy"
+SHARE_GROUP_MEMBERS = "share/group_members"
+SHARE_FACTORS = "share/factors"
 ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
 ACTIVITY_SPAN = "activity/span.npy"
 ACTIVITY_RECENT = "activity/recent.npy"

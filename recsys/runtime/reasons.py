@@ -28,6 +28,10 @@ class ReasonCode(StrEnum):
     FRIEND_STARTED_GROUP = "friend_started_group"
     #: This many friends joined a group buy of it since the model was trained (argument: n).
     FRIENDS_JOINED = "friends_joined"
+    #: Share targets: the friend joined this many of the user's earlier group buys (argument: n).
+    OFTEN_JOINS_YOUR_GROUPS = "often_joins_your_groups"
+    #: Share targets: the friend is drawn to the item's circle (argument: circle id).
+    LIKES_CIRCLE = "likes_circle"
 
 
 #: Codes that carry an argument, and what the argument names.
@@ -37,6 +41,8 @@ ARGUMENTS: dict[ReasonCode, str] = {
     ReasonCode.TRENDING_IN_CIRCLE: "circle_id",
     ReasonCode.FRIEND_STARTED_GROUP: "group_id",
     ReasonCode.FRIENDS_JOINED: "count",
+    ReasonCode.OFTEN_JOINS_YOUR_GROUPS: "count",
+    ReasonCode.LIKES_CIRCLE: "circle_id",
 }
 
 

@@ -4,9 +4,9 @@ Steps (each a library function, timed and logged, one progress bar over them): i
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
 items) -> back-test fit (the scorer on the events before a time cut, for segments' reach)
--> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
-atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
-`run_training`.
+-> circle placement -> share targeting (`share_steps`) -> faiss indexes -> candidate lists
+-> bundle parts, written atomically with a signed manifest. `recsys train`
+(`pipelines/train.py`) is a thin command over `run_training`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from recsys.engine.base import TrainingEngine
 from recsys.engine.local import LocalEngine
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
-from recsys.training import content_steps, steps
+from recsys.training import content_steps, share_steps, steps
 from recsys.training.backtest import backtest_fit
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "indexes",
-               "lists", "bundle")  # fmt: skip
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "share",
+               "indexes", "lists", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -100,6 +100,11 @@ def run_training(
         placer, affinities, members, metrics["placement"] = steps.place_users(
             scorer.user_factors_, engagement, catalogue, config, truth, friends
         )
+    with timer.step("share"):
+        share, metrics["share_targeting"] = share_steps.fit_share_targeting(
+            data, users, items, catalogue, posts_groups, social.friends, placer,
+            scorer.user_factors_, config,
+        )  # fmt: skip
     with timer.step("indexes"):
         item_index, user_index, metrics["index"] = steps.build_indexes(
             scorer.item_vectors_, scorer.user_factors_, config
@@ -117,6 +122,7 @@ def run_training(
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
         posts_groups=posts_groups,
+        share=share,
         activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
         backtest=backtest,
     )

@@ -81,7 +81,7 @@ def test_verify_and_rollback_errors(models: Path) -> None:
     d = ["--models-dir", str(models)]
     ok = run("verify", "20260101T000000Z-aaaaaa", *d)
     assert ok.exit_code == 0 and ok.output.startswith(
-        "20260101T000000Z-aaaaaa: format version 5, signature valid (key "
+        "20260101T000000Z-aaaaaa: format version 6, signature valid (key "
     )
     assert ok.output.rstrip().endswith("from RECSYS_BUNDLE_KEY), 1 files verified")
     (models / "20260101T000000Z-aaaaaa" / "item_vectors.npy").write_bytes(b"broken")
@@ -124,7 +124,7 @@ def _escaping(bundle: Path) -> None:
     [
         (_unsigned, "manifest is not signed; refusing an unsigned bundle"),
         (_edited, "manifest signature does not match its content: the manifest was altered"),
-        (_format_1, "bundle format version 1, this recsys reads format version 5 only"),
+        (_format_1, "bundle format version 1, this recsys reads format version 6 only"),
         (_escaping, "bundle file name '../../x' is not a plain relative path inside the bundle"),
     ],
 )

@@ -20,6 +20,7 @@ from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
 from recsys.bundle.parts.scorer import Scorer
+from recsys.bundle.parts.share import ShareTargeting
 from recsys.bundle.parts.social import SocialGraph
 from recsys.candidate_lists import CandidateLists
 from recsys.errors import BundleError
@@ -35,6 +36,7 @@ __all__ = [
     "ItemCatalogue",
     "PostsAndGroups",
     "Scorer",
+    "ShareTargeting",
     "SocialGraph",
     "UserActivity",
     "UserHistory",
@@ -57,6 +59,8 @@ class BundleParts:
     social: SocialGraph
     posts_groups: PostsAndGroups
     activity: UserActivity
+    #: None when the data had no group buys or friends to learn from (`metrics.share_targeting`).
+    share: ShareTargeting | None = None
     #: None for data without event times (segments then have no back-tested reach).
     backtest: Backtest | None = None
 
@@ -73,6 +77,8 @@ class BundleParts:
             "list items": len(self.lists.item_popularity),
             "activity users": len(self.activity),
         }
+        if self.share is not None:
+            sizes["share users"] = self.share.n_users
         if self.backtest is not None:
             # A refresh appends items after the cut's fit: the back-test knows fewer items.
             sizes["backtest users"] = self.backtest.n_users
@@ -107,6 +113,7 @@ class BundleParts:
             history=UserHistory.load(root, mmap=mmap),
             social=SocialGraph.load(root, mmap=mmap),
             posts_groups=PostsAndGroups.load(root, mmap=mmap),
+            share=ShareTargeting.load_optional(root, mmap=mmap),
             activity=UserActivity.load(root, mmap=mmap),
             backtest=Backtest.load_optional(root, mmap=mmap),
         )
