@@ -121,6 +121,10 @@ from pipelines import refresh  # noqa: E402
 
 register("refresh", refresh.refresh)
 
+from pipelines import segment_cmd  # noqa: E402
+
+register("segment", segment_cmd.segment)
+
 from pipelines import events_cmd  # noqa: E402
 
 for _info in events_cmd.app.registered_commands:

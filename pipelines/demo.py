@@ -2,17 +2,20 @@
 
 sample data (generated, planted truth) -> validated ingest -> summary -> train a bundle ->
 promote it -> print a few warm users' and a cold user's circles and items as the runtime
-answers them, their feed beside the plain order, and a circle feed -> evaluate against tuned
-baselines.
+answers them, their feed beside the plain order, a circle feed, and whom a user should share a
+group buy with (reasons, completion chance) -> a merchant's audience segment with its
+back-tested reach -> evaluate against tuned baselines.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import typer
 
 from pipelines.evaluate import run_evaluate
@@ -27,6 +30,8 @@ from recsys.feeds.pages import CursorCodec, derive_secret
 from recsys.ingest import IngestReport, ingest
 from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
+from recsys.segments import Scope, Segmenter, SegmentRequest
+from recsys.segments.scope import buyers_of
 from recsys.synth import SynthConfig, generate
 from recsys.training.run import run_training
 
@@ -85,7 +90,7 @@ def demo(
             typer.echo(f"placement {who}: {json.dumps(_headline(overall))}")
     typer.echo(f"index: {metrics.get('index')}")
 
-    _section("5. what it serves: warm users beside a cold one, their feeds, a circle feed")
+    _section("5. what it serves: warm users beside a cold one, feeds, share targets")
     model = RuntimeModel.load(bundle_path)
     history = np.diff(model.parts.history.interacted.indptr)
     rng = np.random.default_rng(seed)
@@ -103,8 +108,12 @@ def demo(
         _print_feed(model, feed, user_id)
     _print_circle_feed(model, CircleFeed(model, feed.codec),
                        str(model.parts.ids.users.ids[chosen[0]]))
+    _print_share_targets(model, metrics.get("share_targeting", {}))
 
-    _section("6. evaluate the recipe against tuned baselines (recsys evaluate)")
+    _section("6. an audience segment for a merchant, with its back-tested reach (recsys segment)")
+    _print_segment(model)
+
+    _section("7. evaluate the recipe against tuned baselines (recsys evaluate)")
     run = run_evaluate(
         processed,
         out_dir=reports,
@@ -174,6 +183,74 @@ def _print_circle_feed(model: RuntimeModel, feed: CircleFeed, user_id: str) -> N
         about = f" about {post.item_id}" if post.item_id else ""
         typer.echo(f"   {post.score:6.2f}  {post.post_id} by {post.author_id}{about}  "
                    f"<- {', '.join(post.reasons)}")
+
+
+def _print_share_targets(model: RuntimeModel, fitted: dict) -> None:
+    """Whom the user who started the most group buys should share their latest one with."""
+    if model.parts.share is None:
+        typer.echo(f"share targets: none in this bundle ({fitted.get('skipped', 'not fitted')})")
+        return
+    facts = model.parts.posts_groups.group_facts.to_pandas()
+    user = str(facts["initiator_id"].value_counts().index[0])
+    item = str(facts[facts["initiator_id"] == user].sort_values("created_ts")["item_id"].iloc[-1])
+    deadline = time.time_ns() // 1000 + 24 * 3_600 * 1_000_000
+    answer = model.share_targets(user, item, target_size=3, deadline_us=deadline, limit=5)
+    catalogue = model.parts.catalogue
+    i = int(model.parts.ids.items.to_index([item])[0])
+    c = answer.completion
+    chance = "unknown" if c.chance is None else f"{c.chance:.2f}"
+    typer.secho(
+        f"share targets for {user}'s group buy of {catalogue.value('title', i)} "
+        f"(3 people, closes in 24 h): completion chance {chance} from "
+        f"{c.expected_joiners:.2f} expected joiners",
+        fg="cyan",
+    )
+    for t in answer.targets:
+        why = ", ".join(t.reasons) or "(no stronger reason than being a friend)"
+        typer.echo(f"   {t.join_probability:5.2f}  {t.user_id}  <- {why}")
+    if answer.post_circles:
+        typer.echo(f"   few contacts: also post it in {', '.join(answer.post_circles)}")
+
+
+def _print_segment(model: RuntimeModel) -> None:
+    """The best 100 users for the categories with the most buyers after the back-test's cut,
+    asked by the merchant with the most items, and how that audience back-tests."""
+    catalogue = model.parts.catalogue
+    merchants, categories = catalogue.strings("merchant_id"), catalogue.strings("category")
+    values, counts = np.unique(merchants.astype(str), return_counts=True)
+    merchant = str(values[counts.argmax()])
+    backtest = model.parts.backtest
+    if backtest is None:
+        typer.echo("the bundle has no back-test part: no segment shown")
+        return
+    after = np.bincount(backtest.bought_after.indices, minlength=backtest.n_items)
+    buyers = pd.Series(after, index=categories[: backtest.n_items]).groupby(level=0).sum()
+    # The categories with the most buyers after the cut, enough of them for a curve (a small
+    # sample has few buyers per category in the held-out month).
+    chosen: list[str] = []
+    for category in buyers.sort_values(ascending=False, kind="stable").index[:10]:
+        chosen.append(str(category))
+        items = np.flatnonzero(np.isin(categories[: backtest.n_items], chosen))
+        if buyers_of(backtest.bought_after, items).sum() >= 40:
+            break
+    request = SegmentRequest.model_validate(
+        {"target": {"kind": "category", "ids": chosen}, "size": 100, "exclude_buyers": True}
+    )
+    segment = Segmenter(model.parts, model.version).build(request, Scope(merchant))
+    typer.echo(f"merchant {merchant}: {json.dumps(request.model_dump(mode='json'))}")
+    best = zip(segment.user_ids[:5], segment.scores[:5], strict=True)
+    top = ", ".join(f"{u} ({s:.2f})" for u, s in best)
+    typer.echo(f"{len(segment)} of {segment.eligible} eligible users; best: {top}, ...")
+    reach = segment.reach
+    if not reach.curve:
+        typer.echo(f"no back-tested reach: {reach.reason}")
+        return
+    typer.echo(f"back-tested reach (ranked at the cut {reach.cut[:10]}, buyers in the "
+               f"{reach.days:g} days after): expected buyers in this audience "
+               f"{reach.expected_buyers}")
+    for point in reach.curve:
+        typer.echo(f"  top {point.size:>6,}: {point.buyers:>5,} buyers  "
+                   f"precision {point.precision:.3f}  recall {point.recall:.3f}")
 
 
 def ingest_sample(raw: Path, processed: Path) -> IngestReport:

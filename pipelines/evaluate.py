@@ -24,8 +24,10 @@ from typing import Annotated
 
 import typer
 
+from pipelines.engine_opts import EngineOpt, MasterOpt, check_engine, start_spark
 from recsys.bundle.bundle import Bundle
 from recsys.config import load_config
+from recsys.engine.base import TrainingEngine
 from recsys.errors import ConfigError
 from recsys.evaluation.harness import (
     BASELINES,
@@ -70,6 +72,7 @@ def run_evaluate(
     model_trials: dict[str, int] | None = None,
     with_cf_only: bool = False,
     test_file: Path | None = None,
+    engine: TrainingEngine | None = None,
 ) -> EvaluateRun:
     """Prepare the split, tune and compare, write the report, the tuned configs (into
     `tuned_dir`, by default `out_dir`) and, with a bundle, its manifest entry."""
@@ -84,7 +87,7 @@ def run_evaluate(
     prepared = prepare(data_dir, split=split, config=config, seed=seed, test_file=test_file)
     result = run_evaluation(
         prepared, config=config, baselines=baselines, n_trials=n_trials, seed=seed,
-        model_trials=model_trials, with_cf_only=with_cf_only,
+        model_trials=model_trials, with_cf_only=with_cf_only, engine=engine,
     )
     seconds = time.perf_counter() - started
     meta = {
@@ -175,8 +178,11 @@ def evaluate(
         typer.Option("--tuned-dir", help="Where tuned configs go (default: the --out folder; "
                      "pipelines/configs/tuned only when given)."),
     ] = None,
+    engine: EngineOpt = "local",
+    master: MasterOpt = None,
 ) -> None:
     """Tune baselines and the shipped recipe on validation, compare them on test, write a report."""
+    check_engine(engine, master)
     if split not in SPLITS:
         raise ConfigError(f"--split must be one of {SPLITS}; got {split!r}")
     if test is not None and split not in ("auto", "fixed"):
@@ -190,11 +196,20 @@ def evaluate(
     model_trials = parse_trials_for(trials_for) if trials_for else None
     check_trials(trials, model_trials, names)
     cfg = load_config(TrainConfig, config) if config is not None else None
-    run = run_evaluate(
-        data, out_dir=out or Path("reports") / data.name, split=split,  # type: ignore[arg-type]
-        baselines=names, n_trials=trials, seed=seed, config=cfg, bundle=bundle,
-        tuned_dir=tuned_dir, model_trials=model_trials, test_file=test,
+    options = dict(
+        out_dir=out or Path("reports") / data.name, split=split, baselines=names,
+        n_trials=trials, seed=seed, config=cfg, bundle=bundle, tuned_dir=tuned_dir,
+        model_trials=model_trials, test_file=test,
     )
+    if engine == "spark":
+        # The shipped recipe's fit on the train split runs on Spark (MLlib); splits, tuning
+        # and the baselines stay here (docs/spark.md).
+        from recsys.spark.training import spark_engine
+
+        with spark_engine(start_spark(master, "recsys evaluate"), data) as on_spark:
+            run = run_evaluate(data, engine=on_spark, **options)  # type: ignore[arg-type]
+    else:
+        run = run_evaluate(data, **options)  # type: ignore[arg-type]
     info = run.result.split_info
     if test is not None:
         typer.echo(

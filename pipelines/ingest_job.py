@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines.engine_opts import EngineOpt, MasterOpt, check_engine, start_spark
 from recsys.errors import RecsysError
 from recsys.ingest import ColumnMap
 from recsys.ingest import ingest as run_ingest
@@ -59,21 +60,32 @@ def ingest(
     memory_limit: MemoryOpt = "2GB",
     max_quarantine_share: ShareOpt = DEFAULT_MAX_QUARANTINE_SHARE,
     force: ForceOpt = False,
+    engine: EngineOpt = "local",
+    master: MasterOpt = None,
 ) -> None:
     """Validate source tables against the data contract; quarantine bad rows with a reason."""
     try:
+        check_engine(engine, master)
         # The mapping file is an input too: the output must not swallow it.
         claim_ingest_output(out, inputs={"--map file": mapping}, force=force)
         column_map = ColumnMap.from_toml(mapping) if mapping is not None else None
-        report = run_ingest(
-            src,
-            out,
-            column_map=column_map,
-            circles_path=circles,
-            memory_limit=memory_limit,
-            max_quarantine_share=max_quarantine_share,
-            force=force,
-        )
+        if engine == "spark":
+            from recsys.spark.ingest import spark_ingest
+
+            report = spark_ingest(
+                start_spark(master, "recsys ingest"), src, out, column_map=column_map,
+                circles_path=circles, max_quarantine_share=max_quarantine_share, force=force,
+            )
+        else:
+            report = run_ingest(
+                src,
+                out,
+                column_map=column_map,
+                circles_path=circles,
+                memory_limit=memory_limit,
+                max_quarantine_share=max_quarantine_share,
+                force=force,
+            )
     except RecsysError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

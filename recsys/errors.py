@@ -65,6 +65,24 @@ class UnknownItemError(RecsysError, KeyError):
     """An item id is not known to the model or data set."""
 
 
+class UnknownGroupError(RecsysError, KeyError):
+    """A group buy id is not known to the model or the live store."""
+
+
+class RequestFieldError(InvalidInputError):
+    """One field of a request is invalid in a way only the model can tell (the server's 422
+    names `field`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnavailableError(RecsysError):
+    """The bundle cannot give this answer at all (e.g. share targets from data without group
+    buys or friends); the message says why."""
+
+
 class BundleError(RecsysError):
     """A model bundle is missing, partial, corrupt or inconsistent."""
 
@@ -89,3 +107,17 @@ class InvalidCursorError(RecsysError):
 
 class UnknownCircleError(RecsysError, KeyError):
     """A circle id is not in the model's circle catalogue."""
+
+
+class EngineError(RecsysError):
+    """The chosen execution engine cannot run here (Spark without Java or pyspark)."""
+
+
+class ScopeError(RecsysError):
+    """A request names something outside the caller's scope (another merchant's items,
+    brands, customers or jobs). The message is the same whether the id belongs to someone else
+    or does not exist at all, so a refusal tells nothing about what exists."""
+
+
+class SegmentTooSmallError(RecsysError):
+    """An audience segment would hold fewer users than the configured floor."""

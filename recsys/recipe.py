@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
@@ -19,6 +19,7 @@ from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
 from recsys.feeds.feed_config import CircleFeedConfig, FeedConfig
 from recsys.index.vector_index import IndexConfig
+from recsys.social.share_targeting import ShareTargetingConfig
 
 
 class CFConfig(FrozenConfig):
@@ -107,6 +108,27 @@ class PlacementConfig(FrozenConfig):
     min_members: int = Field(1, ge=0)
 
 
+class ShareConfig(FrozenConfig):
+    """Share targeting learned from past group buys (docs/share-targeting.md)."""
+
+    enabled: bool = True
+    min_groups: int = Field(
+        30, ge=2, description="fewer group buys with a joiner among friends skip share targeting"
+    )
+    valid_share: float = Field(
+        0.15, gt=0, lt=1,
+        description="newest share of group buys: stops and calibrates the ranker, fits completion",
+    )
+    ranker: ShareTargetingConfig = ShareTargetingConfig()
+
+    @field_validator("ranker")
+    @classmethod
+    def _seeded_by_the_run(cls, ranker: ShareTargetingConfig) -> ShareTargetingConfig:
+        if ranker.random_state != ShareTargetingConfig().random_state:
+            raise ValueError("random_state: the run's top-level seed seeds the ranker; omit it")
+        return ranker
+
+
 class ListsConfig(FrozenConfig):
     """Popularity and cold-start candidate lists."""
 
@@ -126,6 +148,31 @@ class BundleConfig(FrozenConfig):
     )
 
 
+class BacktestConfig(FrozenConfig):
+    """One more fit of the shipped scorer on the events before a time cut, kept in the bundle
+    so audience segments can say how their reach back-tests (docs/segments.md)."""
+
+    enabled: bool = True
+    days: float = Field(
+        30.0, gt=0, description="held-out period: the last N days of the data's events"
+    )
+
+
+class SegmentsConfig(FrozenConfig):
+    """How audience segments score users over this bundle (docs/segments.md); chosen on
+    validation worlds (bench/results/segments.md) and read by `recsys.segments` at serve time."""
+
+    pooling: Literal["mean", "max"] = Field(
+        "mean", description="item, brand and category targets: mean or max over item vectors"
+    )
+    seed_method: Literal["centroid", "knn"] = "centroid"
+    knn_k: int = Field(10, ge=1, description="seeds averaged per user with seed_method knn")
+    activity_weight: float = Field(
+        1.0, ge=0, description="weight of users' recent activity beside their similarity"
+    )
+    recent_days: float = Field(30.0, gt=0, description="recent activity = events of N days")
+
+
 class TrainConfig(FrozenConfig):
     seed: int = 0
     interactions: InteractionConfig = InteractionConfig()
@@ -135,9 +182,12 @@ class TrainConfig(FrozenConfig):
     placement: PlacementConfig = PlacementConfig()
     index: IndexConfig = IndexConfig()
     lists: ListsConfig = ListsConfig()
+    share: ShareConfig = ShareConfig()
     bundle: BundleConfig = BundleConfig()
     feed: FeedConfig = FeedConfig()
     circle_feed: CircleFeedConfig = CircleFeedConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    segments: SegmentsConfig = SegmentsConfig()
     holdout_fraction: float = Field(
         0.1,
         ge=0,

@@ -27,7 +27,8 @@ from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, events, feeds, health, items, metrics, users
+from serving.routers import circles, events, feeds, health, items, metrics, segments, share, users
+from serving.segment_service import SegmentService
 from serving.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,9 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compute = ComputePool(threads=settings.compute_threads, blas_threads=settings.blas_threads)
         store = ModelStore(
             settings.models_dir,
-            policy=RuntimePolicy(
-                unknown_user=settings.unknown_user, live_groups=settings.live_groups
-            ),
+            policy=runtime_policy(settings),
             metrics=app_metrics,
             poll_interval=settings.poll_interval,
         )
@@ -59,10 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.live = LiveState(settings)
         app.state.feeds = FeedState(settings)
+        app.state.segments = SegmentService(settings, store)
         store.start()
+        app.state.segments.start()
         try:
             yield
         finally:
+            app.state.segments.stop()
             store.stop()
             app.state.live.close()
             compute.shutdown()
@@ -77,13 +79,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = with_reason_codes(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for router in (
-        health.router, metrics.router, users.router, items.router, circles.router, events.router,
-        feeds.router,
+        health.router, metrics.router, users.router, items.router, circles.router,
+        events.router, share.router, segments.router, feeds.router,
     ):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)
     app.add_middleware(RequestMetrics, metrics=app_metrics)
     return app
+
+
+def runtime_policy(settings: Settings) -> RuntimePolicy:
+    """The runtime's switches from the server's settings (0 turns a share rule off)."""
+    return RuntimePolicy(
+        unknown_user=settings.unknown_user,
+        live_groups=settings.live_groups,
+        share_max_suggestions=settings.share_max_suggestions or None,
+        share_cap_window_days=settings.share_cap_window_days,
+        share_bought_window_days=settings.share_bought_window_days or None,
+    )
 
 
 def settings_from_env() -> Settings:

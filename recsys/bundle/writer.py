@@ -191,6 +191,7 @@ class BundleWriter:
         row_counts: dict[str, int] | None = None,
         step_timings: dict[str, float] | None = None,
         metrics: dict[str, Any] | None = None,
+        engine: dict[str, Any] | None = None,
     ) -> Path:
         """Checksum every file, write the signed manifest.json last, rename into place.
 
@@ -218,6 +219,7 @@ class BundleWriter:
             row_counts=_pick(row_counts, inherited, "row_counts") or {},
             step_timings=timings,
             metrics=_pick(metrics, inherited, "metrics") or {},
+            engine=_pick(engine, inherited, "engine") or {},
             files=files,
         )
         write_manifest(self.tmp_dir, manifest, self._key)

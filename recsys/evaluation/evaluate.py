@@ -206,28 +206,3 @@ def compare_models(
         )
     return Comparison(metrics=metrics, exposure=exposure, item_popularity=pop,
                       item_interactions=interactions, per_user_ndcg=per_user)
-
-
-def share_targeting_metrics(
-    ranked_friends: np.ndarray, joined: sp.spmatrix | np.ndarray, *, ks: Sequence[int] = (5, 10)
-) -> dict[str, float]:
-    """Recall@K and MRR of the friends who actually joined a shared group buy.
-
-    Parameters
-    ----------
-    ranked_friends : (n_shares, K) int64 user indices ranked for each share, -1 padded.
-    joined : (n_shares, n_users) nonzero where that user joined; the friends "catalogue".
-
-    Returns
-    -------
-    {"share_recall@k", "share_mrr@k"} per k, means over shares with at least one joiner.
-    """
-    hits, n_rel = m.relevance_hits(ranked_friends, joined)
-    if not np.any(n_rel > 0):
-        raise InvalidInputError("no share has a friend who joined; share targeting is undefined")
-    out = {}
-    for k in ks:
-        per = m.accuracy_per_user(hits, n_rel, k)
-        out[f"share_recall@{k}"] = float(np.nanmean(per["recall"]))
-        out[f"share_mrr@{k}"] = float(np.nanmean(per["mrr"]))
-    return out

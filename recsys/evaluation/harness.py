@@ -30,6 +30,8 @@ from recsys.config import load_config
 from recsys.content.documents import item_documents
 from recsys.content.encoder import NoUsableTextError
 from recsys.datastore import DataDir
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
 from recsys.evaluation.feed_curves import feed_curves
@@ -311,8 +313,12 @@ def run_evaluation(
     with_cf_only: bool = False,
     ranked: RankedConfig | None = None,
     with_feed: bool = True,
+    engine: TrainingEngine | None = None,
 ) -> EvaluationResult:
     """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test.
+
+    `engine` fits the shipped recipe on the train split (default: `LocalEngine`; the Spark
+    engine fits its CF with MLlib on the cluster); the baselines always fit here.
 
     `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
     whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
@@ -353,8 +359,7 @@ def run_evaluation(
         models[name] = cls(**fixed, **tuning[name].best_params).fit(p.train, show_progress=False)
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
-    shipped = ShippedRecommender(config=config, content=p.content)
-    models["shipped"] = shipped.fit(p.train, show_progress=False)
+    models["shipped"] = (engine or LocalEngine()).fit_scorer(p.train, p.content, config)
     seconds["shipped"] = time.perf_counter() - start
     feed = None
     if with_feed:

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS impressions (
 );
 CREATE INDEX IF NOT EXISTS impressions_by_time ON impressions (ts_us);
 CREATE INDEX IF NOT EXISTS impressions_by_request ON impressions (request_id);
+CREATE INDEX IF NOT EXISTS impressions_by_viewer ON impressions (viewer_id, entity_kind, ts_us);
 CREATE TABLE IF NOT EXISTS impression_counts (
     viewer_id TEXT NOT NULL, entity_kind TEXT NOT NULL, entity_id TEXT NOT NULL,
     shown INTEGER NOT NULL, last_us INTEGER NOT NULL,
@@ -217,6 +218,21 @@ class ImpressionLog:
                 "DELETE FROM impressions WHERE id <= "
                 "(SELECT max(id) FROM impressions) - ?", (self.max_rows,)
             )
+
+
+def shown_since(
+    path: str | Path, viewer_id: str, kind: EntityKind, since_us: int
+) -> list[tuple[str, str, int]]:
+    """(request_id, entity_id, ts_us) of every `kind` entity shown to `viewer_id` after
+    `since_us`: a frequency cap over a window (one indexed range read)."""
+    with closing(sqlite3.connect(path, timeout=30.0)) as con:
+        return [
+            (str(r), str(e), int(t))
+            for r, e, t in con.execute(
+                "SELECT request_id, entity_id, ts_us FROM impressions WHERE viewer_id = ? "
+                "AND entity_kind = ? AND ts_us > ?", (viewer_id, kind.value, int(since_us)),
+            )
+        ]
 
 
 def shown_count(path: str | Path, viewer_id: str, kind: EntityKind, entity_id: str) -> int:

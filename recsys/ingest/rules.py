@@ -12,24 +12,31 @@ The result is the table `checked_<table>`: contract columns in contract types, `
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
-from recsys.contract import EventType, TableSpec, table_spec
+from recsys.contract import TableSpec
 from recsys.ingest.column_map import TableMap
-from recsys.ingest.csv_reader import MALFORMED, MALFORMED_OTHER
 from recsys.ingest.event_ids import derived_id_sql, event_key_sql
+from recsys.ingest.rule_table import (
+    ALREADY_STARTED,
+    CATEGORY_OWNERS,
+    DUCKDB,
+    GROUP_STARTS,
+    START,
+    TS_MAX,
+    TS_MIN,
+    RuleBook,
+    rule_book,
+)
 from recsys.ingest.sql import ident, lit
 
-# Clocks of the services that log group buys and events drift; tolerate this much disorder.
-CLOCK_SKEW = "INTERVAL 5 MINUTE"
-# Epoch 0 is a common "unknown" sentinel and years past 2100 mean milliseconds read as seconds.
-TS_MIN, TS_MAX = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
-TS_LOW = "timestamp outside 1970-01-01..2100-01-01: epoch 0 is a placeholder for unknown"
-TS_HIGH = "timestamp outside 1970-01-01..2100-01-01 (milliseconds read as seconds?)"
-TS_INFINITE = "not a finite timestamp"
+__all__ = [
+    "ALREADY_STARTED", "TS_MAX", "TS_MIN", "RuleBook", "check", "create_empty", "normalise_expr",
+    "parse_expr",
+]
+
 # ISO-8601 text starts with a four-digit year (DuckDB alone also reads 'infinity' and 'epoch'),
 # and a UTC offset is at most 14 hours (DuckDB alone reads +25:00 and +99:99).
 ISO_START = "^[0-9]{4}-"
@@ -38,13 +45,6 @@ MAX_OFFSET_MINUTES = 14 * 60
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
-GROUP_EVENTS = (EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value)
-START, JOIN = EventType.GROUP_BUY_START.value, EventType.GROUP_BUY_JOIN.value
-# The `_field` of a CSV line that did not parse: no cell of it can be trusted.
-LINE = "(line)"
-#: Field and reason of a group buy start after the group's first (`_check_group_starts`);
-#: the events API gives the same reason when the first start came in an earlier batch.
-ALREADY_STARTED = ("group_id", "the group buy already started: an earlier start was kept")
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -54,33 +54,6 @@ DUCKDB_TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.list_(pa.string()): "VARCHAR[]",
 }
-
-TS_FORMS = {
-    "auto": "expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds",
-    "iso": "expected ISO-8601 (ts_unit = iso)",
-    "s": "expected epoch seconds (ts_unit = s)",
-    "ms": "expected epoch milliseconds (ts_unit = ms)",
-}
-
-
-@dataclass
-class RuleBook:
-    """Ordered rules of one table; a rule's id is its position + 1.
-
-    `duplicate` is the duplicate-key rule: a row it rejects is valid, only already present.
-    """
-
-    rules: list[tuple[str, str]] = field(default_factory=list)
-    duplicate: int = 0
-
-    def add(self, column: str, reason: str) -> int:
-        self.rules.append((column, reason))
-        return len(self.rules)
-
-    def label(self, rule_id: int) -> str:
-        column, reason = self.rules[rule_id - 1]
-        return f"{column}: {reason}"
-
 
 def _case(checks: list[tuple[str, int]]) -> str:
     if not checks:
@@ -195,52 +168,23 @@ def check(
     rejected (the events API names `users`: a user the bundle has not seen is a new user);
     no `acc_<table>` is needed for them.
     """
-    book = RuleBook()
-    enums = {column: [e.value for e in enum] for column, enum in spec.enums}
+    book = rule_book(spec, table_map, DUCKDB, accept_new=accept_new)
     norm, parsed = [], []
-    checks = [(f"_bad = {lit(kind)}", book.add(LINE, reason)) for kind, reason in MALFORMED.items()]
-    checks.append(("_bad IS NOT NULL", book.add(LINE, MALFORMED_OTHER)))
     for f in spec.schema:
         col, s = ident(f.name), ident(f.name + "__s")
         normalised = normalise_expr(
             f.name, types[f.name], table_map,
-            enum=f.name in enums, is_list=pa.types.is_list(f.type),
+            enum=any(f.name == column for column, _ in spec.enums),
+            is_list=pa.types.is_list(f.type),
         )
         norm.append(f"{normalised} AS {s}")
         parsed.append(f"{s}, {parse_expr(s, types[f.name], f.type, table_map.ts_unit)} AS {col}")
-        if not f.nullable:
-            checks.append((f"{s} IS NULL", book.add(f.name, "required field is empty")))
-        checks.append(
-            (f"{s} IS NOT NULL AND {col} IS NULL", book.add(f.name, _bad_type(f, table_map)))
-        )
-        if isinstance(f.type, pa.TimestampType):
-            checks.append((f"NOT isfinite({col})", book.add(f.name, TS_INFINITE)))
-            checks.append((f"{col} <= TIMESTAMPTZ {lit(TS_MIN)}", book.add(f.name, TS_LOW)))
-            checks.append((f"{col} >= TIMESTAMPTZ {lit(TS_MAX)}", book.add(f.name, TS_HIGH)))
-        if f.name in enums:
-            allowed = ", ".join(map(lit, enums[f.name]))
-            reason = "not one of " + ", ".join(enums[f.name])
-            checks.append((f"{col} NOT IN ({allowed})", book.add(f.name, reason)))
-    checks += _row_rules(spec.name, book)
-
-    joins, references = [], []
-    for n, fk in enumerate(spec.foreign_keys):
-        if fk.table in accept_new:
-            continue
-        alias, ref_key = f"fk{n}", table_spec(fk.table).key[0]
-        joins.append(
-            f"LEFT JOIN acc_{fk.table} {alias} ON v.{ident(fk.column)} = {alias}.{ident(ref_key)}"
-        )
-        cond = f"v.{ident(fk.column)} IS NOT NULL AND {alias}.{ident(ref_key)} IS NULL"
-        references.append(
-            (cond, book.add(fk.column, f"unknown {fk.column}: no accepted row in {fk.table}"))
-        )
-        if spec.name == "events" and fk.table == "group_buys":
-            references += _group_rules(alias, book)
-
+    joins = [
+        f"LEFT JOIN acc_{table} {alias} ON v.{ident(column)} = {alias}.{ident(ref_key)}"
+        for alias, table, column, ref_key in book.joins
+    ]
+    checks, references, dup = book.checks, book.references, book.duplicate
     key = ", ".join(ident(k) for k in spec.key)
-    dup = book.add(",".join(spec.key), "duplicate key: an earlier row with the same key was kept")
-    book.duplicate = dup
     first = f"row_number() OVER (PARTITION BY {key}, _r2 IS NULL ORDER BY _src, _row)"
     columns = ", ".join(ident(f.name) for f in spec.schema)
     v_columns = ", ".join(f"v.{ident(f.name)}" for f in spec.schema)
@@ -286,72 +230,6 @@ def _with_derived_ids(relation: str) -> str:
     )
 
 
-def _bad_type(f: pa.Field, table_map: TableMap) -> str:
-    if isinstance(f.type, pa.TimestampType):
-        return "not a timestamp: " + TS_FORMS[table_map.ts_unit]
-    if f.type == pa.bool_():
-        return "not a boolean: expected true/false, t/f, 1/0, yes/no or y/n"
-    if f.type == pa.int32():
-        return "not a 32-bit integer"
-    if f.type == pa.float64():
-        return "not a finite number"
-    return f"not a {f.type}"
-
-
-def _row_rules(table: str, book: RuleBook) -> list[tuple[str, int]]:
-    if table == "items":
-        return [('"price" < 0', book.add("price", "price is negative"))]
-    if table == "group_buys":
-        return [
-            (
-                '"target_size" < 2',
-                book.add("target_size", "target_size below 2: a group needs two buyers"),
-            ),
-            (
-                '"deadline_ts" < "created_ts"',
-                book.add("deadline_ts", "deadline_ts before created_ts"),
-            ),
-        ]
-    if table == "events":
-        group_types = ", ".join(map(lit, GROUP_EVENTS))
-        return [
-            (
-                '"item_id" IS NULL AND "post_id" IS NULL',
-                book.add("item_id", "event has neither item_id nor post_id"),
-            ),
-            (
-                f'"type" IN ({group_types}) AND "group_id" IS NULL',
-                book.add("group_id", "group buy event without group_id"),
-            ),
-            (
-                f'"type" IN ({group_types}) AND "item_id" IS NULL',
-                book.add("item_id", "group buy event without item_id"),
-            ),
-        ]
-    if table == "social_edges":
-        return [('"src" = "dst"', book.add("dst", "self-edge: dst equals src"))]
-    return []
-
-
-def _group_rules(alias: str, book: RuleBook) -> list[tuple[str, int]]:
-    """Group buy start/join events must match their group's item and initiator (only the
-    initiator starts, never joins) and fall in its lifetime."""
-    group = f'v."type" IN ({", ".join(map(lit, GROUP_EVENTS))}) AND {alias}."group_id" IS NOT NULL'
-    item = f'{group} AND v."item_id" <> {alias}."item_id"'
-    initiator = f'v."user_id" = {alias}."initiator_id"'
-    stranger = f'{group} AND v."type" = {lit(START)} AND NOT {initiator}'
-    own = f'{group} AND v."type" = {lit(JOIN)} AND {initiator}'
-    early = f'{group} AND v."ts" < {alias}."created_ts" - {CLOCK_SKEW}'
-    late = f'{group} AND v."ts" > {alias}."deadline_ts" + {CLOCK_SKEW}'
-    return [
-        (item, book.add("item_id", "item_id differs from the group buy's item_id")),
-        (stranger, book.add("user_id", "group_buy_start by another user than the initiator_id")),
-        (own, book.add("user_id", "the group's initiator joins their own group")),
-        (early, book.add("ts", "group buy event before the group was created")),
-        (late, book.add("ts", "group buy event after the group's deadline")),
-    ]
-
-
 def _quarantine_rows(
     con: duckdb.DuckDBPyConnection, table: str, rule: int, rows_sql: str
 ) -> None:
@@ -368,7 +246,7 @@ def _quarantine_rows(
 
 def _check_group_starts(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
     """A group buy starts once: of its valid starts the first by time, then file order, stays."""
-    rule = book.add(*ALREADY_STARTED)
+    rule = book.post[GROUP_STARTS]
     later_starts = f"""
         SELECT _src, _row FROM (
             SELECT _src, _row,
@@ -381,7 +259,7 @@ def _check_group_starts(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
 
 def _check_categories(con: duckdb.DuckDBPyConnection, book: RuleBook) -> None:
     """A category seeds one circle only: later circles claiming it are quarantined."""
-    rule = book.add("categories", "a category already seeds an earlier circle")
+    rule = book.post[CATEGORY_OWNERS]
     claimants = """
         WITH c AS (
             SELECT _src, _row, circle_id, unnest(categories) AS cat

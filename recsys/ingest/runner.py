@@ -261,10 +261,17 @@ def _refuse_a_mostly_quarantined_table(
         f"SELECT _rule, count(*) AS n FROM checked_{t} WHERE _rule IS NOT NULL "
         "GROUP BY _rule ORDER BY n DESC, _rule LIMIT 1"
     ).fetchall()[0]
+    raise mostly_quarantined(t, read, rejected, limit, book.label(rule), count)
+
+
+def mostly_quarantined(
+    table: str, read: int, rejected: int, limit: float, label: str, count: int
+) -> ContractError:
+    """The error of a table with more than `limit` of its rows quarantined (both engines)."""
     rows = "row" if count == 1 else "rows"
-    raise ContractError(
-        f"{t}: {rejected:,} of {read:,} rows quarantined ({rejected / read:.1%}), more than the "
-        f"{limit:.1%} allowed (--max-quarantine-share); most often {book.label(rule)} "
+    return ContractError(
+        f"{table}: {rejected:,} of {read:,} rows quarantined ({rejected / read:.1%}), more than "
+        f"the {limit:.1%} allowed (--max-quarantine-share); most often {label} "
         f"({count:,} {rows}); nothing was written"
     )
 
@@ -303,10 +310,19 @@ def _refuse_files_with_no_accepted_row(
         f"SELECT _rule, count(*) AS n FROM checked_{t} WHERE _src = {src} "
         "GROUP BY _rule ORDER BY n DESC, _rule LIMIT 1"
     ).fetchall()[0]
+    raise no_row_accepted(source.files[src], read, book, rule, reason, int(row), common, count)
+
+
+def no_row_accepted(
+    path: Path, read: int, book: rules.RuleBook, rule: int, reason: str, row: int,
+    common: int, count: int,
+) -> UnusableFileError:
+    """The error of a file with rows but none accepted (both engines): its first row's `rule`
+    and `reason`, and the `common`est rule with its `count` when that is another."""
     most = "" if common == rule else f"; most rows ({count:,}) for {book.label(common)}"
-    raise UnusableFileError(
-        str(source.files[src]),
+    return UnusableFileError(
+        str(path),
         f"no row accepted: all {read:,} rows were rejected{most}; the first: {reason}",
-        row=int(row),
+        row=row,
         field=book.rules[rule - 1][0],
     )

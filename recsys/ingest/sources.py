@@ -163,6 +163,27 @@ def _select_list(
 
     Also whether the table's derivable key column is absent (see DERIVABLE_KEYS).
     """
+    select = []
+    plan, derived = column_plan(spec, table_map, header, path)
+    for target, origin, default in plan:
+        if origin is not None:
+            select.append(f"{ident(origin)} AS {ident(target)}")
+        elif default is not None:
+            select.append(f"{lit(default)}::VARCHAR AS {ident(target)}")
+        else:
+            select.append(f"NULL::VARCHAR AS {ident(target)}")
+    return ", ".join(select), derived
+
+
+def column_plan(
+    spec: TableSpec, table_map: TableMap, header: list[str], path: Path
+) -> tuple[list[tuple[str, str | None, str | None]], bool]:
+    """Where each contract column comes from: (column, source column or None, default text or
+    None; both None = NULL) in contract order, and whether the derivable key is absent.
+
+    Shared by the engines; raises UnusableFileError for two source columns mapped to one
+    contract column and for a required column with neither a source column nor a default.
+    """
     contract = set(spec.schema.names)
     origin: dict[str, str] = {}
     for column in header:
@@ -179,16 +200,17 @@ def _select_list(
     unused = [c for c in header if table_map.rename.get(c, c) not in contract]
     if unused:
         logger.info("%s: columns not in the contract, not read: %s", path.name, unused)
-    select, derived = [], False
+    plan: list[tuple[str, str | None, str | None]] = []
+    derived = False
     for field in spec.schema:
         default = table_map.default_literal(field.name)
         if field.name in origin:
-            select.append(f"{ident(origin[field.name])} AS {ident(field.name)}")
+            plan.append((field.name, origin[field.name], None))
         elif default is not None:
-            select.append(f"{lit(default)}::VARCHAR AS {ident(field.name)}")
+            plan.append((field.name, None, default))
         elif DERIVABLE_KEYS.get(spec.name) == field.name:
             logger.info("%s: no %s column; deriving one from each row", path.name, field.name)
-            select.append(f"NULL::VARCHAR AS {ident(field.name)}")
+            plan.append((field.name, None, None))
             derived = True
         elif not field.nullable:
             example = "[]" if pa.types.is_list(field.type) else "..."
@@ -200,8 +222,8 @@ def _select_list(
                 field=field.name,
             )
         else:
-            select.append(f"NULL::VARCHAR AS {ident(field.name)}")
-    return ", ".join(select), derived
+            plan.append((field.name, None, None))
+    return plan, derived
 
 
 def _columns(con: duckdb.DuckDBPyConnection, path: Path, query: str) -> list[str]:

@@ -26,12 +26,25 @@ REAL, ORDER, NONE = TIME_KINDS
 
 def decide_time_kind(con: duckdb.DuckDBPyConnection, column_map: ColumnMap, src: Path) -> str:
     """The time kind of the ingested data (see the module doc); `acc_events` must exist."""
+    declared = declared_time_kind(column_map, src)
+    if declared is not None:
+        return declared
+    (distinct,) = con.execute("SELECT count(DISTINCT ts) FROM acc_events").fetchall()[0]
+    return from_distinct_times(distinct)
+
+
+def declared_time_kind(column_map: ColumnMap, src: Path) -> str | None:
+    """The time kind the mapping or the source's dataset.json declares (1 and 2 above)."""
     if column_map.time_kind is not None:
         return column_map.time_kind
     info_path = src / DATASET_JSON
     if info_path.is_file():
         return _from_dataset_json(info_path)
-    (distinct,) = con.execute("SELECT count(DISTINCT ts) FROM acc_events").fetchall()[0]
+    return None
+
+
+def from_distinct_times(distinct: int) -> str:
+    """Rule 3 above, from the number of distinct `ts` of the accepted events."""
     return REAL if distinct > 1 else NONE
 
 

@@ -50,7 +50,7 @@ def write_accepted(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: DataDir
     return written
 
 
-def _quarantine_schema(spec: TableSpec) -> pa.Schema:
+def quarantine_schema(spec: TableSpec) -> pa.Schema:
     fields = [pa.field(f.name, pa.string()) for f in spec.schema]
     fields += [
         pa.field("_file", pa.string(), nullable=False),
@@ -64,7 +64,7 @@ def _quarantine_schema(spec: TableSpec) -> pa.Schema:
 def write_quarantine(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: DataDir) -> int:
     """Rejected rows with their original values as text, file, row, field and reason."""
     out.quarantine_dir.mkdir(exist_ok=True)
-    schema = _quarantine_schema(spec)
+    schema = quarantine_schema(spec)
     originals = ", ".join(
         f"CAST(s.{ident(f.name)} AS VARCHAR) AS {ident(f.name)}" for f in spec.schema
     )

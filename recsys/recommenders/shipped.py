@@ -59,6 +59,8 @@ class ShippedRecommender(Recommender):
     config : the training recipe (`TrainConfig`, or its JSON dict as stored in a manifest).
     content : (n_items, d) float32 content vectors of every item (the recipe's encoder output);
         None scores every item by its CF factors (no content map).
+    cf : an unfitted CF estimator with ``fit(user_items)``, ``user_factors_`` and
+        ``item_factors_`` used instead of the recipe's (None: the recipe's `[cf]` model).
 
     Attributes
     ----------
@@ -78,9 +80,13 @@ class ShippedRecommender(Recommender):
         *,
         config: TrainConfig | Mapping[str, Any] | None = None,
         content: np.ndarray | None = None,
+        cf: Any = None,
     ) -> None:
         self.config = _as_config(config)
         self.content = None if content is None else np.asarray(content, dtype=np.float32)
+        # An unfitted CF estimator to use instead of the recipe's (the Spark engine's MLlib
+        # ALS, fitted on the cluster); like `content`, an input of `fit`, not a parameter.
+        self.cf = cf
 
     def fit(self, user_items: sp.csr_matrix, *, show_progress: bool = True) -> Self:
         """Fit the recipe's CF on a (n_users, n_items) confidence matrix, then map cold items."""
@@ -91,7 +97,9 @@ class ShippedRecommender(Recommender):
             )
         cfg = self.config
         started = time.perf_counter()
-        cf = _CF_MODELS[cfg.cf.model](**cfg.cf.model_kwargs(cfg.seed))
+        cf = self.cf if self.cf is not None else _CF_MODELS[cfg.cf.model](
+            **cfg.cf.model_kwargs(cfg.seed)
+        )
         cf.fit(x, show_progress=show_progress)
         factors = np.asarray(cf.item_factors_, dtype=np.float32)  # type: ignore[attr-defined]
         self.user_factors_ = np.ascontiguousarray(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,13 @@ from recsys.bundle.layout import csr_row, csr_row_matrix
 from recsys.bundle.manifest import Manifest
 from recsys.bundle.parts import BundleParts
 from recsys.circles import CircleCatalogue
-from recsys.errors import BundleError, ContractError, UnknownItemError, UnknownUserError
+from recsys.errors import (
+    BundleError,
+    ContractError,
+    UnavailableError,
+    UnknownItemError,
+    UnknownUserError,
+)
 from recsys.events.references import References
 from recsys.events.store import EventStore
 from recsys.runtime.answers import (
@@ -30,6 +37,7 @@ from recsys.runtime.answers import (
     PolicyStep,
     Recommendations,
     ScoredItem,
+    ShareTargets,
     SimilarItems,
     UserCircles,
 )
@@ -44,6 +52,7 @@ from recsys.runtime.policy import (
     global_chain,
 )
 from recsys.runtime.reasons import ReasonCode, reason
+from recsys.runtime.share_targets import ShareTargetsRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +95,7 @@ class RuntimeModel:
         *,
         watermark: datetime | None = None,
         manifest: Manifest | None = None,
+        share_skipped: str | None = None,
     ):
         self.parts = parts
         self.version = version
@@ -96,6 +106,10 @@ class RuntimeModel:
         self.watermark_us = -1 if watermark is None else int(watermark.timestamp() * 1_000_000)
         self.fold_in = FoldIn.for_scorer(parts.scorer.model)
         self.exclusion = ExclusionRule(exclude_interacted=self.policy.exclude_interacted)
+        self._share = (
+            ShareTargetsRuntime(parts, self.policy) if parts.share is not None else None
+        )
+        self._share_skipped = share_skipped
         listed = np.asarray(parts.catalogue.listed, dtype=bool)
         self._listed = listed
         self._unlisted = np.flatnonzero(~listed)
@@ -120,8 +134,9 @@ class RuntimeModel:
             "runtime model %s: %d users, %d items", bundle.version, len(parts.ids.users),
             len(parts.ids.items),
         )
+        skipped = (bundle.manifest.metrics.get("share_targeting") or {}).get("skipped")
         return cls(parts, bundle.version, policy, watermark=bundle.manifest.data_watermark,
-                   manifest=bundle.manifest)
+                   manifest=bundle.manifest, share_skipped=skipped)  # fmt: skip
 
     @property
     def catalogue(self) -> CircleCatalogue:
@@ -288,6 +303,44 @@ class RuntimeModel:
         ]
         taken = set(names.tolist())
         return (lead + [i for i in items if i.item_id not in taken])[:limit]
+
+    def share_targets(
+        self,
+        user_id: str,
+        item_id: str,
+        *,
+        group_id: str | None = None,
+        target_size: int | None = None,
+        deadline_us: int | None = None,
+        limit: int = 10,
+        suggested: Mapping[str, int] | None = None,
+        events: EventStore | None = None,
+        now_us: int | None = None,
+    ) -> ShareTargets:
+        """Friends of `user_id` to share a group buy of `item_id` with, best first, with
+        reasons, the chance the group completes and, for few contacts, circles to post in
+        (`recsys.runtime.share_targets`).
+
+        `suggested`: friend id -> times already suggested to this user within the policy's
+        `share_cap_window_days` (the impression log's counts); friends at the policy's
+        `share_max_suggestions` are not shown. `events`: the live store (group members and
+        friends' group buys since the bundle). `deadline_us`, `now_us`: epoch microseconds.
+        Raises UnavailableError for a bundle without share targeting, UnknownUserError /
+        UnknownItemError / UnknownGroupError for unknown ids.
+        """
+        self._check_limit(limit)
+        if self._share is None:
+            why = self._share_skipped or "the bundle has no share-targeting part"
+            raise UnavailableError(f"model {self.version} cannot answer share targets: {why}")
+        u = self._user(user_id)
+        if u < 0:
+            raise UnknownUserError(f"user {user_id!r} is not in model {self.version}")
+        return self._share.answer(
+            u, self._item(item_id), version=self.version, group_id=group_id,
+            target_size=target_size, deadline_us=deadline_us, limit=limit, suggested=suggested,
+            now_us=time.time_ns() // 1000 if now_us is None else now_us, events=events,
+            watermark_us=self.watermark_us,
+        )  # fmt: skip
 
     def similar_items(self, item_id: str, limit: int) -> SimilarItems:
         """Up to `limit` listed items closest to `item_id` by the scorer's item vectors."""

@@ -42,6 +42,10 @@ class ReasonCode(StrEnum):
     NEW_POST = "new_post"
     #: Circle feed: a post many users engaged with.
     POPULAR_POST = "popular_post"
+    #: Share targets: the friend joined this many of the user's earlier group buys (argument: n).
+    OFTEN_JOINS_YOUR_GROUPS = "often_joins_your_groups"
+    #: Share targets: the friend is drawn to the item's circle (argument: circle id).
+    LIKES_CIRCLE = "likes_circle"
 
 
 #: Codes that carry an argument, and what the argument names.
@@ -54,6 +58,8 @@ ARGUMENTS: dict[ReasonCode, str] = {
     ReasonCode.FRIEND_POSTED: "user_id",
     ReasonCode.ENGAGED_WITH_AUTHOR: "user_id",
     ReasonCode.ABOUT_ITEM: "item_id",
+    ReasonCode.OFTEN_JOINS_YOUR_GROUPS: "count",
+    ReasonCode.LIKES_CIRCLE: "circle_id",
 }
 
 

@@ -3,9 +3,10 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items, the feed's tail_weight) -> circle placement -> faiss indexes -> candidate lists -> the
-circle feed's posts and ranker -> bundle parts, written
-atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
+items, the feed's tail_weight) -> back-test fit (the scorer on the events before a time cut,
+for segments' reach) -> circle placement -> share targeting (`share_steps`) -> faiss indexes
+-> candidate lists -> the circle feed's posts and ranker -> bundle parts, written atomically
+with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
 `run_training`.
 """
 
@@ -25,23 +26,25 @@ from recsys.bundle.parts import (
     PostsAndGroups,
     Scorer,
     SocialGraph,
+    UserActivity,
     UserHistory,
 )
 from recsys.bundle.writer import BundleWriter
 from recsys.circles import CircleCatalogue
 from recsys.datastore import DataDir
-from recsys.features.circle_engagement import user_circle_engagement
-from recsys.features.interactions import load_interaction_log, purchase_matrix, to_csr
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
-from recsys.training import content_steps, steps
+from recsys.training import content_steps, share_steps, steps
+from recsys.training.backtest import backtest_fit
 from recsys.training.feed_step import build_post_feed
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "content", "cf", "validation", "placement", "indexes", "lists",
-               "posts", "bundle")  # fmt: skip
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "share",
+               "indexes", "lists", "posts", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -50,8 +53,14 @@ def run_training(
     *,
     truth_dir: Path | None = None,
     models_dir: Path | None = None,
+    engine: TrainingEngine | None = None,
 ) -> Path:
-    """Train every part from `data_dir` and write a new bundle; returns its folder."""
+    """Train every part from `data_dir` and write a new bundle; returns its folder.
+
+    `engine` runs the heavy steps (default `LocalEngine`; `recsys.spark.training.SparkEngine`
+    on a Spark cluster); the manifest's `engine` says which parts ran where.
+    """
+    engine = engine or LocalEngine()
     data = DataDir(data_dir).check_ingested()
     timer = StepTimer(TRAIN_STEPS, desc="train")
     users = IdMap.load(data.idmap_path("users"))
@@ -63,13 +72,10 @@ def run_training(
     )
 
     with timer.step("interactions"):
-        log = load_interaction_log(data, users, items, config.interactions)
-        user_items = to_csr(
-            log, n_users, n_items, half_life_days=config.interactions.half_life_days
-        )
-        engagement = user_circle_engagement(data, users, catalogue)
+        aggregates = engine.interactions(data, users, items, catalogue, config)
+        log, user_items = aggregates.log, aggregates.user_items
+        engagement, purchases = aggregates.engagement, aggregates.purchases
         item_catalogue = ItemCatalogue.from_data(data, items, catalogue)
-        purchases = purchase_matrix(data, users, items)
         social = SocialGraph.from_data(data, users)
         posts_groups = PostsAndGroups.from_data(data, items)
     metrics: dict[str, object] = {}
@@ -77,14 +83,18 @@ def run_training(
         texts = content_steps.item_texts(data, items)
         content = content_steps.fit_content(texts.full, config)
     with timer.step("cf"):
-        scorer = steps.fit_scorer(user_items, content.vectors, config)
+        scorer = engine.fit_scorer(user_items, content.vectors, config)
         content_placer, metrics["content"] = content_steps.content_map(content, scorer)
     with timer.step("validation"):
         # Without a content map the scorer ran without content, and so does its check.
         vectors = content.vectors if content_placer is not None else None
         metrics.update(
-            steps.validation_fit(user_items, texts, vectors, item_catalogue, config, purchases)
+            steps.validation_fit(
+                user_items, texts, vectors, item_catalogue, config, purchases, engine=engine
+            )
         )
+    with timer.step("backtest"):
+        backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
         del texts, content, vectors
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
@@ -92,6 +102,11 @@ def run_training(
         placer, affinities, members, metrics["placement"] = steps.place_users(
             scorer.user_factors_, engagement, catalogue, config, truth, friends
         )
+    with timer.step("share"):
+        share, metrics["share_targeting"] = share_steps.fit_share_targeting(
+            data, users, items, catalogue, posts_groups, social.friends, placer,
+            scorer.user_factors_, config,
+        )  # fmt: skip
     with timer.step("indexes"):
         item_index, user_index, metrics["index"] = steps.build_indexes(
             scorer.item_vectors_, scorer.user_factors_, config
@@ -115,6 +130,9 @@ def run_training(
         social=social,
         posts_groups=posts_groups,
         post_feed=post_feed,
+        share=share,
+        activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
+        backtest=backtest,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:
@@ -129,7 +147,7 @@ def run_training(
                 "users": n_users,
                 "items": n_items,
                 "circles": len(catalogue),
-                "events_used": int(len(log)),
+                "events_used": aggregates.events_used,
                 "user_item_pairs": int(user_items.nnz),
                 "cold_items": int(len(scorer.cold_items_)),
                 "friendships": int(social.friends.nnz // 2),
@@ -142,6 +160,7 @@ def run_training(
                     "peak_rss_mb_after_step": timer.peak_rss_mb,
                 },
             },
+            engine=engine.describe(),
         )
     logger.info("bundle written: %s", path)
     return path

@@ -20,6 +20,8 @@ from recsys.candidate_lists import CandidateLists, build_candidate_lists
 from recsys.circles import CircleCatalogue
 from recsys.content.cold_start import choose_cold_items
 from recsys.content.encoder import NoUsableTextError
+from recsys.engine.base import TrainingEngine
+from recsys.engine.local import LocalEngine
 from recsys.errors import ContractError
 from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
@@ -39,7 +41,6 @@ from recsys.placement.plain_rule import (
 )
 from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
-from recsys.runtime.exclusion import ExclusionRule
 from recsys.training.content_steps import ItemTexts, cold_start_report
 from recsys.training.feed_step import tail_weight_on_validation
 
@@ -69,7 +70,7 @@ def fit_scorer(
 ) -> ShippedRecommender:
     """The shipped scorer on the confidence matrix: the recipe's CF, content-mapped vectors for
     under-observed items, item-item neighbours when ``item_knn.weight > 0``."""
-    return ShippedRecommender(config=config, content=content).fit(user_items)
+    return LocalEngine().fit_scorer(user_items, content, config)
 
 
 def validation_fit(
@@ -79,6 +80,8 @@ def validation_fit(
     items: ItemCatalogue,
     config: TrainConfig,
     purchases: sp.csr_matrix | None = None,
+    *,
+    engine: TrainingEngine | None = None,
 ) -> dict[str, object]:
     """One extra fit of the shipped scorer with held-out data, measuring what the final model
     cannot measure on itself.
@@ -87,9 +90,11 @@ def validation_fit(
     figures the promotion guard compares, ranked as the runtime ranks (same scorer, same
     `ExclusionRule`), and (b) every interaction of the newest share of items
     (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
-    (b) is left out when the content map is skipped (`content` None). The held-out users
-    also pick the feed's default `tail_weight` (`recsys.training.feed_step`).
+    (b) is left out when the content map is skipped (`content` None). `engine` fits and ranks
+    (default: this machine's, `LocalEngine`). The held-out users also pick the feed's default
+    `tail_weight` (`recsys.training.feed_step`).
     """
+    engine = engine or LocalEngine()
     item_category = items.category_codes()
     item_created = np.asarray(items.created_ts)
     rng = np.random.default_rng(config.seed)
@@ -114,7 +119,7 @@ def validation_fit(
     cold_cells = cold[coo.col]
     keep = ~hide_cells & ~cold_cells
     train = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
-    model = fit_scorer(train, content, config)
+    model = engine.fit_scorer(train, content, config)
 
     if config.holdout_fraction > 0:
         test_mask = hide_cells & ~cold_cells
@@ -127,8 +132,8 @@ def validation_fit(
             users = np.sort(rng.choice(users, config.holdout_max_users, replace=False))
         # Training purchases are inside `train`; the full purchase record would leak held-out
         # cells, so the rule gets none.
-        ids, _ = ExclusionRule().recommend(
-            model, users, train[users], 10, unlisted=np.flatnonzero(~np.asarray(items.listed)),
+        ids = engine.rank(
+            model, users, train, 10, unlisted=np.flatnonzero(~np.asarray(items.listed)),
             exclude_items=np.flatnonzero(cold),
         )
         metrics["holdout"] = {

@@ -24,3 +24,13 @@ def test_demo_ingest_step_prints_the_ingest_table(tmp_path, capsys):
     assert cli.stdout.startswith(printed)
     assert printed.splitlines()[0].split() == ["table", "read", "accepted", "quarantined", "source"]
     assert "user_id: unknown user_id: no accepted row in users" in printed
+
+
+def test_demo_prints_a_merchants_segment_with_its_reach(small_bundle, capsys):
+    from pipelines.demo import _print_segment
+    from recsys.runtime import RuntimeModel
+
+    _print_segment(RuntimeModel.load(small_bundle["bundle"]))
+    printed = capsys.readouterr().out
+    assert printed.startswith("merchant ") and "100 of " in printed
+    assert "back-tested reach (ranked at the cut" in printed or "no back-tested reach:" in printed

@@ -30,7 +30,7 @@ from tests.serving.conftest import (
 #: Bounds of the load loop: threads, requests per thread and seconds at most; answers before the
 #: promotion, and how many answers in a row from the new bundle count as "every worker swapped".
 THREADS = 4
-MAX_REQUESTS_PER_THREAD = 2000
+MAX_REQUESTS_PER_THREAD = 100_000
 MAX_SECONDS = 60.0
 BEFORE_SWAP = 100
 SETTLED = 40
@@ -118,11 +118,17 @@ def test_swap_under_load_with_two_workers(tmp_path, trained, server_for) -> None
     while len(answers) < BEFORE_SWAP and time.monotonic() < deadline:
         time.sleep(0.01)
     ModelRegistry(models).promote(trained.second.name, force=True)
-    promoted_at = len(answers)
-    # Run on until the last answers all come from the new bundle (both workers swapped).
+    # Run on until both workers report the swap (2 first loads + 2 swaps), then until the
+    # last answers all come from the new bundle. Time bounds the load, not a request count,
+    # so a fast machine cannot run out of requests before the slower worker has swapped.
+    while time.monotonic() < deadline and any(t.is_alive() for t in threads):
+        if sum(_metric(server.url, "recsys_model_swaps_total", outcome="loaded")) >= 4:
+            break
+        time.sleep(0.1)
+    swapped_at = len(answers)
     while time.monotonic() < deadline and any(t.is_alive() for t in threads):
         with lock:
-            recent = [v for _, _, v, _ in answers[max(promoted_at, len(answers) - SETTLED) :]]
+            recent = [v for _, _, v, _ in answers[max(swapped_at, len(answers) - SETTLED) :]]
         if len(recent) == SETTLED and set(recent) == {trained.second.name}:
             break
         time.sleep(0.05)

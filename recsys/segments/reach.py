@@ -1,0 +1,142 @@
+"""Back-tested reach: how a segment chosen at the back-test's cut would have done.
+
+The target is ranked exactly as a segment is, with the back-test fit's vectors (which never saw
+the held-out period), over the users eligible at the cut; the curve counts, at growing audience
+sizes, how many of them bought the target's items after the cut. A target with fewer than
+`min_buyers` such buyers gets no curve (a precision over a handful of buyers says nothing), and
+the answer says why, without telling how many there were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from recsys.bundle.parts.backtest import Backtest
+from recsys.segments.scope import Resolved, buyers_of
+from recsys.segments.scorer import Progress, Query, SegmentScorer
+
+
+@dataclass(frozen=True)
+class ReachPoint:
+    """At audience `size`: `buyers` of the target after the cut among its best `size` users."""
+
+    size: int
+    buyers: int
+    precision: float
+    recall: float
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The back-test of one request.
+
+    Attributes
+    ----------
+    curve : precision and cumulative buyers at growing sizes (empty with a `reason`).
+    reason : why there is no curve, else None.
+    cut, days : the back-test's cut (ISO time) and held-out period, None without a back-test.
+    expected_buyers : buyers in the back-tested audience of the requested size.
+    """
+
+    curve: tuple[ReachPoint, ...] = ()
+    reason: str | None = None
+    cut: str | None = None
+    days: float | None = None
+    expected_buyers: int | None = None
+
+
+def positive_ranks(
+    scores: np.ndarray, positives: np.ndarray, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Sorted 0-based ranks of the positive users among the finite scores.
+
+    Without `rng` a positive tied with other users is ranked last among them, so ties never
+    flatter a curve; with `rng` ties are broken at random (a fair comparison of rankings with
+    many ties, such as activity counts). Positives with a -inf score (not rankable) are left out.
+    """
+    if rng is None:
+        finite = np.sort(scores[np.isfinite(scores)])
+        s = scores[positives]
+        s = s[np.isfinite(s)]
+        return np.sort(len(finite) - np.searchsorted(finite, s, side="left") - 1)
+    order = np.lexsort((rng.random(len(scores)), -scores))
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[order] = np.arange(len(scores))
+    ranked = positives[np.isfinite(scores[positives])]
+    return np.sort(rank[ranked])
+
+
+def curve_sizes(sizes: tuple[int, ...], eligible: int, requested: int) -> list[int]:
+    """The configured sizes below the eligible count, the requested size, and everyone."""
+    return sorted(({s for s in sizes if s < eligible} | {min(requested, eligible), eligible}) - {0})
+
+
+def backtest_reach(
+    backtest: Backtest | None,
+    scorer: SegmentScorer | None,
+    resolved: Resolved,
+    *,
+    exclude_buyers: bool,
+    size: int,
+    members: np.ndarray,
+    sizes: tuple[int, ...],
+    min_buyers: int,
+    progress: Progress | None = None,
+) -> Reach:
+    """The reach curve of `resolved` ranked by the back-test fit (`scorer`, fitted on its
+    vectors); `members` are the bundle's circle memberships (for a circle filter)."""
+    if backtest is None or scorer is None:
+        return Reach(
+            reason="the bundle has no back-test (its events carry no times, or "
+            "backtest.enabled was false when it was trained)"
+        )
+    cut = datetime.fromtimestamp(backtest.cut_ts / 1e6, UTC).isoformat()
+    known = Reach(cut=cut, days=round(backtest.days, 3))
+    if resolved.kind == "circle":
+        return _without(
+            known,
+            "circle targets rank by circle affinities, which were placed on "
+            "all events; the bundle holds no placement from before the cut",
+        )
+    n_items = backtest.n_items
+    if len(resolved.seeds):
+        query = Query("seeds", resolved.seeds)
+    else:
+        items = resolved.items[resolved.items < n_items]
+        if len(items) == 0:
+            return _without(known, "the target's items are newer than the back-test's cut")
+        weights = None if resolved.kind == "item" else backtest.item_users[items]
+        query = Query("items", items, weights)
+    eligible = scorer.has_vector()
+    if len(resolved.filter_circles):
+        eligible &= np.asarray(members[:, resolved.filter_circles]).any(axis=1)
+    excluded = resolved.exclude_items[resolved.exclude_items < n_items]
+    if exclude_buyers and len(excluded):
+        eligible &= ~buyers_of(backtest.bought_before, excluded)
+    eligible[resolved.seeds] = False
+    truth = resolved.truth_items[resolved.truth_items < n_items]
+    positives = np.flatnonzero(buyers_of(backtest.bought_after, truth) & eligible) if len(
+        truth) else np.empty(0, np.int64)  # fmt: skip
+    if len(positives) < min_buyers:
+        return _without(
+            known,
+            f"fewer than {min_buyers} buyers of the target after the "
+            "back-test's cut among the eligible users",
+        )
+    scores = scorer.scores(query, progress=progress)
+    scores[~eligible] = -np.inf
+    ranks = positive_ranks(scores, positives)
+    n_eligible = int(np.isfinite(scores).sum())
+    points = []
+    for n in curve_sizes(sizes, n_eligible, size):
+        hits = int(np.searchsorted(ranks, n, side="left"))
+        points.append(ReachPoint(n, hits, hits / n, hits / len(positives)))
+    expected = int(np.searchsorted(ranks, min(size, n_eligible), side="left"))
+    return Reach(tuple(points), None, known.cut, known.days, expected)
+
+
+def _without(known: Reach, reason: str) -> Reach:
+    return Reach(reason=reason, cut=known.cut, days=known.days)
