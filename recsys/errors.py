@@ -99,6 +99,16 @@ class BundleSignatureError(BundleError):
     """A bundle's manifest is unsigned, signed with another key, or altered since signing."""
 
 
+class InvalidCursorError(RecsysError):
+    """A page cursor is malformed, altered, or was made for another user or feed."""
+
+    field = "cursor"
+
+
+class UnknownCircleError(RecsysError, KeyError):
+    """A circle id is not in the model's circle catalogue."""
+
+
 class EngineError(RecsysError):
     """The chosen execution engine cannot run here (Spark without Java or pyspark)."""
 

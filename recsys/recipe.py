@@ -17,6 +17,7 @@ from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
 from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
+from recsys.feeds.feed_config import CircleFeedConfig, FeedConfig
 from recsys.index.vector_index import IndexConfig
 from recsys.social.share_targeting import ShareTargetingConfig
 
@@ -183,6 +184,8 @@ class TrainConfig(FrozenConfig):
     lists: ListsConfig = ListsConfig()
     share: ShareConfig = ShareConfig()
     bundle: BundleConfig = BundleConfig()
+    feed: FeedConfig = FeedConfig()
+    circle_feed: CircleFeedConfig = CircleFeedConfig()
     backtest: BacktestConfig = BacktestConfig()
     segments: SegmentsConfig = SegmentsConfig()
     holdout_fraction: float = Field(

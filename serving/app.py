@@ -22,11 +22,12 @@ from serving.compute import ComputePool
 from serving.deps import AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
+from serving.feeds import FeedState
 from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, events, health, items, metrics, segments, share, users
+from serving.routers import circles, events, feeds, health, items, metrics, segments, share, users
 from serving.segment_service import SegmentService
 from serving.settings import Settings
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, KeyRing(settings.api_keys), store, app_metrics, compute
         )
         app.state.live = LiveState(settings)
+        app.state.feeds = FeedState(settings)
         app.state.segments = SegmentService(settings, store)
         store.start()
         app.state.segments.start()
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (
         health.router, metrics.router, users.router, items.router, circles.router,
-        events.router, share.router, segments.router,
+        events.router, share.router, segments.router, feeds.router,
     ):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)

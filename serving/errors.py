@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.errors import (
     BundleError,
+    InvalidCursorError,
     InvalidInputError,
     NotFittedError,
     RecsysError,
@@ -23,6 +24,7 @@ from recsys.errors import (
     ScopeError,
     SegmentTooSmallError,
     UnavailableError,
+    UnknownCircleError,
     UnknownGroupError,
     UnknownItemError,
     UnknownUserError,
@@ -37,6 +39,8 @@ _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnknownItemError, 404, "unknown_item"),
     (UnknownGroupError, 404, "unknown_group"),
     (UnavailableError, 503, "unavailable"),
+    (UnknownCircleError, 404, "unknown_circle"),
+    (InvalidCursorError, 422, "invalid_request"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
     (ScopeError, 403, "forbidden"),
@@ -92,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(422, "invalid_request", _message(exc), exc.field)
         for cls, status, code in _DOMAIN:
             if isinstance(exc, cls):
-                return error_response(status, code, _message(exc))
+                return error_response(status, code, _message(exc), getattr(exc, "field", None))
         logger.error("unexpected library error on %s: %s", request.url.path, exc)
         return error_response(500, "internal", "internal error")
 

@@ -23,6 +23,11 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     idmap/posts.parquet, idmap/groups.parquet     post and group buy ids (live events name them)
     posts/item_idx.npy, posts/deleted.npy         (n_posts,) the item a post names; deleted
     groups/facts.arrow                            each group buy's item, initiator, times, size
+    posts/circle.npy, posts/author.npy,           (n_posts,) the circle feed's post facts
+      posts/created.npy, posts/engagement.npy
+    posts/by_circle/{offsets,posts}.npy           live posts per circle, newest first
+    posts/seen/, posts/author_affinity/           (n_users, n_posts), (n_users, n_users) CSR
+    posts/ranker/circle_ranker.json               the circle feed's ranker (absent: none learned)
     share/                                        share targeting (absent: data without group
                                                   buys and friends; metrics.share_targeting)
       meta.json                                   sizes the counts were keyed with, fit facts
@@ -75,6 +80,14 @@ GROUPS = "idmap/groups.parquet"
 POST_ITEM = "posts/item_idx.npy"
 POST_DELETED = "posts/deleted.npy"
 GROUP_FACTS = "groups/facts.arrow"
+POST_CIRCLE = "posts/circle.npy"
+POST_AUTHOR = "posts/author.npy"
+POST_CREATED = "posts/created.npy"
+POST_ENGAGEMENT = "posts/engagement.npy"
+POST_BY_CIRCLE = "posts/by_circle"
+POST_SEEN = "posts/seen"
+POST_AUTHOR_AFFINITY = "posts/author_affinity"
+CIRCLE_RANKER = "posts/ranker"
 SHARE = "share"
 SHARE_META = "share/meta.json"
 SHARE_TARGETER = "share/targeter"

@@ -244,3 +244,16 @@ def shown_count(path: str | Path, viewer_id: str, kind: EntityKind, entity_id: s
             "AND entity_id = ?", (viewer_id, kind.value, entity_id),
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def shown_counts(path: str | Path, viewer_id: str, kind: EntityKind) -> dict[str, int]:
+    """Every entity of `kind` shown to `viewer_id` within the retention window, with how often
+    (one indexed range of the counts table: its key starts with viewer and kind)."""
+    if not Path(path).is_file():
+        return {}
+    with closing(sqlite3.connect(path, timeout=30.0)) as con:
+        rows = con.execute(
+            "SELECT entity_id, shown FROM impression_counts WHERE viewer_id = ? "
+            "AND entity_kind = ?", (viewer_id, kind.value),
+        ).fetchall()
+    return {str(e): int(n) for e, n in rows}

@@ -3,10 +3,11 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items) -> back-test fit (the scorer on the events before a time cut, for segments' reach)
--> circle placement -> share targeting (`share_steps`) -> faiss indexes -> candidate lists
--> bundle parts, written atomically with a signed manifest. `recsys train`
-(`pipelines/train.py`) is a thin command over `run_training`.
+items, the feed's tail_weight) -> back-test fit (the scorer on the events before a time cut,
+for segments' reach) -> circle placement -> share targeting (`share_steps`) -> faiss indexes
+-> candidate lists -> the circle feed's posts and ranker -> bundle parts, written atomically
+with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
+`run_training`.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 from recsys.training import content_steps, share_steps, steps
 from recsys.training.backtest import backtest_fit
+from recsys.training.feed_step import build_post_feed
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
 TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "share",
-               "indexes", "lists", "bundle")  # fmt: skip
+               "indexes", "lists", "posts", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -111,6 +113,11 @@ def run_training(
         )
     with timer.step("lists"):
         lists = steps.candidate_lists(log, item_catalogue, len(catalogue), config)
+    with timer.step("posts"):
+        post_feed, metrics["circle_feed"] = build_post_feed(
+            data, users, items, posts_groups.posts, catalogue, log=log,
+            friends=social.friends, item_vectors=scorer.item_vectors_, config=config,
+        )
     parts = BundleParts(
         ids=IdMaps(users, items),
         scorer=Scorer(scorer),
@@ -122,6 +129,7 @@ def run_training(
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
         posts_groups=posts_groups,
+        post_feed=post_feed,
         share=share,
         activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
         backtest=backtest,
