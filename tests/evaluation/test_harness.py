@@ -93,7 +93,8 @@ def make_data_dir(root: Path, *, n_users: int = 60, n_items: int = 40, seed: int
 
 
 FAST = TrainConfig.model_validate(
-    {"cf": {"factors": 8, "iterations": 5}, "content": {"n_components": 4, "min_df": 1}}
+    {"cf": {"factors": 8, "iterations": 5}, "content": {"n_components": 4, "min_df": 1},
+     "ranked": {"tune_budget_s": 0}}  # what `recsys train` fits on the data (test_train_inputs)
 )
 
 

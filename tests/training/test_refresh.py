@@ -27,6 +27,7 @@ from recsys.runtime import RuntimeModel
 from recsys.synth import SynthConfig, generate
 from recsys.training.refresh import check_prefix, refresh_catalogue
 from recsys.training.run import run_training
+from tests.conftest import RANKED_FAST
 
 DAY = "2024-12-31"
 
@@ -37,7 +38,8 @@ def trained(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("refresh")
     generate(SynthConfig(n_users=400, n_items=250, seed=5), root / "raw")
     ingest(root / "raw", root / "data")
-    config = TrainConfig.model_validate({"seed": 1, "content": {"evaluate_cold_start": False}})
+    config = TrainConfig.model_validate({"seed": 1, "content": {"evaluate_cold_start": False},
+                                         "ranked": RANKED_FAST})
     path = run_training(root / "data", config, models_dir=root / "models")
     ModelRegistry(root / "models").promote(path.name)
     return root
