@@ -10,8 +10,9 @@
    (`recsys.recommenders.shipped`) instead: their row of the confidence matrix and their
    factors rank the catalogue. Items a catalogue refresh appended after the ranked fit are
    not scored by it (they reach the user through the feed's other sources and the next
-   retrain). Similar items, indexes, fold-in, segments and share targets always read the
-   shipped scorer's vectors.
+   retrain). The ranked recommender's sources propose unseen items only, so its users see no
+   interacted item even with `exclude_interacted` off. Similar items, indexes, fold-in,
+   segments and share targets always read the shipped scorer's vectors.
 2. A known user without item history has an all-zero factor row, so the scorer could only
    return ties (the same arbitrary items for everyone). They get the **circle chain** instead:
    the trending and popular lists of the circles they are placed in (placement learns from

@@ -23,7 +23,7 @@ from recsys.idmap import IdMap
 from recsys.ingest import ingest
 from recsys.item_stats import users_per_item
 from recsys.recipe import TrainConfig
-from recsys.runtime import RuntimeModel
+from recsys.runtime import PolicyStep, RuntimeModel
 from recsys.synth import SynthConfig, generate
 from recsys.training.refresh import check_prefix, refresh_catalogue
 from recsys.training.run import run_training
@@ -167,9 +167,12 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     assert len(model.lists.item_popularity) == n_after
     assert model.lists.item_popularity[idx].min() > 0
     runtime = RuntimeModel.load(child.root)
+    # The parent's ranked part knows the items before the refresh: it ranks that prefix.
+    assert runtime.parts.ranked.n_items == len(before.ids.items) < n_after
     warm = np.flatnonzero(np.diff(model.history.interacted.indptr) > 0)[:5]
     for u in model.ids.users.ids[warm]:
-        assert len(runtime.recommend(u, 10).items) == 10
+        answer = runtime.recommend(u, 10)
+        assert len(answer.items) == 10 and answer.step is PolicyStep.RANKED
     assert runtime.similar_items(new[0], 3).items  # a new item has neighbours at once
     # The data directory holds the new rows too, under the same ids.
     data = DataDir(env["data"])
