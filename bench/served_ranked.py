@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--max-users", type=int, default=5000)
     parser.add_argument("--workdir", type=Path, default=Path("bench/_work/served_ranked"))
     parser.add_argument("--write", action="store_true", help="append to bench/results/ranker.md")
+    parser.add_argument("--reuse", action="store_true",
+                        help="answer with the newest bundle of an earlier run (no training)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     load_before = os.getloadavg()
@@ -92,9 +94,10 @@ def main() -> None:
     if not (work / "train").is_dir():
         ingest(_train_source(full, cut, work / "train-src"), work / "train")
     start = time.perf_counter()
-    bundle = run_training(work / "train", TrainConfig(seed=args.seed),
-                          models_dir=work / "models")
-    train_s = time.perf_counter() - start
+    earlier = sorted((work / "models").glob("2*")) if args.reuse else []
+    bundle = earlier[-1] if earlier else run_training(
+        work / "train", TrainConfig(seed=args.seed), models_dir=work / "models")
+    train_s = sum(json.loads((bundle / "manifest.json").read_text())["step_timings"].values())
     manifest = json.loads((bundle / "manifest.json").read_text())
 
     on = RuntimeModel.load(bundle)
@@ -126,7 +129,8 @@ def main() -> None:
     diff, lo, hi = paired_bootstrap(results["ranked on"]["ndcg"], results["ranked off"]["ndcg"])
     ranked_report = manifest["metrics"]["ranked"]
     facts = {
-        "users": len(ids), "cut_us": cut, "train_s": round(train_s, 1),
+        "users": len(ids), "cut_us": cut, "train_s": round(train_s, 1), "bundle": bundle.name,
+        "answer_s": round(time.perf_counter() - start, 1),
         "step_timings": manifest["step_timings"],
         "ranked_fit": {k: ranked_report.get(k) for k in ("seconds", "tune_s", "first_fit_s",
                                                          "refit_s", "serves", "label_split")},
