@@ -195,6 +195,6 @@ def _example_ids(models_dir: Path) -> tuple[str, str, tuple[str, str] | None]:
         share = (str(starter), str(latest["item_id"]))
     for user in model.parts.ids.users.ids[:EXAMPLE_CANDIDATES]:
         answer = model.recommend(str(user), 1)
-        if answer.step is PolicyStep.SCORER and answer.items:
+        if answer.step in (PolicyStep.RANKED, PolicyStep.SCORER) and answer.items:
             return str(user), answer.items[0].item_id, share
     return str(model.parts.ids.users.ids[0]), str(model.parts.ids.items.ids[0]), share

@@ -17,6 +17,7 @@ from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
 from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
+from recsys.feeds.config import RankedConfig, RankerConfig
 from recsys.feeds.feed_config import CircleFeedConfig, FeedConfig
 from recsys.index.vector_index import IndexConfig
 from recsys.social.share_targeting import ShareTargetingConfig
@@ -129,6 +130,40 @@ class ShareConfig(FrozenConfig):
         return ranker
 
 
+class RankedRankerConfig(RankerConfig):
+    """The ranker of the training step: one LightGBM thread by default."""
+
+    num_threads: int = Field(1, ge=0, description="LightGBM threads; 0: OpenMP's default")
+
+
+class RankedStepConfig(RankedConfig):
+    """The recommender the runtime serves to known users with history: candidate sources ->
+    learned ranker (`recsys.recommenders.ranked`), fitted on the training matrix with the side
+    data training has, and saved as the bundle's optional `ranked` part. Off: the shipped
+    scorer serves them, as it serves fold-in, similar items, indexes and segments anyway.
+
+    Defaults are `RankedConfig`'s except the tuning budget (`recsys train` on 2 cores stays
+    within minutes at 25k users; bench/results/ranker.md) and one LightGBM thread (two threads
+    on busy cores spin, several times slower on small data)."""
+
+    enabled: bool = True
+    tune_budget_s: float = Field(
+        120.0, ge=0, description="seconds for searching the sources' settings; 0: none")
+    ranker: RankedRankerConfig = RankedRankerConfig()
+
+    @field_validator("seed")
+    @classmethod
+    def _seeded_by_the_run(cls, seed: int) -> int:
+        if seed != RankedConfig().seed:
+            raise ValueError("seed: the run's top-level seed seeds the ranked model; omit it")
+        return seed
+
+    def recipe(self, seed: int) -> RankedConfig:
+        """The `RankedRecommender` recipe of this step, seeded by the run."""
+        return RankedConfig.model_validate(
+            {**self.model_dump(mode="json", exclude={"enabled"}), "seed": seed})
+
+
 class ListsConfig(FrozenConfig):
     """Popularity and cold-start candidate lists."""
 
@@ -183,6 +218,7 @@ class TrainConfig(FrozenConfig):
     index: IndexConfig = IndexConfig()
     lists: ListsConfig = ListsConfig()
     share: ShareConfig = ShareConfig()
+    ranked: RankedStepConfig = RankedStepConfig()
     bundle: BundleConfig = BundleConfig()
     feed: FeedConfig = FeedConfig()
     circle_feed: CircleFeedConfig = CircleFeedConfig()

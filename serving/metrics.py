@@ -56,7 +56,7 @@ class ServingMetrics:
         self.answers = Counter(
             "recsys_recommendation_answers",
             "Recommendation answers by the policy step that produced them "
-            "(scorer, circle_chain, global_chain).",
+            "(ranked, scorer, fold_in, circle_chain, global_chain).",
             ["step"],
             registry=self.registry,
         )

@@ -42,6 +42,8 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
                                                   data start, end, recent window
     backtest/                                     the time-cut fit's vectors and purchases around
                                                   the cut (absent: data without times)
+    ranked/                                       the served recommender: sources -> ranker
+                                                  (RankedRecommender.save; absent: [ranked] off)
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ ACTIVITY_RECENT = "activity/recent.npy"
 BACKTEST = "backtest"
 BACKTEST_BOUGHT_BEFORE = "backtest/bought_before"
 BACKTEST_BOUGHT_AFTER = "backtest/bought_after"
+RANKED = "ranked"
 
 _CSR_ARRAYS = ("data", "indices", "indptr", "shape")
 

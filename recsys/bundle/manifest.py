@@ -25,6 +25,8 @@ from recsys.datastore import DataDir
 from recsys.errors import BundleError, BundleFormatError, ContractError
 
 MANIFEST_NAME = "manifest.json"
+#: 8: the optional ranked part (`ranked/`: the sources -> ranker recommender served to known
+#: users with history);
 #: 7: the circle feed's posts part (each post's circle, author, time, engagement; who saw what;
 #: author affinity; the circle ranker);
 #: 6: the share-targeting part (`share/`: ranker, completion model, counts, affinities);
@@ -32,7 +34,7 @@ MANIFEST_NAME = "manifest.json"
 #: group id maps, each group's facts) and the data watermark;
 #: 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
 #: signed (HMAC-SHA256). Other versions are not read (retrain).
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 
 # Distribution names of the libraries whose versions change what a bundle holds.
 _LIBRARIES = {

@@ -104,4 +104,7 @@ class EASERecommender(Recommender):
         return {"weights_": self.weights_}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.weights_ = state["weights_"]
+        # The fitted inverse is Fortran-ordered; a sparse row times it makes scipy copy the
+        # whole matrix on every call (24 ms a row at 2,000 items, against 0.02 ms in C order),
+        # which a served model answering one user at a time cannot afford.
+        self.weights_ = np.ascontiguousarray(state["weights_"])

@@ -9,6 +9,8 @@ from enum import StrEnum
 class PolicyStep(StrEnum):
     """Which branch of the policy (`recsys.runtime.policy`) produced an answer."""
 
+    #: The bundle's ranked recommender (sources -> learned ranker) over the user's history row.
+    RANKED = "ranked"
     SCORER = "scorer"
     #: The scorer with the user's factors folded in from events newer than the bundle.
     FOLD_IN = "fold_in"

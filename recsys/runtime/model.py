@@ -32,6 +32,7 @@ from recsys.errors import (
 )
 from recsys.events.references import References
 from recsys.events.store import EventStore
+from recsys.recommenders.base import Recommender
 from recsys.runtime.answers import (
     CircleAffinity,
     PolicyStep,
@@ -105,6 +106,10 @@ class RuntimeModel:
         #: Events at or before this time (epoch microseconds) are in the model already.
         self.watermark_us = -1 if watermark is None else int(watermark.timestamp() * 1_000_000)
         self.fold_in = FoldIn.for_scorer(parts.scorer.model)
+        #: The recommender of known users with history (None: the shipped scorer serves them).
+        self.ranked = (
+            parts.ranked.model if parts.ranked is not None and self.policy.ranked else None
+        )
         self.exclusion = ExclusionRule(exclude_interacted=self.policy.exclude_interacted)
         self._share = (
             ShareTargetsRuntime(parts, self.policy) if parts.share is not None else None
@@ -200,6 +205,7 @@ class RuntimeModel:
         step = choose_step(
             known=u >= 0, has_history=u >= 0 and history.has_history(u), placed=len(circles) > 0,
             fresh=bool(fresh), can_fold_in=self.fold_in is not None,
+            ranked=self.ranked is not None,
         )
         return UserView(user_id, u, fresh, np.asarray(interacted, np.int64),
                         np.asarray(purchased, np.int64), circles, step)
@@ -224,10 +230,8 @@ class RuntimeModel:
         view = self.view(user_id, events)
         keep = self.keep_for(view)
         u = view.u
-        if view.step in (PolicyStep.SCORER, PolicyStep.FOLD_IN):
-            items, scores, reasons = self._scored(
-                u, n, view.fresh, view.purchased, fold=view.step is PolicyStep.FOLD_IN
-            )
+        if view.step in (PolicyStep.RANKED, PolicyStep.SCORER, PolicyStep.FOLD_IN):
+            items, scores, reasons = self._scored(u, n, view.fresh, view.purchased, view.step)
         elif view.step is PolicyStep.CIRCLE_CHAIN:
             affinity = np.asarray(self.parts.circles.affinities[u])
             items, scores, reasons = circle_chain(
@@ -378,28 +382,37 @@ class RuntimeModel:
         return member[np.lexsort((member, -affinity))]
 
     def _scored(
-        self, u: int, limit: int, fresh: FreshHistory | None, purchased: np.ndarray, *,
-        fold: bool,
+        self, u: int, limit: int, fresh: FreshHistory | None, purchased: np.ndarray,
+        step: PolicyStep,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """The scorer's answer (items, scores, reasons): the user's trained factors, or
-        (`fold`) factors folded in from their training row plus live events. Live purchases
-        are excluded either way."""
+        """A model's answer (items, scores, reasons) over the user's training row plus live
+        events: the ranked recommender (`RANKED`), the scorer with the user's trained factors
+        (`SCORER`) or with factors folded in from that row (`FOLD_IN`). Live purchases are
+        excluded either way."""
         history = self.parts.history
         n_items = history.shape[1]
         base = csr_row_matrix(history.interacted, u) if u >= 0 else None
         row = fresh.row(base, n_items) if fresh else base
-        scorer = self.parts.scorer.model
         users = np.array([u], dtype=np.int64)
-        if fold:
+        scorer: Recommender = self.parts.scorer.model
+        if step is PolicyStep.RANKED:
+            assert self.ranked is not None and row is not None
+            scorer = self.ranked
+        elif step is PolicyStep.FOLD_IN:
             assert self.fold_in is not None and row is not None
-            scorer = scorer.for_user_factors(self.fold_in.user_factors(row)[None, :])
+            scorer = self.parts.scorer.model.for_user_factors(
+                self.fold_in.user_factors(row)[None, :])
             users = np.zeros(1, np.int64)
+        # A refresh appends items after a model's fit: it ranks the prefix it knows.
+        width = scorer.n_items_
+        purchased = purchased[purchased < width]
         bought = sp.csr_matrix(
             (np.ones(len(purchased), np.float32), (np.zeros(len(purchased), np.int64),
-                                                    purchased)), shape=(1, n_items),
+                                                    purchased)), shape=(1, width),
         )
         ids, scores = self.exclusion.recommend(
-            scorer, users, row, limit, purchased=bought, unlisted=self._unlisted
+            scorer, users, row if width == n_items else row[:, :width], limit, purchased=bought,
+            unlisted=self._unlisted[self._unlisted < width],
         )
         found = ids[0] >= 0
         items, scores = ids[0][found], scores[0][found]

@@ -1,7 +1,18 @@
 """Who gets what: the one policy deciding which source answers a user, and the fallback chains.
 
-1. A known user with item history gets the scorer (`recsys.recommenders.shipped`): their row
-   of the confidence matrix and their factors rank the catalogue.
+1. A known user with item history gets the bundle's **ranked** recommender
+   (`recsys.recommenders.ranked`: candidate sources -> learned ranker, trained by `recsys
+   train`'s `ranked` step) over their history row: the bundle's interacted row plus their live
+   events newer than the bundle's data watermark, so a posted event changes the next answer
+   (the item-based sources, the friends', circle and content sources read that row; the ALS
+   source keeps the user's trained factors). A bundle without the ranked part (``[ranked]
+   enabled = false``) or the policy's `ranked = false` gives them the **scorer**
+   (`recsys.recommenders.shipped`) instead: their row of the confidence matrix and their
+   factors rank the catalogue. Items a catalogue refresh appended after the ranked fit are
+   not scored by it (they reach the user through the feed's other sources and the next
+   retrain). The ranked recommender's sources propose unseen items only, so its users see no
+   interacted item even with `exclude_interacted` off. Similar items, indexes, fold-in,
+   segments and share targets always read the shipped scorer's vectors.
 2. A known user without item history has an all-zero factor row, so the scorer could only
    return ties (the same arbitrary items for everyone). They get the **circle chain** instead:
    the trending and popular lists of the circles they are placed in (placement learns from
@@ -15,12 +26,13 @@
    It never reaches another user's row: an id is looked up in the bundle's user map first, and
    only an index found there reads a row.
 
-A user with **live events** (posted to the events API after the bundle's data watermark)
-gets **fold-in** when the scorer can fold in (the recipe's ALS, `recsys.runtime.fold_in`):
-their factors are recomputed from their training row plus those events, so a new user's next
-answer is already personal. Where the scorer cannot fold in (BPR), a known user with history
-keeps the scorer and everyone else the chains above. In every case live purchases and group
-buys join the exclusions at once, and live interactions join the interacted items.
+Any other user with **live events** (posted to the events API after the bundle's data
+watermark) gets **fold-in** when the scorer can fold in (the recipe's ALS,
+`recsys.runtime.fold_in`): their factors are recomputed from their training row plus those
+events, so a new user's next answer is already personal. Where the scorer cannot fold in
+(BPR), a known user with history keeps the scorer and everyone else the chains above. In
+every case live purchases and group buys join the exclusions at once, and live interactions
+join the interacted items.
 Then, for a user the social graph knows, the items of group buys their friends started or
 joined since the watermark go first (`recsys.runtime.live_groups`, at most `live_groups`).
 
@@ -52,6 +64,9 @@ class RuntimePolicy(FrozenConfig):
     #: Exclude items the user interacted with, besides purchases, group buys and delisted
     #: items (always excluded). The default is the evaluation protocol's.
     exclude_interacted: bool = EXCLUDE_INTERACTED
+    #: Serve known users with history from the bundle's ranked part when it has one (step 1);
+    #: False serves them from the shipped scorer (fold-in included) as bundles without it do.
+    ranked: bool = True
     #: What an id the bundle does not know gets: the global chain (200), or not_found
     #: (UnknownUserError, which the server maps to 404).
     unknown_user: Literal["global_chain", "not_found"] = "global_chain"
@@ -67,9 +82,12 @@ class RuntimePolicy(FrozenConfig):
 
 def choose_step(
     *, known: bool, has_history: bool, placed: bool, fresh: bool = False,
-    can_fold_in: bool = False,
+    can_fold_in: bool = False, ranked: bool = False,
 ) -> PolicyStep:
-    """The policy's decision for one user (the module docstring's steps)."""
+    """The policy's decision for one user (the module docstring's steps); `ranked`: the
+    bundle has a ranked part and the policy serves it."""
+    if known and has_history and ranked:
+        return PolicyStep.RANKED
     if fresh and can_fold_in:
         return PolicyStep.FOLD_IN
     if not known:

@@ -3,10 +3,11 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items, the feed's tail_weight) -> back-test fit (the scorer on the events before a time cut,
-for segments' reach) -> circle placement -> share targeting (`share_steps`) -> faiss indexes
--> candidate lists -> the circle feed's posts and ranker -> bundle parts, written atomically
-with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
+items, the feed's tail_weight) -> the ranked recommender served to known users with history
+(`ranked_step`: sources -> learned ranker) -> back-test fit (the scorer on the events before a
+time cut, for segments' reach) -> circle placement -> share targeting (`share_steps`) -> faiss
+indexes -> candidate lists -> the circle feed's posts and ranker -> bundle parts, written
+atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
 `run_training`.
 """
 
@@ -39,12 +40,13 @@ from recsys.recipe import TrainConfig
 from recsys.training import content_steps, share_steps, steps
 from recsys.training.backtest import backtest_fit
 from recsys.training.feed_step import build_post_feed
+from recsys.training.ranked_step import fit_ranked
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "share",
-               "indexes", "lists", "posts", "bundle")  # fmt: skip
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "ranked", "backtest", "placement",
+               "share", "indexes", "lists", "posts", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -93,6 +95,8 @@ def run_training(
                 user_items, texts, vectors, item_catalogue, config, purchases, engine=engine
             )
         )
+    with timer.step("ranked"):
+        ranked, metrics["ranked"] = fit_ranked(data, users, items, log, user_items, vectors, config)
     with timer.step("backtest"):
         backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
         del texts, content, vectors
@@ -133,6 +137,7 @@ def run_training(
         share=share,
         activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
         backtest=backtest,
+        ranked=ranked,
     )
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
     with writer:

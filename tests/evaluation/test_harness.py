@@ -30,6 +30,7 @@ from recsys.evaluation.splits import LOG_COLUMNS
 from recsys.feeds.config import RankedConfig
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
+from tests.conftest import RANKED_FAST
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WORDS = ("lipstick serum makeup", "phone charger cable")
@@ -93,7 +94,8 @@ def make_data_dir(root: Path, *, n_users: int = 60, n_items: int = 40, seed: int
 
 
 FAST = TrainConfig.model_validate(
-    {"cf": {"factors": 8, "iterations": 5}, "content": {"n_components": 4, "min_df": 1}}
+    {"cf": {"factors": 8, "iterations": 5}, "content": {"n_components": 4, "min_df": 1},
+     "ranked": RANKED_FAST}  # what `recsys train` fits on the data (test_train_inputs)
 )
 
 

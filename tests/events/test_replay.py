@@ -32,10 +32,12 @@ from recsys.synth import SynthConfig, generate
 from recsys.training.run import run_training
 from serving.app import create_app
 from serving.settings import Settings
+from tests.conftest import RANKED_OFF
 from tests.serving.conftest import KEYS, auth
 
 N_USERS, REPLAYED, K, TRAIN_SHARE = 3000, 200, 10, 0.8
-CONFIG = {"seed": 1, "holdout_fraction": 0, "content": {"evaluate_cold_start": False}}
+CONFIG = {"seed": 1, "holdout_fraction": 0, "content": {"evaluate_cold_start": False},
+          "ranked": RANKED_OFF}
 
 
 def _source(data: DataDir, events: pa.Table, root: Path) -> Path:

@@ -11,6 +11,7 @@ from recsys.feeds.pages import CursorCodec
 from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
 from recsys.training.run import run_training
+from tests.conftest import RANKED_FAST
 
 CODEC = CursorCodec(b"feeds-test-cursor-secret")
 
@@ -22,7 +23,8 @@ def model(small_bundle: dict[str, Path]) -> RuntimeModel:
 
 @pytest.fixture(scope="session")
 def other_seed_bundle(small_bundle: dict[str, Path], tmp_path_factory) -> Path:
-    config = TrainConfig.model_validate({"seed": 3, "content": {"evaluate_cold_start": False}})
+    config = TrainConfig.model_validate({"seed": 3, "content": {"evaluate_cold_start": False},
+                                         "ranked": RANKED_FAST})
     return run_training(small_bundle["data"], config,
                         models_dir=tmp_path_factory.mktemp("other-seed"))
 

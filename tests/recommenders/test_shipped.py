@@ -17,6 +17,7 @@ from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.rp3beta import rp3beta_similarity
 from recsys.recommenders.shipped import ShippedRecommender
+from tests.conftest import RANKED_OFF
 
 # CF alone (the blend is tested with BLEND below).
 CONFIG = TrainConfig.model_validate(
@@ -184,6 +185,7 @@ def test_trained_bundle_serves_the_shipped_blend(tmp_path: Path) -> None:
         "item_knn": {"weight": 0.5, "k": 20},
         "content": {"evaluate_cold_start": False, "n_components": 8},
         "holdout_fraction": 0.0,
+        "ranked": RANKED_OFF,
     })
     root = run_training(tmp_path / "data", cfg, models_dir=tmp_path / "models")
     scorer = Scorer.load(root).model

@@ -1,4 +1,8 @@
-"""Fold-in: live events change the next answer through implicit's own recalculate_user."""
+"""Fold-in: live events change the next answer through implicit's own recalculate_user.
+
+These tests read the shipped scorer's path, which serves known users with history when the
+policy's `ranked` is off (or the bundle has no ranked part); `test_ranked.py` covers the ranked
+step's live events."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from recsys.events.references import References
 from recsys.events.store import SQLiteEventStore
 from recsys.recipe import with_cf_params
 from recsys.recommenders.als import ALSRecommender
-from recsys.runtime import PolicyStep, RuntimeModel
+from recsys.runtime import PolicyStep, RuntimeModel, RuntimePolicy
 from recsys.runtime.fold_in import FoldIn
 from recsys.runtime.reasons import ReasonCode, parse_reason
 from tests.runtime.conftest import history_sizes, user_ids
@@ -28,6 +32,12 @@ from tests.runtime.conftest import history_sizes, user_ids
 def _after(model: RuntimeModel, **delta: float) -> str:
     base = datetime.fromtimestamp(model.watermark_us / 1e6, UTC)
     return (base + timedelta(**delta)).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture(scope="module")
+def model(small_bundle: dict[str, Path]) -> RuntimeModel:
+    """The session's bundle served by the shipped scorer (its ranked part left unused)."""
+    return RuntimeModel.load(small_bundle["bundle"], policy=RuntimePolicy(ranked=False))
 
 
 @pytest.fixture
@@ -133,7 +143,7 @@ def test_a_scorer_without_fold_in_falls_back_with_the_exclusions(model, store) -
     scorer.config = with_cf_params(scorer.config, {"model": "bpr"})
     parts = dataclasses.replace(model.parts, scorer=dataclasses.replace(model.parts.scorer,
                                                                         model=scorer))
-    bpr = RuntimeModel(parts, model.version, watermark=datetime.fromtimestamp(
+    bpr = RuntimeModel(parts, model.version, model.policy, watermark=datetime.fromtimestamp(
         model.watermark_us / 1e6, UTC))
     assert bpr.fold_in is None
     user = _warm(model, 1)[0]

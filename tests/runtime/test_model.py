@@ -38,15 +38,20 @@ def test_the_sample_has_warm_and_cold_users(model) -> None:
     assert len(_cold(model)) >= 5, "the synthetic sample has users without item history"
 
 
-def test_a_warm_user_gets_the_scorer_ranked_under_the_exclusion_rule(model) -> None:
+@pytest.mark.parametrize("ranked", [True, False], ids=["ranked", "scorer"])
+def test_a_warm_user_gets_the_policys_model_under_the_exclusion_rule(model, ranked) -> None:
+    """Known users with history: the bundle's ranked part, or with the policy's `ranked` off
+    the shipped scorer, each over the user's history row under the one exclusion rule."""
     parts = model.parts
+    served = RuntimeModel(parts, model.version, RuntimePolicy(ranked=ranked))
+    scorer = parts.ranked.model if ranked else parts.scorer.model
     for user in _warm(model, 10):
-        answer = model.recommend(user, 10)
-        assert answer.step is PolicyStep.SCORER
+        answer = served.recommend(user, 10)
+        assert answer.step is (PolicyStep.RANKED if ranked else PolicyStep.SCORER)
         assert answer.model_version == model.version and answer.user_id == user
         u = np.array([parts.ids.users.to_index([user])[0]])
         ids, scores = ExclusionRule().recommend(
-            parts.scorer.model, u, parts.history.interacted[u], 10,
+            scorer, u, parts.history.interacted[u], 10,
             purchased=parts.history.purchased[u],
             unlisted=np.flatnonzero(~np.asarray(parts.catalogue.listed)),
         )
@@ -133,9 +138,19 @@ def test_purchases_group_buys_and_delisted_items_are_never_returned(model) -> No
 
 
 def test_interacted_items_are_excluded_by_the_switch(model) -> None:
+    """The switch reaches the scorer's users; the ranked recommender's sources propose unseen
+    items only, so its users never see an interacted item either way (recsys.runtime.policy)."""
     parts = model.parts
-    keep_seen = RuntimeModel(parts, model.version, RuntimePolicy(exclude_interacted=False))
+    scorer = RuntimeModel(parts, model.version, RuntimePolicy(ranked=False))
+    keep_seen = RuntimeModel(parts, model.version, RuntimePolicy(exclude_interacted=False,
+                                                                 ranked=False))
+    ranked_loose = RuntimeModel(parts, model.version, RuntimePolicy(exclude_interacted=False))
     seen_again = 0
+    for user in _warm(model, 30):
+        u = parts.ids.users.to_index([user])[0]
+        assert not np.isin(_indices(model, ranked_loose.recommend(user, 20)),
+                           csr_row(parts.history.interacted, u)).any()
+    model = scorer
     for user in _warm(model, 30):
         u = parts.ids.users.to_index([user])[0]
         interacted = csr_row(parts.history.interacted, u)

@@ -35,6 +35,7 @@ from serving.app import create_app
 from serving.schemas.circles import CatalogueOut, UserCirclesOut
 from serving.schemas.items import RecommendationsOut, SimilarItemsOut
 from serving.settings import Settings
+from tests.conftest import RANKED_FAST
 
 SERVICE_KEY = "svc-" + secrets.token_urlsafe(16)
 ADMIN_KEY = "adm-" + secrets.token_urlsafe(16)
@@ -56,7 +57,8 @@ class Trained:
 def trained(small_bundle, tmp_path_factory) -> Trained:
     """The session's small bundle and a second one trained on its data with another seed."""
     data_dir = small_bundle["data"]
-    config = TrainConfig.model_validate({"seed": 3, "content": {"evaluate_cold_start": False}})
+    config = TrainConfig.model_validate({"seed": 3, "content": {"evaluate_cold_start": False},
+                                         "ranked": RANKED_FAST})
     second = run_training(data_dir, config, models_dir=tmp_path_factory.mktemp("second-seed"))
     data = DataDir(data_dir)
     users = IdMap.load(data.idmap_path("users")).ids

@@ -1,5 +1,8 @@
 """Live events through a real `recsys serve` on a loopback port.
 
+- The answer a known user with history gets is the bundle's ranked part's (the policy's ranked
+  step), and a like posted over HTTP re-scores their next answer through it.
+
 - A purchase posted to one worker disappears from that user's next answer in every worker
   (2 workers read one store; requests with `Connection: close` from several threads are spread
   over both, as in the swap test).
@@ -18,9 +21,11 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-from recsys.events.store import live_paths
-from recsys.runtime import RuntimeModel
+from recsys.bundle.layout import csr_row
+from recsys.events.store import SQLiteEventStore, live_paths
+from recsys.runtime import PolicyStep, RuntimeModel, RuntimePolicy
 from tests.serving.conftest import auth, models_with
 
 #: Bounds of the load loops (requests, seconds): they stop by themselves.
@@ -33,6 +38,46 @@ MAX_SECONDS = 60.0
 def _after(model: RuntimeModel, **delta: float) -> str:
     base = datetime.fromtimestamp(model.watermark_us / 1e6, UTC)
     return (base + timedelta(**delta)).isoformat().replace("+00:00", "Z")
+
+
+def _items(answer) -> list[str]:
+    return [i.item_id for i in answer.items]
+
+
+def test_the_server_answers_with_the_ranked_part_and_a_like_reorders_it(
+    tmp_path, trained, server_for
+) -> None:
+    models = models_with(tmp_path, trained.first, promote=trained.first)
+    model = RuntimeModel.load(models / trained.first.name)
+    scorer = RuntimeModel.load(models / trained.first.name, policy=RuntimePolicy(ranked=False))
+    # a user whose ranked answer is not the shipped scorer's, so the two paths tell apart
+    user = next(u for u in trained.users if model.recommend(u, 10).step is PolicyStep.RANKED
+                and _items(model.recommend(u, 10)) != _items(scorer.recommend(u, 10)))
+    server = server_for(models, workers=1)
+    path = f"/v1/users/{user}/recommendations?limit=10"
+    before = httpx.get(server.url + path, headers=auth(), timeout=10).json()
+    assert [i["item_id"] for i in before["items"]] == _items(model.recommend(user, 10))
+
+    u = model.parts.ids.users.to_index([user])[0]
+    met = set(model.parts.ids.items.to_ids(csr_row(model.parts.history.interacted, u)))
+    met |= {i["item_id"] for i in before["items"]}
+    liked = [str(i) for i in model.parts.ids.items.ids if str(i) not in met][:3]
+    events = [{"user_id": user, "item_id": item, "type": "like", "ts": _after(model, hours=1)}
+              for item in liked]
+    posted = httpx.post(f"{server.url}/v1/events", json={"events": events}, headers=auth(),
+                        timeout=30)
+    assert posted.status_code == 200 and posted.json()["accepted"] == len(liked), posted.text
+    after = httpx.get(server.url + path, headers=auth(), timeout=10).json()
+    # none of the liked items was shown: a changed answer is the ranker re-scoring the row
+    assert after["items"] != before["items"]
+    expected = model.recommend(user, 10, events=SQLiteEventStore(live_paths(models).store))
+    assert expected.step is PolicyStep.RANKED
+    assert [i["item_id"] for i in after["items"]] == _items(expected)
+    metrics = text_string_to_metric_families(
+        httpx.get(server.url + "/metrics", headers=auth(), timeout=10).text)
+    steps = {s.labels["step"]: s.value for family in metrics for s in family.samples
+             if s.name == "recsys_recommendation_answers_total"}
+    assert steps == {"ranked": 2.0}
 
 
 def test_a_posted_purchase_leaves_the_next_answer_of_every_worker(
@@ -69,7 +114,7 @@ def test_a_posted_purchase_leaves_the_next_answer_of_every_worker(
     for answer in answers:
         assert bought not in {i["item_id"] for i in answer["items"]}
         assert len(answer["items"]) == 10
-    # every worker answers the same: fold-in reads one store and solves deterministically
+    # every worker answers the same: the ranked step reads one store and scores the same row
     assert all(a == answers[0] for a in answers)
     assert answers[0] != before
 

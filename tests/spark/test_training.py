@@ -13,13 +13,15 @@ from pyspark.sql import SparkSession
 
 from recsys.bundle.bundle import Bundle
 from recsys.datastore import DataDir
-from recsys.recipe import CFConfig, TrainConfig
+from recsys.recipe import TrainConfig
 from recsys.spark.training import ON_DRIVER, ON_SPARK, spark_engine
 from recsys.training.run import run_training
+from tests.conftest import RANKED_OFF
 
 # The default recipe, with fewer factors and sweeps to keep the two fits within the test
 # budget; both engines train exactly this.
-CONFIG = TrainConfig(cf=CFConfig(factors=32, iterations=10))
+CONFIG = TrainConfig.model_validate({"cf": {"factors": 32, "iterations": 10},
+                                     "ranked": RANKED_OFF})
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,11 @@ from recsys.idmap import IdMap
 from recsys.ingest import ingest
 from recsys.item_stats import users_per_item
 from recsys.recipe import TrainConfig
-from recsys.runtime import RuntimeModel
+from recsys.runtime import PolicyStep, RuntimeModel
 from recsys.synth import SynthConfig, generate
 from recsys.training.refresh import check_prefix, refresh_catalogue
 from recsys.training.run import run_training
+from tests.conftest import RANKED_FAST
 
 DAY = "2024-12-31"
 
@@ -37,7 +38,8 @@ def trained(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("refresh")
     generate(SynthConfig(n_users=400, n_items=250, seed=5), root / "raw")
     ingest(root / "raw", root / "data")
-    config = TrainConfig.model_validate({"seed": 1, "content": {"evaluate_cold_start": False}})
+    config = TrainConfig.model_validate({"seed": 1, "content": {"evaluate_cold_start": False},
+                                         "ranked": RANKED_FAST})
     path = run_training(root / "data", config, models_dir=root / "models")
     ModelRegistry(root / "models").promote(path.name)
     return root
@@ -165,9 +167,12 @@ def test_new_group_buys_get_vectors_index_entries_and_lists(env) -> None:
     assert len(model.lists.item_popularity) == n_after
     assert model.lists.item_popularity[idx].min() > 0
     runtime = RuntimeModel.load(child.root)
+    # The parent's ranked part knows the items before the refresh: it ranks that prefix.
+    assert runtime.parts.ranked.n_items == len(before.ids.items) < n_after
     warm = np.flatnonzero(np.diff(model.history.interacted.indptr) > 0)[:5]
     for u in model.ids.users.ids[warm]:
-        assert len(runtime.recommend(u, 10).items) == 10
+        answer = runtime.recommend(u, 10)
+        assert len(answer.items) == 10 and answer.step is PolicyStep.RANKED
     assert runtime.similar_items(new[0], 3).items  # a new item has neighbours at once
     # The data directory holds the new rows too, under the same ids.
     data = DataDir(env["data"])

@@ -18,7 +18,9 @@ from recsys.recipe import TrainConfig
 from recsys.runtime import ExclusionRule, RuntimeModel
 from recsys.synth import SynthConfig, generate
 from recsys.training.run import run_training
+from tests.conftest import RANKED_FAST, RANKED_OFF
 
+NO_RANKED = TrainConfig.model_validate({"ranked": RANKED_OFF})
 DEFAULT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "configs" / "default.toml"
 
 
@@ -34,7 +36,7 @@ def sample(tmp_path_factory) -> tuple[Path, Path]:
 def two_bundles(sample, tmp_path_factory) -> tuple[Path, Path]:
     raw, data = sample
     models = tmp_path_factory.mktemp("models")
-    config = TrainConfig(seed=7)
+    config = TrainConfig.model_validate({"seed": 7, "ranked": RANKED_FAST})
     first = run_training(data, config, truth_dir=raw / "truth", models_dir=models)
     second = run_training(data, config, truth_dir=raw / "truth", models_dir=models)
     return first, second
@@ -110,6 +112,24 @@ def test_same_data_config_seed_gives_the_same_bundle(two_bundles) -> None:
     ids_a, _ = _top_items(a, users)
     ids_b, _ = _top_items(b, users)
     assert (ids_a == ids_b).all(axis=1).mean() >= 0.99
+    ranked_a, _ = a.ranked.model.recommend(users, a.history.interacted, 10)
+    ranked_b, _ = b.ranked.model.recommend(users, b.history.interacted, 10)
+    assert (ranked_a == ranked_b).all(axis=1).mean() >= 0.99
+
+
+def test_the_ranked_part_is_fitted_on_the_history_with_side_data(two_bundles) -> None:
+    """The default recipe fits the ranked recommender on the bundle's own training matrix,
+    with the synthetic data's times, circles, friends and content, and records its fit."""
+    path, _ = two_bundles
+    manifest = json.loads((path / "manifest.json").read_text())
+    report = manifest["metrics"]["ranked"]
+    assert report["label_split"] == "temporal" and report["skipped_sources"] == {}
+    assert report["fit_pairs"] + report["label_pairs"] <= manifest["row_counts"]["user_item_pairs"]
+    assert report["seconds"] > 0 and "ranked" in manifest["step_timings"]
+    assert manifest["config"]["ranked"]["enabled"] is True
+    ranked = BundleParts.load(path).ranked
+    assert ranked is not None and ranked.n_items == manifest["row_counts"]["items"]
+    assert {s.name for s in ranked.model.sources_} >= {"friends", "circle_trending", "content"}
 
 
 def test_corrupt_bundle_is_detected(two_bundles, tmp_path) -> None:
@@ -133,7 +153,7 @@ def test_failed_run_leaves_no_bundle(sample, tmp_path) -> None:
     shutil.copytree(data, broken)
     shutil.rmtree(broken / "events")
     with pytest.raises(RecsysError):
-        run_training(broken, TrainConfig(), models_dir=models)
+        run_training(broken, NO_RANKED, models_dir=models)
     leftovers = [p for p in models.glob("*")] if models.exists() else []
     assert leftovers == []
 
@@ -149,7 +169,7 @@ def test_a_crash_while_writing_leaves_no_bundle(sample, tmp_path, monkeypatch) -
 
     monkeypatch.setattr(BundleParts, "save", save_then_crash)
     with pytest.raises(OSError, match="disk full"):
-        run_training(data, TrainConfig(), models_dir=models)
+        run_training(data, NO_RANKED, models_dir=models)
     assert [p.name for p in models.iterdir()] == []
 
 
@@ -160,11 +180,14 @@ def test_data_without_posts_falls_back_to_history_placement(sample, tmp_path) ->
     no_posts = tmp_path / "data"
     shutil.copytree(data, no_posts)
     shutil.rmtree(no_posts / "posts")
-    path = run_training(no_posts, TrainConfig(), models_dir=tmp_path / "models")
-    placement = json.loads((path / "manifest.json").read_text())["metrics"]["placement"]
+    path = run_training(no_posts, NO_RANKED, models_dir=tmp_path / "models")
+    metrics = json.loads((path / "manifest.json").read_text())["metrics"]
+    placement = metrics["placement"]
     assert placement["method"] == "history_frequency"
+    assert "enabled = false" in metrics["ranked"]["skipped"]
     assert "labelled users" in placement["fallback_reason"]
     parts = BundleParts.load(path)
+    assert parts.ranked is None  # [ranked] enabled = false: no part
     assert parts.circles.placer is None
     assert parts.circles.members.any(axis=1).all()
     active = np.diff(parts.history.interacted.indptr) > 0

@@ -20,6 +20,7 @@ from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
 from recsys.bundle.parts.post_feed import PostFeed
+from recsys.bundle.parts.ranked import RankedModel
 from recsys.bundle.parts.scorer import Scorer
 from recsys.bundle.parts.share import ShareTargeting
 from recsys.bundle.parts.social import SocialGraph
@@ -37,6 +38,7 @@ __all__ = [
     "ItemCatalogue",
     "PostFeed",
     "PostsAndGroups",
+    "RankedModel",
     "Scorer",
     "ShareTargeting",
     "SocialGraph",
@@ -66,6 +68,8 @@ class BundleParts:
     share: ShareTargeting | None = None
     #: None for data without event times (segments then have no back-tested reach).
     backtest: Backtest | None = None
+    #: None when trained with ``[ranked] enabled = false``: the scorer serves everyone.
+    ranked: RankedModel | None = None
 
     def __post_init__(self) -> None:
         n_users, n_items = len(self.ids.users), len(self.ids.items)
@@ -92,6 +96,9 @@ class BundleParts:
             wrong["post feed posts"] = self.post_feed.n_posts
         if self.backtest is not None and self.backtest.n_items > n_items:
             wrong["backtest items"] = self.backtest.n_items
+        # A refresh appends items after the ranked fit, as after the back-test's.
+        if self.ranked is not None and self.ranked.n_items > n_items:
+            wrong["ranked items"] = self.ranked.n_items
         if wrong:
             raise BundleError(
                 f"bundle parts disagree with the id maps ({n_users} users, {n_items} items): "
@@ -123,4 +130,5 @@ class BundleParts:
             share=ShareTargeting.load_optional(root, mmap=mmap),
             activity=UserActivity.load(root, mmap=mmap),
             backtest=Backtest.load_optional(root, mmap=mmap),
+            ranked=RankedModel.load_optional(root),
         )
