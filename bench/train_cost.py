@@ -227,7 +227,11 @@ def render(runs: list[dict]) -> str:
                 f"= {hn['build_seconds'] / bare:.2f}x the bare fit, saved.",
                 "",
             ]
-        lines += [f"Index: `{json.dumps(run['index'])}`", f"Holdout: `{json.dumps(run['holdout'])}`", ""]
+        lines += [
+            f"Index: `{json.dumps(run['index'])}`",
+            f"Holdout: `{json.dumps(run['holdout'])}`",
+            "",
+        ]
     return "\n".join(lines)
 
 
