@@ -73,7 +73,7 @@ def workers_of(pid: int, n: int) -> list[int]:
     procs = []
     for k in map(int, kids):
         cmd = Path(f"/proc/{k}/cmdline").read_bytes()
-        if b"multiprocessing" in cmd or b"spawn" in cmd or b"recsys" in cmd:
+        if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
             procs.append(k)
     return procs
 
