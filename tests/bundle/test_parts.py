@@ -59,9 +59,8 @@ def test_no_user_index_is_trained_and_an_older_bundle_with_one_still_loads(
     assert not (root / "index" / "users").exists()
     parts = BundleParts.load(root)
     assert parts.indexes.users is None
-    users = VectorIndex(IndexConfig(kind="flat")).build(
-        np.asarray(parts.scorer.model.user_factors_)
-    )
+    vectors = np.asarray(parts.scorer.model.user_factors_)
+    users = VectorIndex(IndexConfig(kind="flat")).build(vectors)
     dataclasses.replace(parts, indexes=Indexes(parts.indexes.items, users)).save(tmp_path / "old")
     assert (tmp_path / "old" / "index" / "users").is_dir()
     again = BundleParts.load(tmp_path / "old")
@@ -101,41 +100,18 @@ def test_item_catalogue_follows_the_items_table(small_bundle) -> None:
 def _users_and_edges(root: Path) -> DataDir:
     data = DataDir(root)
     ts = datetime(2024, 1, 1, tzinfo=UTC)
-    data.write_table(
-        "users",
-        pa.table(
-            {
-                "user_id": ["a", "b", "c", "d"],
-                "signup_ts": [ts] * 4,
-                "gender": [None] * 4,
-                "age_band": [None] * 4,
-                "city": [None] * 4,
-                "share_opt_out": [False, True, False, False],
-            },
-            schema=USERS.schema,
-        ),
-    )
-    edges = [
-        ("a", "b", "friend"),
-        ("b", "a", "friend"),
-        ("c", "a", "friend"),
-        ("a", "a", "friend"),
-        ("d", "c", "blocked"),
-        ("a", "zz", "friend"),
-        ("b", "c", "shared_to"),
-    ]
-    data.write_table(
-        "social_edges",
-        pa.table(
-            {
-                "src": [e[0] for e in edges],
-                "dst": [e[1] for e in edges],
-                "kind": [e[2] for e in edges],
-                "ts": [ts] * len(edges),
-            },
-            schema=SOCIAL_EDGES.schema,
-        ),
-    )
+    data.write_table("users", pa.table({
+        "user_id": ["a", "b", "c", "d"], "signup_ts": [ts] * 4, "gender": [None] * 4,
+        "age_band": [None] * 4, "city": [None] * 4,
+        "share_opt_out": [False, True, False, False],
+    }, schema=USERS.schema))
+    edges = [("a", "b", "friend"), ("b", "a", "friend"), ("c", "a", "friend"),
+             ("a", "a", "friend"), ("d", "c", "blocked"), ("a", "zz", "friend"),
+             ("b", "c", "shared_to")]
+    data.write_table("social_edges", pa.table({
+        "src": [e[0] for e in edges], "dst": [e[1] for e in edges],
+        "kind": [e[2] for e in edges], "ts": [ts] * len(edges),
+    }, schema=SOCIAL_EDGES.schema))
     return data
 
 
@@ -145,11 +121,7 @@ def test_social_graph_is_symmetric_and_built_from_the_tables(tmp_path: Path) -> 
     friends = graph.friends.toarray()
     assert friends.tolist() == [[0, 1, 1, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
     assert graph.blocked.toarray().tolist() == [
-        [0, 0, 0, 0],
-        [0, 0, 0, 0],
-        [0, 0, 0, 1],
-        [0, 0, 1, 0],
-    ]
+        [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]
     assert graph.share_opt_out.tolist() == [False, True, False, False]
     graph.save(tmp_path / "bundle")
     back = SocialGraph.load(tmp_path / "bundle")
