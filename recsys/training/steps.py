@@ -179,8 +179,7 @@ def place_users(
     )
     metrics: dict[str, object] = {"labelled_users": int(labelled.sum())}
     try:
-        placer.fit(engagement, user_factors, friends)
-        affinities = placer.predict_proba(engagement, user_factors, friends)
+        affinities = placer.fit_predict_proba(engagement, user_factors, friends)
         members = placer.members_from_proba(affinities, engagement)
         metrics["method"] = "learned" + (" with friends" if friends is not None else "")
     except InsufficientLabelsError as exc:
