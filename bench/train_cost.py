@@ -73,7 +73,8 @@ def run_stage(name: str, code: str) -> dict[str, float | dict]:
         sys.stderr.write(err[-4000:])
         raise SystemExit(f"stage {name} failed with status {status}")
     out: dict[str, float | dict] = {
-        "seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2)
+        "seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
     }  # fmt: skip
     tail = err.strip().rsplit("\n", 1)[-1] if err.strip() else ""
     if tail.startswith("{"):
@@ -215,11 +216,13 @@ def render(runs: list[dict]) -> str:
                 else []
             ),  # fmt: skip
             "",
-            "| stage | seconds | peak RSS (GiB) |",
-            "|---|---:|---:|",
+            "| stage | wall seconds | CPU seconds | peak RSS (GiB) |",
+            "|---|---:|---:|---:|",
         ]
         lines += [
-            f"| {name} | {s['seconds']:.1f} | {s['peak_rss_gib']:.2f} |" for name, s in st.items()
+            f"| {name} | {s['seconds']:.1f} | {s.get('cpu_seconds', '')} | "
+            f"{s['peak_rss_gib']:.2f} |"
+            for name, s in st.items()
         ]
         lines += [
             "",
