@@ -249,6 +249,8 @@ def render(runs: list[dict]) -> str:
                 f"= {hn['build_seconds'] / bare:.2f}x the bare fit, saved.",
                 "",
             ]
+        if run.get("note"):
+            lines += [f"Note: {run['note']}", ""]
         lines += [
             f"Index: `{json.dumps(run['index'])}`",
             f"Holdout: `{json.dumps(run['holdout'])}`",
