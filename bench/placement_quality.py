@@ -139,8 +139,11 @@ def evaluate(x: dict[str, object], config: TrainConfig) -> dict[str, dict[str, d
                                 max_members=placer.max_members)  # fmt: skip
     score("placer (model only)", model_only, proba, seconds)
     score("placer (shipped)", placer.members_from_proba(proba, engagement), proba, seconds)
+    # Each segment the rule places, with the share of bootstrap resamples the model won.
     results["placer (shipped)"]["all"]["rule_segments"] = [
-        s for s, r in zip(SEGMENTS, placer.use_rule_, strict=True) if r
+        f"{s} ({w:.2f})"
+        for s, r, w in zip(SEGMENTS, placer.use_rule_, placer.segment_wins_, strict=True)
+        if r
     ]
     return results
 
@@ -163,7 +166,7 @@ def render(users: int, runs: dict[int, dict], header: str, tag: str) -> str:
                 f" | {r['all']['ece']:.3f} | {r['all']['seconds']:.1f} |"
             )
         switched = res["placer (shipped)"]["all"]["rule_segments"]
-        lines.append(f"| {seed} | rule segments (chosen on validation) | "
+        lines.append(f"| {seed} | rule segments (model's bootstrap wins) | "
                      f"{', '.join(switched) or 'none'} |" + " |" * (len(heads) + 2))
     for name in VARIANTS:
         mean = {s: np.mean([res[name][s]["micro_f1"] for res in runs.values()]) for s in SUBSETS}

@@ -3,10 +3,11 @@
 Data sets (each cached under bench/_work/share/ and reused; --regenerate rebuilds):
 
 * synthetic: `recsys synth --users N --seed S` (frozen defaults), ingested; held out by time
-  (the newest 20% of group buys), validation the newest 15% before the cut. The ranker's CF
-  feature comes from ALS on item events before the cut (never group joins: they are the
-  labels), circle affinities from `CirclePlacer` on the engagement before the cut; the
-  item-affinity baseline uses ALS on events and group buys before the cut.
+  (the newest 20% of group buys), validation the newest 15% before the cut. Circle affinities
+  come from `CirclePlacer` on the engagement before the cut without group buys (its CF input
+  from ALS on item events before the cut, never group joins: they are the labels); the ranker
+  reads no CF feature, as training ships it; the item-affinity baseline uses ALS on events and
+  group buys before the cut.
 * brightkite-gb: `recsys import brightkite-gb ../shared/datasets/brightkite_gb_j2prec`; the
   fixed split (train_id.txt / test.txt), validation a random 15% of the training groups
   (tune.txt equals test.txt: never used). Items are venues people return to, so the headline
@@ -124,12 +125,15 @@ def run(name: str, args: argparse.Namespace) -> dict:
         exclusions = (False, True)
     else:
         task = split_groups(history, seed=args.seed)
-        ranker = fit_factors(interaction_matrix(task.history, with_groups=False), args.seed)
+        # Placement reads CF factors of events without group joins (before the cut); the
+        # ranker itself reads no CF, as training ships it (the scorer learned from joins).
+        placement_factors = fit_factors(interaction_matrix(task.history, with_groups=False),
+                                        args.seed)  # fmt: skip
         baseline = fit_factors(interaction_matrix(task.history, with_groups=True), args.seed)
         cut = int(task.test[0].time.min())
         affinity = circle_affinity_before(
-            data, users, catalogue, task.history.friends(), ranker[0] if ranker else None, cut,
-            seed=args.seed,
+            data, users, catalogue, task.history.friends(),
+            placement_factors[0] if placement_factors else None, cut, seed=args.seed,
         )  # fmt: skip
         exclusions = (False, True)
     prep_s = time.perf_counter() - started

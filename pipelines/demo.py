@@ -2,14 +2,16 @@
 
 sample data (generated, planted truth) -> validated ingest -> summary -> train a bundle ->
 promote it -> print a few warm users' and a cold user's circles and items as the runtime
-answers them -> a merchant's audience segment with its back-tested reach -> evaluate against
-tuned baselines.
+answers them, their feed beside the plain order, a circle feed, and whom a user should share a
+group buy with (reasons, completion chance) -> a merchant's audience segment with its
+back-tested reach -> evaluate against tuned baselines.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,12 @@ import typer
 from pipelines.evaluate import run_evaluate
 from recsys.bundle.created import CreationLog
 from recsys.bundle.registry import ModelRegistry
+from recsys.bundle.signing import resolve_key
 from recsys.data_summary import summarize
 from recsys.datastore import DataDir
+from recsys.feeds.circle_feed import CircleFeed
+from recsys.feeds.feed import Feed
+from recsys.feeds.pages import CursorCodec, derive_secret
 from recsys.ingest import IngestReport, ingest
 from recsys.recipe import TrainConfig
 from recsys.runtime import RuntimeModel
@@ -84,7 +90,7 @@ def demo(
             typer.echo(f"placement {who}: {json.dumps(_headline(overall))}")
     typer.echo(f"index: {metrics.get('index')}")
 
-    _section("5. what it serves: warm users beside a cold one (recsys.runtime)")
+    _section("5. what it serves: warm users beside a cold one, feeds, share targets")
     model = RuntimeModel.load(bundle_path)
     history = np.diff(model.parts.history.interacted.indptr)
     rng = np.random.default_rng(seed)
@@ -93,8 +99,16 @@ def demo(
     cold = np.flatnonzero(history == 0)
     if len(cold):
         chosen.append(int(rng.choice(cold)))  # no item history: the circle chain answers
+    feed = Feed(model, CursorCodec(derive_secret(resolve_key().secret)))
+    typer.echo(f"feed: tail_weight {feed.tail_weight} (picked on validation), re-rankers "
+               f"{', '.join(feed.config.rerankers)}")
     for u in chosen:
-        _print_user(model, str(model.parts.ids.users.ids[u]), int(history[u]))
+        user_id = str(model.parts.ids.users.ids[u])
+        _print_user(model, user_id, int(history[u]))
+        _print_feed(model, feed, user_id)
+    _print_circle_feed(model, CircleFeed(model, feed.codec),
+                       str(model.parts.ids.users.ids[chosen[0]]))
+    _print_share_targets(model, metrics.get("share_targeting", {}))
 
     _section("6. an audience segment for a merchant, with its back-tested reach (recsys segment)")
     _print_segment(model)
@@ -132,6 +146,70 @@ def _print_user(model: RuntimeModel, user_id: str, n_history: int) -> None:
             f"   {scored.score:6.3f}  {catalogue.value('title', i)}  "
             f"({catalogue.value('category', i)}){tag}  <- {', '.join(scored.reasons)}"
         )
+
+
+def _title(model: RuntimeModel, item_id: str, width: int) -> str:
+    i = int(model.parts.ids.items.to_index([item_id])[0])
+    tail = "" if model.parts.lists.is_head[i] else " *"
+    return (f"{model.parts.catalogue.value('title', i)}{tail}")[:width].ljust(width)
+
+
+def _print_feed(model: RuntimeModel, feed: Feed, user_id: str, n: int = 8) -> None:
+    """The user's first feed page beside the plain order it re-ranked (* = long tail)."""
+    plain = model.plain_order(user_id, n)
+    page = feed.page(user_id, n)
+    names = model.parts.ids.items.to_ids(plain.items)
+    typer.echo(f"   {'plain order':<36}  feed page 1 (reasons)")
+    for row in range(max(len(names), len(page.items))):
+        left = _title(model, str(names[row]), 36) if row < len(names) else " " * 36
+        right = ""
+        if row < len(page.items):
+            entry = page.items[row]
+            right = f"{_title(model, entry.item_id, 36).rstrip()}  <- {', '.join(entry.reasons)}"
+        typer.echo(f"   {left}  {right}")
+
+
+def _print_circle_feed(model: RuntimeModel, feed: CircleFeed, user_id: str) -> None:
+    """One circle feed page for a user: the busiest of their circles."""
+    circles = [c.circle_id for c in model.user_circles(user_id).circles if c.member]
+    offsets = model.parts.post_feed.signals.circle_offsets
+    sizes = {cid: int(offsets[i + 1] - offsets[i]) for i, cid in enumerate(model.catalogue.ids)}
+    circle = max(circles or list(sizes), key=lambda c: sizes[c])
+    ranker = model.parts.post_feed.ranker
+    weights = {f: round(w, 2) for f, w in ranker.weights().items()} if ranker else "none"
+    typer.secho(f"circle feed of {circle} for user {user_id} (ranker weights {weights}):",
+                fg="cyan")
+    for post in feed.page(circle, user_id, 5).posts:
+        about = f" about {post.item_id}" if post.item_id else ""
+        typer.echo(f"   {post.score:6.2f}  {post.post_id} by {post.author_id}{about}  "
+                   f"<- {', '.join(post.reasons)}")
+
+
+def _print_share_targets(model: RuntimeModel, fitted: dict) -> None:
+    """Whom the user who started the most group buys should share their latest one with."""
+    if model.parts.share is None:
+        typer.echo(f"share targets: none in this bundle ({fitted.get('skipped', 'not fitted')})")
+        return
+    facts = model.parts.posts_groups.group_facts.to_pandas()
+    user = str(facts["initiator_id"].value_counts().index[0])
+    item = str(facts[facts["initiator_id"] == user].sort_values("created_ts")["item_id"].iloc[-1])
+    deadline = time.time_ns() // 1000 + 24 * 3_600 * 1_000_000
+    answer = model.share_targets(user, item, target_size=3, deadline_us=deadline, limit=5)
+    catalogue = model.parts.catalogue
+    i = int(model.parts.ids.items.to_index([item])[0])
+    c = answer.completion
+    chance = "unknown" if c.chance is None else f"{c.chance:.2f}"
+    typer.secho(
+        f"share targets for {user}'s group buy of {catalogue.value('title', i)} "
+        f"(3 people, closes in 24 h): completion chance {chance} from "
+        f"{c.expected_joiners:.2f} expected joiners",
+        fg="cyan",
+    )
+    for t in answer.targets:
+        why = ", ".join(t.reasons) or "(no stronger reason than being a friend)"
+        typer.echo(f"   {t.join_probability:5.2f}  {t.user_id}  <- {why}")
+    if answer.post_circles:
+        typer.echo(f"   few contacts: also post it in {', '.join(answer.post_circles)}")
 
 
 def _print_segment(model: RuntimeModel) -> None:

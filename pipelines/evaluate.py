@@ -112,6 +112,7 @@ def run_evaluate(
         exposure=result.comparison.exposure,
         placement=placement,
         meta=meta,
+        feed=result.feed,
     )
     tuned = write_tuned_configs(result, out_dir if tuned_dir is None else tuned_dir)
     if opened is not None:

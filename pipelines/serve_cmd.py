@@ -151,7 +151,7 @@ def _print_examples(host: str, port: int, key: str | None, models_dir: Path) -> 
     if key is None:
         typer.echo("no service key configured: /v1 calls will answer 401")
         return
-    user, item = _example_ids(models_dir)
+    user, item, share = _example_ids(models_dir)
     base = f"http://{host}:{port}"
     header = f'-H "X-API-Key: {key}"'
     typer.secho(f"\nservice key: {key}", bold=True)
@@ -163,15 +163,20 @@ def _print_examples(host: str, port: int, key: str | None, models_dir: Path) -> 
         "/v1/circles",
     ):
         typer.echo(f"  curl -s {header} '{base}{path}'")
+    if share is not None:
+        body = json.dumps({"user_id": share[0], "item_id": share[1], "target_size": 3, "limit": 5})
+        typer.echo(f"  curl -s {header} -H 'Content-Type: application/json' -d '{body}' "
+                   f"'{base}/v1/share-targets'")  # fmt: skip
     typer.echo(f"  curl -s {base}/readyz    curl -s {base}/metrics    open {base}/docs\n")
 
 
-def _example_ids(models_dir: Path) -> tuple[str, str]:
-    """A user the scorer answers and an item of theirs, from the promoted bundle."""
+def _example_ids(models_dir: Path) -> tuple[str, str, tuple[str, str] | None]:
+    """A user the scorer answers and an item of theirs, from the promoted bundle; and, when it
+    has share targeting, the user who started the most group buys and their latest item."""
     registry = ModelRegistry(models_dir)
     version = registry.promoted()
     if version is None:
-        return "<user_id>", "<item_id>"
+        return "<user_id>", "<item_id>", None
     try:
         model = RuntimeModel.load(models_dir / version, verify=False)
     except RecsysError as exc:
@@ -181,9 +186,15 @@ def _example_ids(models_dir: Path) -> tuple[str, str]:
             "promote`; the server answers 503 until then)",
             fg="yellow",
         )
-        return "<user_id>", "<item_id>"
+        return "<user_id>", "<item_id>", None
+    share = None
+    if model.parts.share is not None:
+        groups = model.parts.posts_groups.group_facts.to_pandas()
+        starter = groups["initiator_id"].value_counts().index[0]
+        latest = groups[groups["initiator_id"] == starter].sort_values("created_ts").iloc[-1]
+        share = (str(starter), str(latest["item_id"]))
     for user in model.parts.ids.users.ids[:EXAMPLE_CANDIDATES]:
         answer = model.recommend(str(user), 1)
         if answer.step is PolicyStep.SCORER and answer.items:
-            return str(user), answer.items[0].item_id
-    return str(model.parts.ids.users.ids[0]), str(model.parts.ids.items.ids[0])
+            return str(user), answer.items[0].item_id, share
+    return str(model.parts.ids.users.ids[0]), str(model.parts.ids.items.ids[0]), share

@@ -65,6 +65,24 @@ class UnknownItemError(RecsysError, KeyError):
     """An item id is not known to the model or data set."""
 
 
+class UnknownGroupError(RecsysError, KeyError):
+    """A group buy id is not known to the model or the live store."""
+
+
+class RequestFieldError(InvalidInputError):
+    """One field of a request is invalid in a way only the model can tell (the server's 422
+    names `field`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnavailableError(RecsysError):
+    """The bundle cannot give this answer at all (e.g. share targets from data without group
+    buys or friends); the message says why."""
+
+
 class BundleError(RecsysError):
     """A model bundle is missing, partial, corrupt or inconsistent."""
 
@@ -79,6 +97,16 @@ class BundleFormatError(BundleError):
 
 class BundleSignatureError(BundleError):
     """A bundle's manifest is unsigned, signed with another key, or altered since signing."""
+
+
+class InvalidCursorError(RecsysError):
+    """A page cursor is malformed, altered, or was made for another user or feed."""
+
+    field = "cursor"
+
+
+class UnknownCircleError(RecsysError, KeyError):
+    """A circle id is not in the model's circle catalogue."""
 
 
 class EngineError(RecsysError):

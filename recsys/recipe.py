@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from recsys.config import FrozenConfig
 from recsys.content.encoder import ContentEncoder
 from recsys.errors import ConfigError
 from recsys.features.interactions import InteractionConfig
+from recsys.feeds.feed_config import CircleFeedConfig, FeedConfig
 from recsys.index.vector_index import IndexConfig
+from recsys.social.share_targeting import ShareTargetingConfig
 
 
 class CFConfig(FrozenConfig):
@@ -106,6 +108,27 @@ class PlacementConfig(FrozenConfig):
     min_members: int = Field(1, ge=0)
 
 
+class ShareConfig(FrozenConfig):
+    """Share targeting learned from past group buys (docs/share-targeting.md)."""
+
+    enabled: bool = True
+    min_groups: int = Field(
+        30, ge=2, description="fewer group buys with a joiner among friends skip share targeting"
+    )
+    valid_share: float = Field(
+        0.15, gt=0, lt=1,
+        description="newest share of group buys: stops and calibrates the ranker, fits completion",
+    )
+    ranker: ShareTargetingConfig = ShareTargetingConfig()
+
+    @field_validator("ranker")
+    @classmethod
+    def _seeded_by_the_run(cls, ranker: ShareTargetingConfig) -> ShareTargetingConfig:
+        if ranker.random_state != ShareTargetingConfig().random_state:
+            raise ValueError("random_state: the run's top-level seed seeds the ranker; omit it")
+        return ranker
+
+
 class ListsConfig(FrozenConfig):
     """Popularity and cold-start candidate lists."""
 
@@ -159,7 +182,10 @@ class TrainConfig(FrozenConfig):
     placement: PlacementConfig = PlacementConfig()
     index: IndexConfig = IndexConfig()
     lists: ListsConfig = ListsConfig()
+    share: ShareConfig = ShareConfig()
     bundle: BundleConfig = BundleConfig()
+    feed: FeedConfig = FeedConfig()
+    circle_feed: CircleFeedConfig = CircleFeedConfig()
     backtest: BacktestConfig = BacktestConfig()
     segments: SegmentsConfig = SegmentsConfig()
     holdout_fraction: float = Field(

@@ -22,11 +22,12 @@ from serving.compute import ComputePool
 from serving.deps import AppState
 from serving.docs import offline_app, with_reason_codes
 from serving.errors import install_error_handlers
+from serving.feeds import FeedState
 from serving.live import LiveState
 from serving.metrics import ServingMetrics
 from serving.middleware import ModelVersionHeader, RequestMetrics
 from serving.model_store import ModelStore
-from serving.routers import circles, events, health, items, metrics, segments, users
+from serving.routers import circles, events, feeds, health, items, metrics, segments, share, users
 from serving.segment_service import SegmentService
 from serving.settings import Settings
 
@@ -45,9 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compute = ComputePool(threads=settings.compute_threads, blas_threads=settings.blas_threads)
         store = ModelStore(
             settings.models_dir,
-            policy=RuntimePolicy(
-                unknown_user=settings.unknown_user, live_groups=settings.live_groups
-            ),
+            policy=runtime_policy(settings),
             metrics=app_metrics,
             poll_interval=settings.poll_interval,
         )
@@ -58,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, KeyRing(settings.api_keys), store, app_metrics, compute
         )
         app.state.live = LiveState(settings)
+        app.state.feeds = FeedState(settings)
         app.state.segments = SegmentService(settings, store)
         store.start()
         app.state.segments.start()
@@ -79,13 +79,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = with_reason_codes(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for router in (
-        health.router, metrics.router, users.router, items.router, circles.router, events.router,
-        segments.router,
+        health.router, metrics.router, users.router, items.router, circles.router,
+        events.router, share.router, segments.router, feeds.router,
     ):
         app.include_router(router)
     app.add_middleware(ModelVersionHeader)
     app.add_middleware(RequestMetrics, metrics=app_metrics)
     return app
+
+
+def runtime_policy(settings: Settings) -> RuntimePolicy:
+    """The runtime's switches from the server's settings (0 turns a share rule off)."""
+    return RuntimePolicy(
+        unknown_user=settings.unknown_user,
+        live_groups=settings.live_groups,
+        share_max_suggestions=settings.share_max_suggestions or None,
+        share_cap_window_days=settings.share_cap_window_days,
+        share_bought_window_days=settings.share_bought_window_days or None,
+    )
 
 
 def settings_from_env() -> Settings:

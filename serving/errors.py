@@ -16,11 +16,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.errors import (
     BundleError,
+    InvalidCursorError,
     InvalidInputError,
     NotFittedError,
     RecsysError,
+    RequestFieldError,
     ScopeError,
     SegmentTooSmallError,
+    UnavailableError,
+    UnknownCircleError,
+    UnknownGroupError,
     UnknownItemError,
     UnknownUserError,
 )
@@ -32,6 +37,10 @@ logger = logging.getLogger(__name__)
 _DOMAIN: tuple[tuple[type[RecsysError], int, str], ...] = (
     (UnknownUserError, 404, "unknown_user"),
     (UnknownItemError, 404, "unknown_item"),
+    (UnknownGroupError, 404, "unknown_group"),
+    (UnavailableError, 503, "unavailable"),
+    (UnknownCircleError, 404, "unknown_circle"),
+    (InvalidCursorError, 422, "invalid_request"),
     (BundleError, 503, "not_ready"),
     (NotFittedError, 503, "not_ready"),
     (ScopeError, 403, "forbidden"),
@@ -83,9 +92,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RecsysError)
     async def _domain_error(request: Request, exc: RecsysError) -> JSONResponse:
+        if isinstance(exc, RequestFieldError):
+            return error_response(422, "invalid_request", _message(exc), exc.field)
         for cls, status, code in _DOMAIN:
             if isinstance(exc, cls):
-                return error_response(status, code, _message(exc))
+                return error_response(status, code, _message(exc), getattr(exc, "field", None))
         logger.error("unexpected library error on %s: %s", request.url.path, exc)
         return error_response(500, "internal", "internal error")
 

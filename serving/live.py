@@ -1,5 +1,6 @@
 """What a worker holds for live rows: the event store, one group commit per table, a judge per
-served model, and the impression log (docs/events.md). Built in the app's lifespan."""
+served model, the impression log (docs/events.md) and the share-target suggestion counts read
+from it (`serving.share_cap`). Built in the app's lifespan."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from recsys.events.references import References
 from recsys.events.store import SQLiteEventStore
 from recsys.runtime import RuntimeModel
 from serving.settings import Settings
+from serving.share_cap import SuggestionCounts
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: A request id a caller may pass: short, printable, no separators that break a log line.
@@ -37,6 +39,7 @@ class LiveState:
             retention_days=settings.impressions_retention_days,
             queue_size=settings.impressions_queue,
         )
+        self.suggestions = SuggestionCounts(self.impressions)
         self._judge: Judge | None = None
         self._judged_model: RuntimeModel | None = None
         self._lock = threading.Lock()

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     impressions_retention_days: float = Field(30.0, ge=0.0)
     #: Answers waiting to be logged; beyond it they are dropped and counted, never waited for.
     impressions_queue: int = Field(10_000, ge=1)
+    #: POST /v1/share-targets: the same friend is suggested to the same user at most this often
+    #: within share_cap_window_days, counted in the impression log (0: no cap).
+    share_max_suggestions: int = Field(3, ge=0)
+    share_cap_window_days: float = Field(7.0, gt=0.0)
+    #: Never suggest a friend who bought the item within this many days (0: off).
+    share_bought_window_days: float = Field(30.0, ge=0.0)
 
     #: Audience segments smaller than this many users are refused (docs/segments.md).
     segment_floor: int = Field(100, ge=1)

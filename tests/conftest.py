@@ -70,3 +70,53 @@ def small_bundle(
     config = TrainConfig.model_validate({"seed": 2, "content": {"evaluate_cold_start": False}})
     bundle = run_training(root / "data", config, models_dir=root / "models")
     return {"data": root / "data", "bundle": bundle}
+
+
+@pytest.fixture(scope="session")
+def share_world(tmp_path_factory: pytest.TempPathFactory, bundle_key: str) -> dict[str, object]:
+    """A sample rich in group buys, with planted contact cases, ingested and trained once.
+
+    The user who started the most joined group buys is `user`; of the friends who joined them
+    most, one opted out of being a share target (`opted_out`), one blocked the user
+    (`blocks_user`) and one was blocked by the user (`blocked_by_user`): the three friends a
+    ranker would most want to suggest. Keys: data, raw, bundle and those four user ids.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recsys.ingest import ingest
+    from recsys.recipe import TrainConfig
+    from recsys.synth import SynthConfig, generate
+    from recsys.training.run import run_training
+
+    root = tmp_path_factory.mktemp("share_world")
+    raw = root / "raw"
+    generate(SynthConfig(n_users=800, n_items=300, seed=5, group_buy_item_share=0.6,
+                         purchase_prob=0.3, events_per_user=15, progress=False), raw)  # fmt: skip
+    groups = pq.read_table(raw / "group_buys").to_pandas()
+    events = pq.read_table(raw / "events").to_pandas()
+    joins = events[events["type"] == "group_buy_join"].merge(
+        groups[["group_id", "initiator_id"]], on="group_id"
+    )
+    user = str(joins["initiator_id"].value_counts().index[0])
+    close = joins[joins["initiator_id"] == user]["user_id"].value_counts().index[:3]
+    opted_out, blocks_user, blocked_by_user = (str(u) for u in close)
+    users_path = next((raw / "users").glob("*.parquet"))
+    users = pq.read_table(users_path)
+    flags = users["share_opt_out"].to_numpy(zero_copy_only=False).copy()
+    flags[users["user_id"].to_numpy(zero_copy_only=False) == opted_out] = True
+    pq.write_table(users.set_column(users.schema.get_field_index("share_opt_out"),
+                                    "share_opt_out", pa.array(flags)), users_path)  # fmt: skip
+    edges_path = next((raw / "social_edges").glob("*.parquet"))
+    edges = pq.read_table(edges_path)
+    ts = edges["ts"][0]
+    blocks = pa.table({"src": [blocks_user, user], "dst": [user, blocked_by_user],
+                       "kind": ["blocked", "blocked"], "ts": pa.array([ts.as_py()] * 2,
+                       edges.schema.field("ts").type)}, schema=edges.schema)  # fmt: skip
+    pq.write_table(pa.concat_tables([edges, blocks]), edges_path)
+    ingest(raw, root / "data")
+    config = TrainConfig.model_validate({"seed": 2, "content": {"evaluate_cold_start": False}})
+    bundle = run_training(root / "data", config, models_dir=root / "models")
+    return {"data": root / "data", "raw": raw, "bundle": bundle, "user": user,
+            "opted_out": opted_out, "blocks_user": blocks_user,
+            "blocked_by_user": blocked_by_user}  # fmt: skip

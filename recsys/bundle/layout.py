@@ -24,6 +24,21 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     idmap/posts.parquet, idmap/groups.parquet     post and group buy ids (live events name them)
     posts/item_idx.npy, posts/deleted.npy         (n_posts,) the item a post names; deleted
     groups/facts.arrow                            each group buy's item, initiator, times, size
+    posts/circle.npy, posts/author.npy,           (n_posts,) the circle feed's post facts
+      posts/created.npy, posts/engagement.npy
+    posts/by_circle/{offsets,posts}.npy           live posts per circle, newest first
+    posts/seen/, posts/author_affinity/           (n_users, n_posts), (n_users, n_users) CSR
+    posts/ranker/circle_ranker.json               the circle feed's ranker (absent: none learned)
+    share/                                        share targeting (absent: data without group
+                                                  buys and friends; metrics.share_targeting)
+      meta.json                                   sizes the counts were keyed with, fit facts
+      targeter/ (LightGBM text + params.json), completion/completion.json
+      counts/<counter>/keys|totals|last.npy       per-key totals of the as-of counters
+      user_items/                                 (n_users, n_items) CSR item events, no groups
+      affinity.npy                                (n_users, n_circles) float16 affinities
+                                                  without group events (what the ranker read)
+      group_members/                              (n_groups, n_users) CSR initiator + joiners
+      factors/users.npy, factors/items.npy        CF factors of the ranker (optional)
     activity/last_active.npy, recent.npy, span.npy  (n_users,) newest event time, recent events;
                                                   data start, end, recent window
     backtest/                                     the time-cut fit's vectors and purchases around
@@ -66,6 +81,23 @@ GROUPS = "idmap/groups.parquet"
 POST_ITEM = "posts/item_idx.npy"
 POST_DELETED = "posts/deleted.npy"
 GROUP_FACTS = "groups/facts.arrow"
+POST_CIRCLE = "posts/circle.npy"
+POST_AUTHOR = "posts/author.npy"
+POST_CREATED = "posts/created.npy"
+POST_ENGAGEMENT = "posts/engagement.npy"
+POST_BY_CIRCLE = "posts/by_circle"
+POST_SEEN = "posts/seen"
+POST_AUTHOR_AFFINITY = "posts/author_affinity"
+CIRCLE_RANKER = "posts/ranker"
+SHARE = "share"
+SHARE_META = "share/meta.json"
+SHARE_TARGETER = "share/targeter"
+SHARE_COMPLETION = "share/completion"
+SHARE_COUNTS = "share/counts"
+SHARE_USER_ITEMS = "share/user_items"
+SHARE_AFFINITY = "share/affinity.npy"
+SHARE_GROUP_MEMBERS = "share/group_members"
+SHARE_FACTORS = "share/factors"
 ACTIVITY_LAST_ACTIVE = "activity/last_active.npy"
 ACTIVITY_SPAN = "activity/span.npy"
 ACTIVITY_RECENT = "activity/recent.npy"

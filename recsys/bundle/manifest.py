@@ -25,11 +25,14 @@ from recsys.datastore import DataDir
 from recsys.errors import BundleError, BundleFormatError, ContractError
 
 MANIFEST_NAME = "manifest.json"
+#: 7: the circle feed's posts part (each post's circle, author, time, engagement; who saw what;
+#: author affinity; the circle ranker);
+#: 6: the share-targeting part (`share/`: ranker, completion model, counts, affinities);
 #: 5: user activity and the back-test part (audience segments); 4: a groups part (post and
 #: group id maps, each group's facts) and the data watermark;
 #: 3: the runtime model's typed parts, named by `recsys.bundle.layout`; 2: the manifest is
 #: signed (HMAC-SHA256). Other versions are not read (retrain).
-FORMAT_VERSION = 5
+FORMAT_VERSION = 7
 
 # Distribution names of the libraries whose versions change what a bundle holds.
 _LIBRARIES = {

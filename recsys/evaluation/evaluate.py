@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,7 +53,7 @@ def _evaluate(
     batch: int,
     exclude_items: np.ndarray | None,
     show_progress: bool,
-) -> tuple[dict[str, float], np.ndarray]:
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     if train.shape != test.shape:
         raise InvalidInputError(
             f"train {train.shape} and test {test.shape} must have the same shape"
@@ -71,6 +71,7 @@ def _evaluate(
     k_max = max(ks)
     sums = {f"{name}@{k}": 0.0 for k in ks for name in m.ACCURACY_METRICS}
     exposure = {k: np.zeros(n_items, np.int64) for k in ks}
+    per_user = np.empty(len(users))  # NDCG at the first cut-off, for paired comparisons
     start = time.perf_counter()
     starts = range(0, len(users), batch)
     for lo in tqdm(starts, desc=f"evaluate {model.name}", disable=not show_progress):
@@ -84,6 +85,8 @@ def _evaluate(
         for k in ks:
             for name, values in m.accuracy_per_user(hits, n_rel, k).items():
                 sums[f"{name}@{k}"] += float(values.sum())
+                if name == "ndcg" and k == ks[0]:
+                    per_user[lo: lo + batch] = values
             exposure[k] += m.exposure_counts(ids[:, :k], n_items)
     out = {key: total / len(users) for key, total in sums.items()}
     for k in ks:
@@ -99,7 +102,7 @@ def _evaluate(
         time.perf_counter() - start,
         {key: round(v, 4) for key, v in out.items() if key.startswith(("ndcg", "recall"))},
     )
-    return out, exposure[k_max]
+    return out, exposure[k_max], per_user
 
 
 def evaluate_model(
@@ -160,6 +163,9 @@ class Comparison:
     #: (n_items,) training interactions per item: the long-tail head and the report's
     #: concentration reference.
     item_interactions: np.ndarray
+    #: model name -> (n_test_users,) NDCG at the first cut-off per test user, users in the same
+    #: order for every model (for paired comparisons such as `paired_bootstrap`).
+    per_user_ndcg: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def compare_models(
@@ -184,9 +190,9 @@ def compare_models(
         raise InvalidInputError(
             f"item_interactions has shape {interactions.shape}; expected ({train.shape[1]},)"
         )
-    metrics, exposure = {}, {}
+    metrics, exposure, per_user = {}, {}, {}
     for name, model in models.items():
-        metrics[name], exposure[name] = _evaluate(
+        metrics[name], exposure[name], per_user[name] = _evaluate(
             model,
             train,
             test,
@@ -199,29 +205,4 @@ def compare_models(
             show_progress=show_progress,
         )
     return Comparison(metrics=metrics, exposure=exposure, item_popularity=pop,
-                      item_interactions=interactions)
-
-
-def share_targeting_metrics(
-    ranked_friends: np.ndarray, joined: sp.spmatrix | np.ndarray, *, ks: Sequence[int] = (5, 10)
-) -> dict[str, float]:
-    """Recall@K and MRR of the friends who actually joined a shared group buy.
-
-    Parameters
-    ----------
-    ranked_friends : (n_shares, K) int64 user indices ranked for each share, -1 padded.
-    joined : (n_shares, n_users) nonzero where that user joined; the friends "catalogue".
-
-    Returns
-    -------
-    {"share_recall@k", "share_mrr@k"} per k, means over shares with at least one joiner.
-    """
-    hits, n_rel = m.relevance_hits(ranked_friends, joined)
-    if not np.any(n_rel > 0):
-        raise InvalidInputError("no share has a friend who joined; share targeting is undefined")
-    out = {}
-    for k in ks:
-        per = m.accuracy_per_user(hits, n_rel, k)
-        out[f"share_recall@{k}"] = float(np.nanmean(per["recall"]))
-        out[f"share_mrr@{k}"] = float(np.nanmean(per["mrr"]))
-    return out
+                      item_interactions=interactions, per_user_ndcg=per_user)

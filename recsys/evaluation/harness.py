@@ -34,6 +34,7 @@ from recsys.engine.base import TrainingEngine
 from recsys.engine.local import LocalEngine
 from recsys.errors import ConfigError
 from recsys.evaluation.evaluate import Comparison, compare_models
+from recsys.evaluation.feed_curves import feed_curves
 from recsys.evaluation.given_split import fixed_split, given_split, read_test_rows
 from recsys.evaluation.shipped import RP3_ALPHA, RP3_BETA, tune_shipped
 from recsys.evaluation.splits import (
@@ -45,10 +46,14 @@ from recsys.evaluation.splits import (
 )
 from recsys.evaluation.tuning import Range, TuningResult, check_trials, tune, write_tuned_config
 from recsys.features.interactions import load_interaction_log, to_csr
+from recsys.feeds.config import RankedConfig
+from recsys.feeds.side import SideData
+from recsys.feeds.side_loader import load_side_data
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig, with_cf_params
 from recsys.recommenders.base import Recommender
 from recsys.recommenders.ease import MAX_ITEMS as EASE_MAX_ITEMS
+from recsys.recommenders.ranked import RankedRecommender
 from recsys.recommenders.registry import recommender_class
 from recsys.recommenders.shipped import ShippedRecommender
 
@@ -90,6 +95,8 @@ BASELINE_SPACES: dict[str, dict[str, Any]] = {
 # Execution settings, not hyper-parameters (kept out of the tuned config). BPR stays on one
 # thread: implicit's multi-threaded SGD is lock-free and not reproducible.
 _FIXED: dict[str, dict[str, Any]] = {"itemknn": {"num_threads": 2}, "als": {"num_threads": 2}}
+#: The ranked recommender's label fold per split: carved the way the test fold was.
+_LABEL_SPLIT: dict[str, str] = {"temporal": "temporal", "leave_last_out": "last"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,11 @@ class PreparedData:
     train_events: np.ndarray
     #: Why `content` is None although content was asked for (the items have no usable text).
     content_skipped: str | None = None
+    #: Side data of the whole train split (times, circles, group buys, prices, friends,
+    #: content) for the ranked recommender; None when not asked for.
+    side: SideData | None = None
+    #: (n_items,) bool group-buy flags; None when no item is a group buy (public data sets).
+    is_group_buy: np.ndarray | None = None
 
 
 @dataclass
@@ -123,6 +135,10 @@ class EvaluationResult:
     shipped_config: TrainConfig
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: model name -> what its own fit recorded (the ranked model's `report_`).
+    fit_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The feed's long-tail knob: picked weight, validation and test curves (`feed_curves`).
+    feed: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
@@ -198,8 +214,10 @@ def prepare(
     validation_fraction: float = 0.2,
     with_content: bool = True,
     test_file: str | Path | None = None,
+    with_side: bool = False,
 ) -> PreparedData:
-    """Read the log with the recipe's event weights, split it, carve validation, build matrices.
+    """Read the log with the recipe's event weights, split it, carve validation, build matrices
+    (and, `with_side`, the ranked recommender's side data from the train split).
 
     `test_file` names the test rows of a split the user brings (`given_split`); it implies
     split 'fixed' and is refused with any other split.
@@ -256,8 +274,19 @@ def prepare(
         except NoUsableTextError as exc:  # as in training: no content map, CF factors only
             skipped = f"items have no usable text: {exc}"
             logger.warning("content map skipped (%s): the shipped recipe is CF only", skipped)
+    side = None
+    if with_side:
+        ordered = has_timestamps(outer.train) and (info is None or info.has_timestamps
+                                                   or info.ordered)
+        side = load_side_data(data, users, items, outer.train, ordered=ordered,
+                              global_time=outer.info["has_timestamps"], content=content)
     name = info.name if info is not None else data.root.name
     logger.info("prepared %s: %d users x %d items, split %s", name, n_users, n_items, tuned.info)
+    flags = data.read_table("items", ["item_id", "is_group_buy"])
+    is_group_buy = np.zeros(n_items, dtype=bool)
+    rows = items.to_index(flags["item_id"].to_numpy(zero_copy_only=False))
+    known = rows >= 0
+    is_group_buy[rows[known]] = flags["is_group_buy"].to_numpy(zero_copy_only=False)[known]
     return PreparedData(
         dataset=name, split=tuned, train=train, inner_train=inner,
         valid=_binary(tuned.validation, n_users, n_items),
@@ -265,6 +294,8 @@ def prepare(
         content=content,
         train_events=np.bincount(outer.train["item_idx"].to_numpy(), minlength=n_items),
         content_skipped=skipped,
+        side=side,
+        is_group_buy=is_group_buy if is_group_buy.any() else None,
     )
 
 
@@ -280,6 +311,8 @@ def run_evaluation(
     tune_shipped_recipe: bool = True,
     model_trials: Mapping[str, int] | None = None,
     with_cf_only: bool = False,
+    ranked: RankedConfig | None = None,
+    with_feed: bool = True,
     engine: TrainingEngine | None = None,
 ) -> EvaluationResult:
     """Tune every baseline (and the shipped recipe's CF) on validation, refit, compare on test.
@@ -290,6 +323,11 @@ def run_evaluation(
     `model_trials` overrides `n_trials` per model (e.g. fewer for EASE on big catalogues,
     whose every trial inverts an item x item matrix). `with_cf_only` adds "shipped_cf_only",
     the recipe's CF alone: no content-mapped vectors, no item-kNN blend (a diagnostic).
+    `ranked` adds "ranked", the sources -> ranker recommender with that recipe, fitted on the
+    train split with its side data (it tunes itself inside; its label fold is carved like
+    the split: by time, each user's last item, or at random).
+    `with_feed` adds "feed", the shipped recipe re-ranked by the feed's long-tail re-ranker at
+    the `tail_weight` picked on validation, and the curves of `feed_curves` (`result.feed`).
     Fits are quiet: each model's tuning draws one progress bar over its trials, and the log
     says how long each fit took.
     """
@@ -304,6 +342,7 @@ def run_evaluation(
     tuning: dict[str, TuningResult] = {}
     skipped: dict[str, str] = {}
     seconds: dict[str, float] = {}
+    fit_reports: dict[str, dict[str, Any]] = {}
     n_items = p.train.shape[1]
     for name in baselines:
         start = time.perf_counter()
@@ -322,6 +361,15 @@ def run_evaluation(
     start = time.perf_counter()
     models["shipped"] = (engine or LocalEngine()).fit_scorer(p.train, p.content, config)
     seconds["shipped"] = time.perf_counter() - start
+    feed = None
+    if with_feed:
+        start = time.perf_counter()
+        curves = feed_curves(train=p.train, inner_train=p.inner_train, valid=p.valid,
+                             test=p.test, train_events=p.train_events, shipped=models["shipped"],
+                             config=config, content=p.content, is_group_buy=p.is_group_buy)
+        models["feed"] = curves.model
+        feed = curves.summary()
+        seconds["feed"] = time.perf_counter() - start
     if with_cf_only and p.content is not None:
         # Diagnostic: the recipe's CF alone (no content-mapped vectors, no item-kNN blend),
         # to see what those two add.
@@ -339,6 +387,15 @@ def run_evaluation(
         shipped_tuned = ShippedRecommender(config=tuned_cfg, content=p.content)
         models["shipped_tuned"] = shipped_tuned.fit(p.train, show_progress=False)
         seconds["shipped_tuned"] = time.perf_counter() - start
+    if ranked is not None:
+        start = time.perf_counter()
+        if ranked.label_split == "auto":
+            method = p.split.info.get("method")
+            ranked = ranked.model_copy(update={"label_split": _LABEL_SPLIT.get(method, "random")})
+        models["ranked"] = RankedRecommender(config=ranked).fit(
+            p.train, side=p.side, show_progress=False)
+        seconds["ranked"] = time.perf_counter() - start
+        fit_reports["ranked"] = models["ranked"].report_
     comparison = compare_models(models, p.train, p.test, ks=ks,
                                 item_interactions=p.train_events)
     for name, secs in seconds.items():
@@ -346,7 +403,8 @@ def run_evaluation(
                     comparison.metrics[name].get("ndcg@10", float("nan")), secs)
     return EvaluationResult(
         dataset=p.dataset, comparison=comparison, tuning=tuning, split_info=p.split.info,
-        shipped_config=config, skipped=skipped, seconds=seconds,
+        shipped_config=config, skipped=skipped, seconds=seconds, fit_reports=fit_reports,
+        feed=feed,
     )
 
 

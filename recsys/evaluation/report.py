@@ -107,6 +107,34 @@ def plot_exposure_vs_catalogue(
     return fig
 
 
+def plot_tail_curves(feed: Mapping[str, Any], k: int = 10) -> Figure:
+    """NDCG@k against long-tail share@k (and group-buy share@k) over `tail_weight`: ours and
+    the naive boost on test, the picked weight marked."""
+    shares = [f"long_tail_share@{k}"]
+    if feed["ours"] and f"group_buy_share@{k}" in feed["ours"][0]:
+        shares.append(f"group_buy_share@{k}")
+    fig = Figure(figsize=(5.5 * len(shares), 4.0))
+    for i, share in enumerate(shares):
+        ax = fig.add_subplot(1, len(shares), i + 1)
+        for name, style in (("ours", "o-"), ("naive", "s--")):
+            points = feed[name]
+            ax.plot([p[share] for p in points], [p[f"ndcg@{k}"] for p in points], style,
+                    label="ours (personal, page in plain order)" if name == "ours"
+                    else "naive boost (score + w * is_tail)", markersize=4)
+        picked = next((p for p in feed["ours"] if p["tail_weight"] == feed["tail_weight"]),
+                      None)
+        if picked is not None:
+            ax.plot([picked[share]], [picked[f"ndcg@{k}"]], "r*", markersize=14,
+                    label=f"picked on validation: tail_weight {feed['tail_weight']}")
+        if share.startswith("group_buy") and "group_buy_share_of_test" in feed:
+            ax.axvline(feed["group_buy_share_of_test"], color="grey", linestyle=":",
+                       label="group-buy share of test interactions")
+        ax.set_xlabel(share)
+        ax.set_ylabel(f"NDCG@{k}")
+        ax.legend(fontsize=7)
+    return fig
+
+
 def plot_placement_f1(placement: Mapping[str, float]) -> Figure:
     """Per-circle F1 of circle placement, worst first."""
     circles = sorted(placement, key=lambda c: placement[c])
@@ -150,6 +178,7 @@ def write_report(
     exposure: Mapping[str, np.ndarray],
     placement: Mapping[str, float] | None = None,
     meta: Mapping[str, Any] | None = None,
+    feed: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `metrics.json` and `report.html` into `out_dir`; returns the HTML path.
 
@@ -160,6 +189,7 @@ def write_report(
     exposure : model -> (n_items,) times each item was recommended (`Comparison.exposure`).
     placement : circle -> F1 of circle placement, plotted when given.
     meta : data set, split, command, seed... shown at the top and stored in the JSON.
+    feed : the feed's long-tail curves (`EvaluationResult.feed`), drawn when given.
     """
     if not results:
         raise InvalidInputError("no results to report")
@@ -169,6 +199,8 @@ def write_report(
     payload = {"meta": meta, "recall_definition": RECALL_NOTE, "models": results}
     if placement is not None:
         payload["placement_f1"] = placement
+    if feed is not None:
+        payload["feed"] = feed
     (out / "metrics.json").write_text(json.dumps(_json_safe(payload), indent=2, sort_keys=True))
     k = _first_k(results)
     figures = [
@@ -176,6 +208,9 @@ def write_report(
         ("Accuracy vs long-tail share", plot_accuracy_vs_tail(results, k)),
         ("Popularity of recommended items", plot_exposure_vs_catalogue(item_popularity, exposure)),
     ]
+    if feed is not None:
+        figures.append(("Feed: accuracy against long-tail exposure over tail_weight (test)",
+                        plot_tail_curves(feed)))
     if placement:
         figures.append(("Circle placement", plot_placement_f1(placement)))
     meta_rows = "".join(

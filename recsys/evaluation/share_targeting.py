@@ -39,7 +39,8 @@ from recsys.recommenders.als import ALSRecommender
 from recsys.social.completion import CompletionModel
 from recsys.social.contact import pair_lookup
 from recsys.social.history import ShareHistory
-from recsys.social.share_features import FEATURES, ShareIndex
+from recsys.social.share_features import FEATURES
+from recsys.social.share_index import ShareIndex
 from recsys.social.share_targeting import (
     ShareTargeter,
     ShareTargetingConfig,

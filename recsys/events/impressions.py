@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS impressions (
 );
 CREATE INDEX IF NOT EXISTS impressions_by_time ON impressions (ts_us);
 CREATE INDEX IF NOT EXISTS impressions_by_request ON impressions (request_id);
+CREATE INDEX IF NOT EXISTS impressions_by_viewer ON impressions (viewer_id, entity_kind, ts_us);
 CREATE TABLE IF NOT EXISTS impression_counts (
     viewer_id TEXT NOT NULL, entity_kind TEXT NOT NULL, entity_id TEXT NOT NULL,
     shown INTEGER NOT NULL, last_us INTEGER NOT NULL,
@@ -219,6 +220,21 @@ class ImpressionLog:
             )
 
 
+def shown_since(
+    path: str | Path, viewer_id: str, kind: EntityKind, since_us: int
+) -> list[tuple[str, str, int]]:
+    """(request_id, entity_id, ts_us) of every `kind` entity shown to `viewer_id` after
+    `since_us`: a frequency cap over a window (one indexed range read)."""
+    with closing(sqlite3.connect(path, timeout=30.0)) as con:
+        return [
+            (str(r), str(e), int(t))
+            for r, e, t in con.execute(
+                "SELECT request_id, entity_id, ts_us FROM impressions WHERE viewer_id = ? "
+                "AND entity_kind = ? AND ts_us > ?", (viewer_id, kind.value, int(since_us)),
+            )
+        ]
+
+
 def shown_count(path: str | Path, viewer_id: str, kind: EntityKind, entity_id: str) -> int:
     """How often `entity_id` was shown to `viewer_id` within the retention window (for a
     frequency cap)."""
@@ -228,3 +244,16 @@ def shown_count(path: str | Path, viewer_id: str, kind: EntityKind, entity_id: s
             "AND entity_id = ?", (viewer_id, kind.value, entity_id),
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def shown_counts(path: str | Path, viewer_id: str, kind: EntityKind) -> dict[str, int]:
+    """Every entity of `kind` shown to `viewer_id` within the retention window, with how often
+    (one indexed range of the counts table: its key starts with viewer and kind)."""
+    if not Path(path).is_file():
+        return {}
+    with closing(sqlite3.connect(path, timeout=30.0)) as con:
+        rows = con.execute(
+            "SELECT entity_id, shown FROM impression_counts WHERE viewer_id = ? "
+            "AND entity_kind = ?", (viewer_id, kind.value),
+        ).fetchall()
+    return {str(e): int(n) for e, n in rows}

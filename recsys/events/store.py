@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS posts (
     circle_id TEXT NOT NULL, item_id TEXT, created_us INTEGER NOT NULL, text TEXT NOT NULL,
     deleted INTEGER NOT NULL, received_us INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS posts_by_circle ON posts (circle_id, created_us);
+CREATE INDEX IF NOT EXISTS events_by_post ON events (post_id) WHERE post_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS users (
     seq INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE, signup_us INTEGER NOT NULL
 );
@@ -138,6 +140,14 @@ class EventStore(Protocol):
 
     def started(self, group_ids: Iterable[str]) -> set[str]:
         """Which of `group_ids` have a stored group_buy_start."""
+        ...
+
+    def circle_posts(self, circle_id: str, since_us: int) -> pa.Table:
+        """Posts of `circle_id` created after `since_us` (`COLUMNS["posts"]` but `text`)."""
+        ...
+
+    def post_engagement(self, post_ids: Sequence[str]) -> dict[str, int]:
+        """Distinct users with a stored event on each of `post_ids` (absent: none)."""
         ...
 
 
@@ -251,6 +261,24 @@ class SQLiteEventStore:
                     (START, *chunk),
                 )
             }
+        return out
+
+    def circle_posts(self, circle_id: str, since_us: int) -> pa.Table:
+        names = ("post_id", "author_id", "circle_id", "item_id", "created_us", "deleted")
+        found = self._con().execute(
+            f"SELECT {', '.join(names)} FROM posts WHERE circle_id = ? AND created_us > ? "
+            "ORDER BY created_us DESC, seq", (circle_id, int(since_us)),
+        ).fetchall()
+        return _table(names, found)
+
+    def post_engagement(self, post_ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(post_ids))):
+            marks = ", ".join("?" * len(chunk))
+            out.update(self._con().execute(
+                f"SELECT post_id, count(DISTINCT user_id) FROM events WHERE post_id IN ({marks}) "
+                "GROUP BY post_id", chunk,
+            ).fetchall())
         return out
 
     # -- export ----------------------------------------------------------------------------

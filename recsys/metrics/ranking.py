@@ -206,3 +206,52 @@ def gini_exposure(exposure: np.ndarray) -> float:
         return 0.0
     ranks = np.arange(1, n + 1)
     return float(2.0 * (ranks * x).sum() / (n * total) - (n + 1) / n)
+
+
+# -- paired comparisons ------------------------------------------------------------------
+
+
+def paired_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+    chunk: int = 100,
+) -> tuple[float, float, float]:
+    """Mean per-user difference ``a - b`` and its percentile bootstrap interval.
+
+    Users are resampled with replacement, the same users for both models (paired), so the
+    interval reflects how much the difference depends on which users were tested.
+
+    Parameters
+    ----------
+    a, b : (n_users,) per-user metric values of two models on the same users, same order
+        (NaN rows, users without a relevant item, are dropped from both).
+    n_resamples : bootstrap resamples.
+    level : coverage of the interval, in (0, 1).
+    seed : seeds the resampling.
+
+    Returns
+    -------
+    (mean difference, lower bound, upper bound).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise InvalidInputError(f"a and b must be 1-D of one shape; got {a.shape} and {b.shape}")
+    if not 0.0 < level < 1.0:
+        raise InvalidInputError(f"level must be in (0, 1); got {level}")
+    if n_resamples < 1:
+        raise InvalidInputError(f"n_resamples must be >= 1; got {n_resamples}")
+    diff = (a - b)[~(np.isnan(a) | np.isnan(b))]
+    if not len(diff):
+        raise InvalidInputError("no user has a value for both models")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    for lo in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - lo)
+        means[lo: lo + size] = diff[rng.integers(0, len(diff), (size, len(diff)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(diff.mean()), float(low), float(high)

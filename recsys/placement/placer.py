@@ -18,7 +18,6 @@ per-user regularisation strength however many copies are made.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,9 +28,10 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
-from recsys.errors import BundleError, InvalidInputError, MissingInputError, NotFittedError
-from recsys.placement.augment import ENGAGED, POSTS, training_copy
+from recsys.errors import InvalidInputError, NotFittedError
+from recsys.placement.augment import ENGAGED, POSTS
 from recsys.placement.calibration import Calibration, calibrated, fit_calibration
+from recsys.placement.copies import CopyDesign, copy_design
 from recsys.placement.decision import (
     best_f1_thresholds,
     count_matching_threshold,
@@ -43,29 +43,18 @@ from recsys.placement.features import (
     n_pair_features,
     pair_features,
 )
+from recsys.placement.inputs import check_factors, engagement_csr, friend_history
 from recsys.placement.labels import InsufficientLabelsError
-from recsys.placement.plain_rule import PLAIN_RULE_KIND
+from recsys.placement.params import PLACER_PARAMS, check_placer_params
+from recsys.placement.persistence import load_placer, save_placer
 from recsys.placement.social import PER_FRIENDS, FriendHistory
-from recsys.placement.switch import SEGMENTS, Copies, apply_switch, segment_f1
+from recsys.placement.switch import SEGMENTS, ValidationCopies, apply_switch, choose_segments
+
+__all__ = ["SEGMENTS", "CirclePlacer"]
 
 logger = logging.getLogger(__name__)
 
 Engagement = Mapping[str, sp.spmatrix]
-_ARRAYS = ("centroids_", "coef_", "circle_bias_", "platt_", "iso_x_", "iso_y_", "thresholds_")
-#: Arrays that placers saved before they existed may lack; loaded as empty (block left out).
-_OPTIONAL_ARRAYS = ("priors_",)
-
-
-def _check_factors(user_factors: np.ndarray, n_users: int) -> None:
-    if len(user_factors) != n_users:
-        raise InvalidInputError(
-            f"user_factors has {len(user_factors)} rows; engagement has {n_users}"
-        )
-    finite = np.isfinite(user_factors).all(axis=1)
-    if not finite.all():
-        raise InvalidInputError(
-            f"user_factors has a non-finite value at row {int(np.argmin(finite))}"
-        )
 
 
 class CirclePlacer:
@@ -89,6 +78,9 @@ class CirclePlacer:
     member_count : "expected" sets the member threshold so members per user average the
         calibrated expectation over the users placed (`decision.count_matching_threshold`);
         "f1" keeps the threshold that maximises F1 on the held-out labelled copies.
+    switch_confidence : a segment keeps the model's members only when they beat the plain
+        rule's in this share of paired bootstrap resamples of the validation copies
+        (`switch.choose_segments`); otherwise the rule places its users.
     random_state : seeds folds, samples and copies.
     """
 
@@ -112,6 +104,7 @@ class CirclePlacer:
         prior_strength: float = 3.0,
         min_labelled: int = 10,
         member_count: Literal["expected", "f1"] = "expected",
+        switch_confidence: float = 0.95,
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -129,47 +122,11 @@ class CirclePlacer:
         self.prior_strength = prior_strength
         self.min_labelled = min_labelled
         self.member_count = member_count
+        self.switch_confidence = switch_confidence
         self.random_state = random_state
 
     def get_params(self) -> dict[str, Any]:
-        keys = ("C", "calibration", "min_members", "max_members", "calibration_fraction",
-                "max_train_users", "n_copies", "min_ugc", "min_label_posts", "min_share",
-                "engaged_weight", "feature_post_share", "prior_strength", "min_labelled",
-                "member_count", "random_state")  # fmt: skip
-        return {k: getattr(self, k) for k in keys}
-
-    def _validate_params(self) -> None:
-        if self.C <= 0:
-            raise InvalidInputError(f"C must be > 0; got {self.C}")
-        if self.calibration not in ("sigmoid", "isotonic", "none"):
-            raise InvalidInputError(
-                f"calibration must be 'sigmoid', 'isotonic' or 'none'; got {self.calibration!r}"
-            )
-        if not 0 < self.calibration_fraction < 1:
-            raise InvalidInputError(
-                f"calibration_fraction must be in (0, 1); got {self.calibration_fraction}"
-            )
-        if not 0 <= self.feature_post_share < 1:
-            raise InvalidInputError(
-                f"feature_post_share must be in [0, 1); got {self.feature_post_share}"
-            )
-        if self.n_copies < 1 or self.max_train_users < 1 or self.min_ugc < self.min_label_posts:
-            raise InvalidInputError(
-                "need n_copies >= 1, max_train_users >= 1 and min_ugc >= min_label_posts; got "
-                f"{self.n_copies}, {self.max_train_users}, {self.min_ugc} < {self.min_label_posts}"
-            )
-        if self.member_count not in ("expected", "f1"):
-            raise InvalidInputError(
-                f"member_count must be 'expected' or 'f1'; got {self.member_count!r}"
-            )
-        if self.min_labelled < 2:
-            raise InvalidInputError(f"min_labelled must be >= 2; got {self.min_labelled}")
-        if self.min_members < 0 or (
-            self.max_members is not None and self.max_members < max(self.min_members, 1)
-        ):
-            raise InvalidInputError(
-                f"need 0 <= min_members <= max_members; got {self.min_members}, {self.max_members}"
-            )
+        return {k: getattr(self, k) for k in PLACER_PARAMS}
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -205,19 +162,12 @@ class CirclePlacer:
         """`fit`'s work; returns the affinities of every user when it computed them (for the
         member threshold), else None."""
         everyone = None
-        self._validate_params()
-        missing = {POSTS, ENGAGED} - set(engagement)
-        if missing:
-            raise MissingInputError(f"engagement lacks the label kinds {sorted(missing)}")
-        kinds = sorted(engagement)
-        csr = {k: sp.csr_matrix(engagement[k]) for k in kinds}
+        check_placer_params(self)
+        kinds = sorted({*engagement, POSTS, ENGAGED})
+        csr = engagement_csr(engagement, kinds)
         n_users, n_circles = csr[POSTS].shape
-        if {m.shape for m in csr.values()} != {(n_users, n_circles)}:
-            raise InvalidInputError(
-                f"engagement matrices differ in shape: {[m.shape for m in csr.values()]}"
-            )
         if user_factors is not None:
-            _check_factors(user_factors, n_users)
+            check_factors(user_factors, n_users)
         rows = np.flatnonzero(np.asarray(csr[POSTS].sum(axis=1)).ravel() >= self.min_ugc)
         if len(rows) < self.min_labelled:
             raise InsufficientLabelsError(
@@ -241,9 +191,11 @@ class CirclePlacer:
         )
         self.priors_ = circle_priors(csr, kinds)
         self.with_friends_ = friends is not None
-        social = self._friend_history(csr, friends, n_users)
+        social = friend_history(self.with_friends_, csr, friends, kinds, self.prior_strength)
         target = None if totals is None else totals[unlabelled]
-        X, y, _, _ = self._copies(csr, user_factors, train_rows, rng, target, social)
+        train = self._copies(csr, user_factors, train_rows, rng, target, social)
+        X, y = train.X, train.y
+        del train
         model = LogisticRegression(C=self.C, max_iter=500)
         mean, scale = X[:, :-n_circles].mean(axis=0), X[:, :-n_circles].std(axis=0)
         scale = np.where(scale > 1e-9, scale, 1.0)
@@ -254,14 +206,12 @@ class CirclePlacer:
         self.coef_ = w[:-n_circles] / scale
         self.circle_bias_ = w[-n_circles:] + model.intercept_[0] - float(self.coef_ @ mean)
         del X
-        X_cal, y_cal, cal_items, cal_copy = self._copies(
-            csr, user_factors, cal_rows, rng, target, social
-        )
-        d = X_cal.shape[1] - n_circles
-        decision = X_cal[:, :d] @ self.coef_ + X_cal[:, d:] @ self.circle_bias_
-        self.platt_, self.iso_x_, self.iso_y_ = fit_calibration(decision, y_cal, self.calibration)
+        cal = self._copies(csr, user_factors, cal_rows, rng, target, social)
+        d = cal.X.shape[1] - n_circles
+        decision = self._decision(cal)
+        self.platt_, self.iso_x_, self.iso_y_ = fit_calibration(decision, cal.y, self.calibration)
         proba = self._proba_from_decision(decision)
-        threshold = best_f1_thresholds(proba[:, None], y_cal[:, None])[0]
+        threshold = best_f1_thresholds(proba[:, None], cal.y[:, None])[0]
         self.thresholds_ = np.full(n_circles, threshold)
         if self.member_count == "expected":
             # The users to place, not the copies, say how many circles to expect.
@@ -272,17 +222,19 @@ class CirclePlacer:
             self.thresholds_ = np.full(n_circles, threshold)
         # The bands are judged on copies without posts among their features: the rule never
         # reads posts, and most users to place have none.
-        X_np, y_np, np_items, _ = self._copies(
+        no_posts = self._copies(
             csr, user_factors, cal_rows, rng, target, social, feature_post_share=0.0
         )
-        proba_np = self._proba_from_decision(
-            X_np[:, :d] @ self.coef_ + X_np[:, d:] @ self.circle_bias_
-        )
-        del X_np
+        first = cal.copy == 0
         self._choose_rule_segments(
-            (proba_np.reshape(-1, n_circles), y_np.reshape(-1, n_circles), np_items),
-            (proba.reshape(-1, n_circles)[cal_copy == 0],
-             y_cal.reshape(-1, n_circles)[cal_copy == 0], cal_items[cal_copy == 0]),
+            ValidationCopies(
+                self._proba_from_decision(self._decision(no_posts)).reshape(-1, n_circles),
+                no_posts.y.reshape(-1, n_circles), no_posts.items, no_posts.users,
+            ),
+            ValidationCopies(
+                proba.reshape(-1, n_circles)[first], cal.y.reshape(-1, n_circles)[first],
+                cal.items[first], cal.users[first],
+            ),
         )  # fmt: skip
         logger.info(
             "CirclePlacer fitted: %d kinds, %d pair features%s, %d train / %d calibration users "
@@ -299,36 +251,26 @@ class CirclePlacer:
         friends: sp.spmatrix | None = None,
     ) -> np.ndarray:
         """`fit`, then `predict_proba` of the same users, without a second pass over them when
-        fit already scored everyone (``member_count="expected"``): at 1M users that pass is
-        the largest part of placement (bench/results/train_cost.md)."""
+        fit already scored everyone (``member_count="expected"``); training placed every user
+        twice before (bench/results/train_cost.md)."""
         proba = self._fit(engagement, user_factors, friends)
         return proba if proba is not None else self.predict_proba(engagement, user_factors, friends)
 
-    def _choose_rule_segments(self, bands: Copies, labelled: Copies) -> None:
-        """Which segments use the plain rule (`switch.segment_f1` on validation copies)."""
-        self.segment_f1_ = segment_f1(
+    def _choose_rule_segments(self, bands: ValidationCopies, labelled: ValidationCopies) -> None:
+        """Which segments use the plain rule (`switch.choose_segments` on validation copies)."""
+        choice = choose_segments(
             bands, labelled, self.thresholds_, min_members=self.min_members,
-            max_members=self.max_members,
+            max_members=self.max_members, confidence=self.switch_confidence,
+            random_state=self.random_state,
         )  # fmt: skip
-        self.use_rule_ = self.segment_f1_[:, 1] > self.segment_f1_[:, 0]
+        self.segment_f1_, self.segment_wins_, self.use_rule_ = (
+            choice.f1, choice.model_wins, choice.use_rule
+        )
         logger.info(
-            "placement switch (validation micro F1 model / rule): %s",
-            {SEGMENTS[s]: f"{m:.3f} / {r:.3f}{' -> rule' if self.use_rule_[s] else ''}"
-             for s, (m, r) in enumerate(self.segment_f1_)},
+            "placement switch (validation micro F1 model / rule, bootstrap wins): %s",
+            {SEGMENTS[s]: f"{m:.3f} / {r:.3f} ({w:.2f}){' -> rule' if choice.use_rule[s] else ''}"
+             for s, ((m, r), w) in enumerate(zip(choice.f1, choice.model_wins, strict=True))},
         )  # fmt: skip
-
-    def _friend_history(
-        self, csr: dict[str, sp.csr_matrix], friends: sp.spmatrix | None, n_users: int
-    ) -> FriendHistory | None:
-        if not self.with_friends_:
-            if friends is not None:
-                raise InvalidInputError("friends given, but the placer was fitted without them")
-            return None
-        if friends is None:
-            raise InvalidInputError(
-                f"friends must be ({n_users}, {n_users}); the placer was fitted with them"
-            )
-        return FriendHistory(friends, csr, self.kinds_, self.prior_strength)
 
     def _copies(
         self,
@@ -339,36 +281,22 @@ class CirclePlacer:
         target: np.ndarray | None,
         social: FriendHistory | None,
         feature_post_share: float | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(pairs, d + n_circles) pair features with circle one-hots; (pairs,) labels; and
-        per copied user (rows = pairs / n_circles) the item-event counts the plain rule reads
-        and the copy number (0 = not thinned)."""
-        xs, ys, items, copies = [], [], [], []
-        eye = np.eye(self.n_circles_)
+    ) -> CopyDesign:
+        """The design of `n_copies` copies of the labelled users `rows` (`copies.copy_design`)."""
+        factors = None if user_factors is None else user_factors[rows]
         # Friends are not copied: their history is the same for every copy of a user.
         friend_block = None if social is None else social.features(rows)
-        for copy in tqdm(range(self.n_copies), desc="placement: copies", leave=False):
-            counts, labels, labelled = training_copy(
-                csr, rows, rng, target_totals=target if copy else None,
-                feature_post_share=self.feature_post_share if feature_post_share is None
-                else feature_post_share, min_label_posts=self.min_label_posts,
-                min_share=self.min_share, engaged_weight=self.engaged_weight,
-            )  # fmt: skip
-            F = self._features(
-                counts, None if user_factors is None else user_factors[rows], friend_block
-            )
-            F, labels = F[labelled], labels[labelled]
-            items.append(np.asarray(counts.get(PLAIN_RULE_KIND, np.zeros(labels.shape)))[labelled])
-            copies.append(np.full(len(F), copy))
-            onehot = np.broadcast_to(eye, (len(F), *eye.shape))
-            xs.append(np.concatenate([F, onehot], axis=2).reshape(-1, F.shape[2] + len(eye)))
-            ys.append(labels.ravel())
-        X, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys)
-        if not y.any() or y.all():
-            raise InsufficientLabelsError(
-                "labelled users give only one label class; cannot fit circle placement"
-            )
-        return X, y, np.concatenate(items).astype(np.float64), np.concatenate(copies)
+        return copy_design(
+            csr, rows, rng, lambda counts: self._features(counts, factors, friend_block),
+            n_copies=self.n_copies, n_circles=self.n_circles_, target_totals=target,
+            feature_post_share=self.feature_post_share if feature_post_share is None
+            else feature_post_share, min_label_posts=self.min_label_posts,
+            min_share=self.min_share, engaged_weight=self.engaged_weight,
+        )  # fmt: skip
+
+    def _decision(self, design: CopyDesign) -> np.ndarray:
+        d = design.X.shape[1] - self.n_circles_
+        return design.X[:, :d] @ self.coef_ + design.X[:, d:] @ self.circle_bias_
 
     def _features(
         self,
@@ -384,7 +312,8 @@ class CirclePlacer:
         )  # fmt: skip
         return F if friend_block is None else np.concatenate([F, friend_block], axis=2)
 
-    def _n_features(self) -> int:
+    def n_features(self) -> int:
+        """Length of the learned weight vector (own pair features, then the friend block)."""
         own = n_pair_features(len(self.kinds_), bool(self.centroids_.size), bool(self.priors_.size))
         return own + (PER_FRIENDS if self.with_friends_ else 0)
 
@@ -418,20 +347,13 @@ class CirclePlacer:
         (n_users, n_circles) float32 in [0, 1].
         """
         self._check_fitted()
-        missing = [k for k in self.kinds_ if k not in engagement]
-        if missing:
-            raise MissingInputError(f"engagement lacks kinds {missing} the placer was fitted on")
-        csr = {k: sp.csr_matrix(engagement[k]) for k in self.kinds_}
+        csr = engagement_csr(engagement, self.kinds_, self.n_circles_)
         n_users = csr[self.kinds_[0]].shape[0]
-        if any(m.shape != (n_users, self.n_circles_) for m in csr.values()):
-            raise InvalidInputError(f"engagement matrices must be (n_users, {self.n_circles_})")
         if self.centroids_.size:
-            if user_factors is None or user_factors.shape[1] != self.centroids_.shape[1]:
-                raise InvalidInputError(
-                    f"user_factors must be (n_users, {self.centroids_.shape[1]}); fitted with them"
-                )
-            _check_factors(user_factors, n_users)
-        social = self._friend_history(csr, friends, n_users)
+            if user_factors is None:
+                raise InvalidInputError("user_factors must be given: fitted with them")
+            check_factors(user_factors, n_users, self.centroids_.shape[1])
+        social = friend_history(self.with_friends_, csr, friends, self.kinds_, self.prior_strength)
         out = np.empty((n_users, self.n_circles_), dtype=np.float32)
         starts = range(0, n_users, batch_size)
         for start in tqdm(starts, desc="placement: predict", disable=len(starts) <= 1):
@@ -473,48 +395,11 @@ class CirclePlacer:
     # -- persistence -------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> None:
-        """Write params.json and one .npy per learned array into `directory`."""
+        """Write params.json and one .npy per learned array (`persistence.save_placer`)."""
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        meta = {"model": self.name, "params": self.get_params(), "kinds": self.kinds_,
-                "n_circles": int(self.n_circles_), "friends": self.with_friends_}  # fmt: skip
-        (directory / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        for key in (*_ARRAYS, *_OPTIONAL_ARRAYS, "use_rule_", "segment_f1_"):
-            np.save(directory / f"{key.rstrip('_')}.npy", getattr(self, key), allow_pickle=False)
+        save_placer(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         """Rebuild a placer saved by `save`."""
-        directory = Path(directory)
-        try:
-            meta = json.loads((directory / "params.json").read_text())
-        except FileNotFoundError:
-            raise BundleError(f"{directory}: no params.json; not a saved {cls.__name__}") from None
-        if meta.get("model") != cls.name:
-            raise BundleError(f"{directory}: holds model {meta.get('model')!r}, not {cls.name!r}")
-        model = cls(**meta["params"])
-        for key in _ARRAYS:
-            path = directory / f"{key.rstrip('_')}.npy"
-            try:
-                setattr(model, key, np.load(path, allow_pickle=False))
-            except FileNotFoundError:
-                raise BundleError(f"{path}: missing; the saved placer is incomplete") from None
-        for key in _OPTIONAL_ARRAYS:
-            path = directory / f"{key.rstrip('_')}.npy"
-            setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else np.empty(0))
-        # Placers saved before the switch existed never use the rule.
-        for key, empty in (("use_rule_", np.zeros(len(SEGMENTS), bool)),
-                           ("segment_f1_", np.full((len(SEGMENTS), 2), np.nan))):  # fmt: skip
-            path = directory / f"{key.rstrip('_')}.npy"
-            setattr(model, key, np.load(path, allow_pickle=False) if path.exists() else empty)
-        model.kinds_ = list(meta["kinds"])
-        model.n_circles_ = int(meta["n_circles"])
-        model.with_friends_ = bool(meta.get("friends", False))
-        expected = model._n_features()
-        if model.coef_.shape != (expected,) or model.circle_bias_.shape != (model.n_circles_,):
-            raise BundleError(
-                f"{directory}: coef {model.coef_.shape} / circle_bias {model.circle_bias_.shape} "
-                f"do not match {len(model.kinds_)} kinds and {model.n_circles_} circles"
-            )
-        return model
+        return load_placer(cls, directory)  # type: ignore[return-value]

@@ -13,6 +13,7 @@ from recsys.recommenders.bpr import BPRRecommender
 from recsys.recommenders.ease import EASERecommender
 from recsys.recommenders.itemknn import ItemKNNRecommender
 from recsys.recommenders.popularity import PopularityRecommender
+from recsys.recommenders.ranked import RankedRecommender
 from recsys.recommenders.shipped import ShippedRecommender
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
@@ -22,6 +23,7 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     EASERecommender.name: EASERecommender,
     PopularityRecommender.name: PopularityRecommender,
     ShippedRecommender.name: ShippedRecommender,
+    RankedRecommender.name: RankedRecommender,
 }
 
 

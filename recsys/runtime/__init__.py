@@ -4,13 +4,17 @@
     model.recommend("u42", limit=20)      # Recommendations, by the policy
     model.similar_items("i7", limit=10)   # SimilarItems
     model.user_circles("u42")             # UserCircles
+    model.share_targets("u42", "i7")      # ShareTargets: friends to share a group buy with
 """
 
 from recsys.runtime.answers import (
     CircleAffinity,
+    Completion,
     PolicyStep,
     Recommendations,
     ScoredItem,
+    ShareTarget,
+    ShareTargets,
     SimilarItems,
     UserCircles,
 )
@@ -21,6 +25,7 @@ from recsys.runtime.reasons import ReasonCode
 
 __all__ = [
     "CircleAffinity",
+    "Completion",
     "ExclusionRule",
     "PolicyStep",
     "ReasonCode",
@@ -28,6 +33,8 @@ __all__ = [
     "RuntimeModel",
     "RuntimePolicy",
     "ScoredItem",
+    "ShareTarget",
+    "ShareTargets",
     "SimilarItems",
     "UserCircles",
 ]

@@ -56,3 +56,39 @@ class UserCircles:
     user_id: str
     model_version: str
     circles: list[CircleAffinity] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShareTarget:
+    """One friend to share a group buy with: ranking score, join probability, reasons."""
+
+    user_id: str
+    score: float
+    join_probability: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The chance the group buy completes (None without a target size or a completion model)
+    and what it was computed from."""
+
+    chance: float | None
+    target_size: int | None
+    hours_to_deadline: float | None
+    expected_joiners: float
+    joined: int
+
+
+@dataclass(frozen=True)
+class ShareTargets:
+    """Whom to share a group buy with, best first; `post_circles` (circle ids) is empty unless
+    the user has few contacts for it."""
+
+    user_id: str
+    item_id: str
+    group_id: str | None
+    model_version: str
+    targets: list[ShareTarget]
+    completion: Completion
+    post_circles: list[str] = field(default_factory=list)

@@ -8,12 +8,14 @@ watermark go first in the user's answer, with reasons `friend_started_group:<gro
 passes the exclusion rule (a group the user joined is a group buy of theirs, so it is
 excluded). Ordered by how many friends are in it, then by the latest activity.
 
-Pure over arrays and Arrow tables, so a feed can reuse it as one of its sources.
+Pure over arrays and Arrow tables: `friend_group_offers` gathers every group friends touched,
+unfiltered, so a feed (`recsys.feeds.feed`) can apply its own hard rules to them;
+`live_group_candidates` keeps the open ones the exclusion rule allows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -30,29 +32,38 @@ class LiveGroups:
 
     items: np.ndarray  # (m,) int64 item indices
     reasons: list[tuple[str, ...]]
+    groups: list[str] = field(default_factory=list)  # the group that speaks for each item
 
 
-def live_group_candidates(
-    friend_events: pa.Table,
-    groups: pa.Table,
-    items: IdMap,
-    keep: KeepFn,
-    *,
-    now_us: int,
-    n: int,
-) -> LiveGroups:
-    """Up to `n` items of groups friends started or joined.
+@dataclass(frozen=True)
+class GroupOffers:
+    """Every group friends started or joined, one per item, best first, unfiltered: a feed
+    applies its own hard rules (`recsys.feeds.rerank.drop_closed_groups`) to `open`."""
+
+    groups: list[str]
+    items: np.ndarray  # (m,) int64 item indices
+    #: (m,) bool: status open and the deadline not passed at the time asked.
+    open: np.ndarray
+    reasons: list[tuple[str, ...]]
+
+
+def friend_group_offers(
+    friend_events: pa.Table, groups: pa.Table, items: IdMap, *, now_us: int
+) -> GroupOffers:
+    """The items of groups friends started or joined, one group per item (an open one first,
+    then the one with most friends, then the latest activity), best first in that order.
 
     Parameters
     ----------
     friend_events : the friends' group_buy_start / join events since the watermark
         (user_id, type, group_id, item_id, ts_us), as `EventStore.group_events` returns them.
     groups : facts of those groups (`recsys.events.references.GROUP_FIELDS`).
-    keep : the user's exclusion rule over item indices.
-    now_us : the time of the answer (epoch microseconds): groups past their deadline drop.
+    now_us : the time of the answer (epoch microseconds): groups past their deadline are not
+        open.
     """
-    if n <= 0 or friend_events.num_rows == 0 or groups.num_rows == 0:
-        return LiveGroups(np.empty(0, np.int64), [])
+    empty = GroupOffers([], np.empty(0, np.int64), np.empty(0, bool), [])
+    if friend_events.num_rows == 0 or groups.num_rows == 0:
+        return empty
     ev = friend_events.to_pydict()
     started: dict[str, set[str]] = {}
     joined: dict[str, set[str]] = {}
@@ -64,35 +75,66 @@ def live_group_candidates(
         latest[group] = max(ts, latest.get(group, ts))
     facts = groups.to_pydict()
     deadline = groups["deadline_ts"].cast(pa.int64()).to_pylist()
-    open_groups = [
-        (g, item) for g, item, status, end in zip(
+    known = [
+        (g, item, status == GroupBuyStatus.OPEN.value and end >= now_us)
+        for g, item, status, end in zip(
             facts["group_id"], facts["item_id"], facts["status"], deadline, strict=True)
-        if status == GroupBuyStatus.OPEN.value and end >= now_us and g in latest
+        if g in latest
     ]
-    if not open_groups:
-        return LiveGroups(np.empty(0, np.int64), [])
-    item_idx = items.to_index([item for _, item in open_groups])
-    candidates = [(g, i) for (g, _), i in zip(open_groups, item_idx, strict=True) if i >= 0]
-    allowed = keep(np.array([i for _, i in candidates], np.int64)) if candidates else []
+    if not known:
+        return empty
+    item_idx = items.to_index([item for _, item, _ in known])
     ranked = sorted(
-        (c for c, ok in zip(candidates, allowed, strict=True) if ok),
+        ((g, int(i), is_open) for (g, _, is_open), i in zip(known, item_idx, strict=True)
+         if i >= 0),
         key=lambda c: (
-            -len(started.get(c[0], set()) | joined.get(c[0], set())), -latest[c[0]], c[0]
+            not c[2], -len(started.get(c[0], set()) | joined.get(c[0], set())), -latest[c[0]],
+            c[0],
         ),
     )
+    out_groups: list[str] = []
     out_items: list[int] = []
+    out_open: list[bool] = []
     out_reasons: list[tuple[str, ...]] = []
-    for group, item in ranked:
-        if item in out_items:  # two groups on one item: the better one speaks for it
+    seen: set[int] = set()
+    for group, item, is_open in ranked:
+        if item in seen:  # two groups on one item: the better one speaks for it
             continue
+        seen.add(item)
         why = []
         if started.get(group):
             why.append(reason(ReasonCode.FRIEND_STARTED_GROUP, group))
         friends_in = len(joined.get(group, set()))
         if friends_in:
             why.append(reason(ReasonCode.FRIENDS_JOINED, str(friends_in)))
-        out_items.append(int(item))
+        out_groups.append(group)
+        out_items.append(item)
+        out_open.append(is_open)
         out_reasons.append(tuple(why))
-        if len(out_items) == n:
-            break
-    return LiveGroups(np.array(out_items, np.int64), out_reasons)
+    return GroupOffers(out_groups, np.array(out_items, np.int64), np.array(out_open, bool),
+                       out_reasons)
+
+
+def live_group_candidates(
+    friend_events: pa.Table,
+    groups: pa.Table,
+    items: IdMap,
+    keep: KeepFn,
+    *,
+    now_us: int,
+    n: int,
+) -> LiveGroups:
+    """Up to `n` items of open groups friends started or joined, that `keep` allows.
+
+    Parameters as `friend_group_offers`; `keep` is the user's exclusion rule over item
+    indices.
+    """
+    if n <= 0:
+        return LiveGroups(np.empty(0, np.int64), [])
+    offers = friend_group_offers(friend_events, groups, items, now_us=now_us)
+    ok = offers.open.copy()
+    if len(ok):
+        ok &= keep(offers.items)
+    pick = np.flatnonzero(ok)[:n]
+    return LiveGroups(offers.items[pick], [offers.reasons[i] for i in pick],
+                      [offers.groups[i] for i in pick])

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 
 from recsys.bundle.bundle import Bundle
 from recsys.bundle.layout import csr_row, csr_row_matrix
+from recsys.bundle.manifest import Manifest
 from recsys.bundle.parts import BundleParts
 from recsys.circles import CircleCatalogue
-from recsys.errors import BundleError, ContractError, UnknownItemError, UnknownUserError
+from recsys.errors import (
+    BundleError,
+    ContractError,
+    UnavailableError,
+    UnknownItemError,
+    UnknownUserError,
+)
 from recsys.events.references import References
 from recsys.events.store import EventStore
 from recsys.runtime.answers import (
@@ -27,12 +37,13 @@ from recsys.runtime.answers import (
     PolicyStep,
     Recommendations,
     ScoredItem,
+    ShareTargets,
     SimilarItems,
     UserCircles,
 )
 from recsys.runtime.exclusion import ExclusionRule
 from recsys.runtime.fold_in import FoldIn, FreshHistory, fresh_history
-from recsys.runtime.live_groups import live_group_candidates
+from recsys.runtime.live_groups import GroupOffers, friend_group_offers, live_group_candidates
 from recsys.runtime.policy import (
     KeepFn,
     RuntimePolicy,
@@ -41,12 +52,36 @@ from recsys.runtime.policy import (
     global_chain,
 )
 from recsys.runtime.reasons import ReasonCode, reason
+from recsys.runtime.share_targets import ShareTargetsRuntime
 
 logger = logging.getLogger(__name__)
 
 #: History items compared with each scored item to name the closest (`similar_to`): the
 #: user's heaviest ones, so a long history costs a bounded (k x this) product.
 MAX_HISTORY_FOR_REASONS = 256
+
+
+@dataclass(frozen=True)
+class UserView:
+    """One user as the model sees them at request time: row, live events, exclusions, step."""
+
+    user_id: str
+    u: int  # dense index, -1 when the bundle does not know the id
+    fresh: FreshHistory | None
+    interacted: np.ndarray  # item indices interacted with (training row and live events)
+    purchased: np.ndarray  # item indices bought or group-bought (always excluded)
+    circles: np.ndarray  # placed circles, highest affinity first
+    step: PolicyStep
+
+
+@dataclass(frozen=True)
+class PlainOrder:
+    """The policy's ranked items for one user, as arrays, before friends' live groups."""
+
+    view: UserView
+    items: np.ndarray  # (m,) int64 item indices, best first
+    scores: np.ndarray  # (m,) float64
+    reasons: list[str]  # one formatted reason per item
 
 
 class RuntimeModel:
@@ -59,14 +94,22 @@ class RuntimeModel:
         policy: RuntimePolicy | None = None,
         *,
         watermark: datetime | None = None,
+        manifest: Manifest | None = None,
+        share_skipped: str | None = None,
     ):
         self.parts = parts
         self.version = version
+        #: The bundle's manifest (config, metrics: what the feed reads), when loaded from one.
+        self.manifest = manifest
         self.policy = policy or RuntimePolicy()
         #: Events at or before this time (epoch microseconds) are in the model already.
         self.watermark_us = -1 if watermark is None else int(watermark.timestamp() * 1_000_000)
         self.fold_in = FoldIn.for_scorer(parts.scorer.model)
         self.exclusion = ExclusionRule(exclude_interacted=self.policy.exclude_interacted)
+        self._share = (
+            ShareTargetsRuntime(parts, self.policy) if parts.share is not None else None
+        )
+        self._share_skipped = share_skipped
         listed = np.asarray(parts.catalogue.listed, dtype=bool)
         self._listed = listed
         self._unlisted = np.flatnonzero(~listed)
@@ -91,7 +134,9 @@ class RuntimeModel:
             "runtime model %s: %d users, %d items", bundle.version, len(parts.ids.users),
             len(parts.ids.items),
         )
-        return cls(parts, bundle.version, policy, watermark=bundle.manifest.data_watermark)
+        skipped = (bundle.manifest.metrics.get("share_targeting") or {}).get("skipped")
+        return cls(parts, bundle.version, policy, watermark=bundle.manifest.data_watermark,
+                   manifest=bundle.manifest, share_skipped=skipped)  # fmt: skip
 
     @property
     def catalogue(self) -> CircleCatalogue:
@@ -132,6 +177,15 @@ class RuntimeModel:
         time (default now), which decides whether a live group's deadline has passed.
         """
         self._check_limit(limit)
+        plain = self.plain_order(user_id, limit, events=events)
+        items = self._answer(plain.items, plain.scores, plain.reasons)
+        if events is not None and plain.view.u >= 0 and self.policy.live_groups:
+            items = self._with_live_groups(plain.view, items, events, limit, now_us)
+        return Recommendations(user_id, self.version, items, plain.view.step)
+
+    def view(self, user_id: str, events: EventStore | None = None) -> UserView:
+        """Who `user_id` is to this model now (live events folded into their exclusions);
+        UnknownUserError for an unknown id without live events under ``not_found``."""
         u = self._user(user_id)
         fresh = self._fresh(user_id, events)
         if u < 0 and not fresh and self.policy.unknown_user == "not_found":
@@ -147,24 +201,54 @@ class RuntimeModel:
             known=u >= 0, has_history=u >= 0 and history.has_history(u), placed=len(circles) > 0,
             fresh=bool(fresh), can_fold_in=self.fold_in is not None,
         )
+        return UserView(user_id, u, fresh, np.asarray(interacted, np.int64),
+                        np.asarray(purchased, np.int64), circles, step)
+
+    def keep_for(self, view: UserView) -> KeepFn:
+        """The exclusion rule for one user, over candidate item indices."""
 
         def keep(candidates: np.ndarray) -> np.ndarray:
             return self.exclusion.keep(
-                candidates, listed=self._listed, interacted=interacted, purchased=purchased
+                candidates, listed=self._listed, interacted=view.interacted,
+                purchased=view.purchased,
             )
 
-        if step in (PolicyStep.SCORER, PolicyStep.FOLD_IN):
-            items = self._scored(u, limit, fresh, purchased, fold=step is PolicyStep.FOLD_IN)
-        elif step is PolicyStep.CIRCLE_CHAIN:
+        return keep
+
+    def plain_order(
+        self, user_id: str, n: int, *, events: EventStore | None = None
+    ) -> PlainOrder:
+        """Up to `n` items by the policy's step, under the exclusion rule, with reasons: what
+        `recommend` answers before friends' live groups, and what a feed re-ranks."""
+        self._check_limit(n)
+        view = self.view(user_id, events)
+        keep = self.keep_for(view)
+        u = view.u
+        if view.step in (PolicyStep.SCORER, PolicyStep.FOLD_IN):
+            items, scores, reasons = self._scored(
+                u, n, view.fresh, view.purchased, fold=view.step is PolicyStep.FOLD_IN
+            )
+        elif view.step is PolicyStep.CIRCLE_CHAIN:
             affinity = np.asarray(self.parts.circles.affinities[u])
-            items = self._answer(*circle_chain(
-                circles, affinity, self.catalogue.ids, self.parts.lists, keep, limit
-            ))
+            items, scores, reasons = circle_chain(
+                view.circles, affinity, self.catalogue.ids, self.parts.lists, keep, n
+            )
         else:
-            items = self._answer(*global_chain(self.parts.lists, keep, limit))
-        if events is not None and u >= 0 and self.policy.live_groups:
-            items = self._with_live_groups(u, items, events, keep, limit, now_us)
-        return Recommendations(user_id, self.version, items, step)
+            items, scores, reasons = global_chain(self.parts.lists, keep, n)
+        return PlainOrder(view, np.asarray(items, np.int64), np.asarray(scores, np.float64),
+                          list(reasons))
+
+    def group_offers(
+        self, view: UserView, events: EventStore, now_us: int | None = None
+    ) -> GroupOffers:
+        """Every group the user's friends started or joined since the watermark, one per item,
+        unfiltered (`live_groups.friend_group_offers`); none for an unknown user."""
+        found = self._friend_activity(view, events)
+        if found is None:
+            return GroupOffers([], np.empty(0, np.int64), np.empty(0, bool), [])
+        activity, groups = found
+        now = time.time_ns() // 1000 if now_us is None else now_us
+        return friend_group_offers(activity, groups, self.parts.ids.items, now_us=now)
 
     def _fresh(self, user_id: str, events: EventStore | None) -> FreshHistory | None:
         """The user's live events after the watermark as item confidence (None: none)."""
@@ -179,21 +263,34 @@ class RuntimeModel:
         )
         return fresh if fresh else None
 
+    def _friend_activity(
+        self, view: UserView, events: EventStore
+    ) -> tuple[pa.Table, pa.Table] | None:
+        """The friends' group events since the watermark and those groups' facts (None when
+        the user has no friends or they did nothing)."""
+        if view.u < 0:
+            return None
+        friends = self.parts.ids.users.to_ids(csr_row(self.parts.social.friends, view.u))
+        if not len(friends):
+            return None
+        activity = events.group_events([str(f) for f in friends], self.watermark_us)
+        if not activity.num_rows:
+            return None
+        groups = References(self.parts, events).groups(activity["group_id"].to_pylist())
+        return activity, groups
+
     def _with_live_groups(
-        self, u: int, items: list[ScoredItem], events: EventStore, keep: KeepFn, limit: int,
+        self, view: UserView, items: list[ScoredItem], events: EventStore, limit: int,
         now_us: int | None,
     ) -> list[ScoredItem]:
         """Friends' live group buys first, then the answer without their items."""
-        friends = self.parts.ids.users.to_ids(csr_row(self.parts.social.friends, u))
-        if not len(friends):
+        found = self._friend_activity(view, events)
+        if found is None:
             return items
-        activity = events.group_events([str(f) for f in friends], self.watermark_us)
-        if not activity.num_rows:
-            return items
-        groups = References(self.parts, events).groups(activity["group_id"].to_pylist())
+        activity, groups = found
         now = time.time_ns() // 1000 if now_us is None else now_us
         live = live_group_candidates(
-            activity, groups, self.parts.ids.items, keep, now_us=now,
+            activity, groups, self.parts.ids.items, self.keep_for(view), now_us=now,
             n=min(self.policy.live_groups, limit),
         )
         if not len(live.items):
@@ -206,6 +303,44 @@ class RuntimeModel:
         ]
         taken = set(names.tolist())
         return (lead + [i for i in items if i.item_id not in taken])[:limit]
+
+    def share_targets(
+        self,
+        user_id: str,
+        item_id: str,
+        *,
+        group_id: str | None = None,
+        target_size: int | None = None,
+        deadline_us: int | None = None,
+        limit: int = 10,
+        suggested: Mapping[str, int] | None = None,
+        events: EventStore | None = None,
+        now_us: int | None = None,
+    ) -> ShareTargets:
+        """Friends of `user_id` to share a group buy of `item_id` with, best first, with
+        reasons, the chance the group completes and, for few contacts, circles to post in
+        (`recsys.runtime.share_targets`).
+
+        `suggested`: friend id -> times already suggested to this user within the policy's
+        `share_cap_window_days` (the impression log's counts); friends at the policy's
+        `share_max_suggestions` are not shown. `events`: the live store (group members and
+        friends' group buys since the bundle). `deadline_us`, `now_us`: epoch microseconds.
+        Raises UnavailableError for a bundle without share targeting, UnknownUserError /
+        UnknownItemError / UnknownGroupError for unknown ids.
+        """
+        self._check_limit(limit)
+        if self._share is None:
+            why = self._share_skipped or "the bundle has no share-targeting part"
+            raise UnavailableError(f"model {self.version} cannot answer share targets: {why}")
+        u = self._user(user_id)
+        if u < 0:
+            raise UnknownUserError(f"user {user_id!r} is not in model {self.version}")
+        return self._share.answer(
+            u, self._item(item_id), version=self.version, group_id=group_id,
+            target_size=target_size, deadline_us=deadline_us, limit=limit, suggested=suggested,
+            now_us=time.time_ns() // 1000 if now_us is None else now_us, events=events,
+            watermark_us=self.watermark_us,
+        )  # fmt: skip
 
     def similar_items(self, item_id: str, limit: int) -> SimilarItems:
         """Up to `limit` listed items closest to `item_id` by the scorer's item vectors."""
@@ -245,9 +380,10 @@ class RuntimeModel:
     def _scored(
         self, u: int, limit: int, fresh: FreshHistory | None, purchased: np.ndarray, *,
         fold: bool,
-    ) -> list[ScoredItem]:
-        """The scorer's answer: the user's trained factors, or (`fold`) factors folded in from
-        their training row plus live events. Live purchases are excluded either way."""
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The scorer's answer (items, scores, reasons): the user's trained factors, or
+        (`fold`) factors folded in from their training row plus live events. Live purchases
+        are excluded either way."""
         history = self.parts.history
         n_items = history.shape[1]
         base = csr_row_matrix(history.interacted, u) if u >= 0 else None
@@ -268,11 +404,7 @@ class RuntimeModel:
         found = ids[0] >= 0
         items, scores = ids[0][found], scores[0][found]
         closest = self._closest_history_items(row, items)
-        names = self.parts.ids.items.to_ids(items)
-        return [
-            ScoredItem(str(n), float(s), (reason(ReasonCode.SIMILAR_TO, str(c)),))
-            for n, s, c in zip(names, scores, closest, strict=True)
-        ]
+        return items, scores, [reason(ReasonCode.SIMILAR_TO, str(c)) for c in closest]
 
     def _closest_history_items(self, row: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         """For each item, the id of the user's history item with the most similar vector."""

@@ -57,6 +57,12 @@ class RuntimePolicy(FrozenConfig):
     unknown_user: Literal["global_chain", "not_found"] = "global_chain"
     #: At most this many items of friends' live group buys lead an answer; 0 turns it off.
     live_groups: int = Field(3, ge=0)
+    #: Share targets: never suggest a friend who bought the item in this many days (None: off).
+    share_bought_window_days: float | None = Field(30.0, gt=0)
+    #: Share targets: the same friend is suggested to the same user at most this often within
+    #: `share_cap_window_days` (the caller counts past suggestions; None: no cap).
+    share_max_suggestions: int | None = Field(3, gt=0)
+    share_cap_window_days: float = Field(7.0, gt=0)
 
 
 def choose_step(

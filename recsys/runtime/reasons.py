@@ -28,6 +28,24 @@ class ReasonCode(StrEnum):
     FRIEND_STARTED_GROUP = "friend_started_group"
     #: This many friends joined a group buy of it since the model was trained (argument: n).
     FRIENDS_JOINED = "friends_joined"
+    #: A long-tail item the feed's long-tail re-ranker brought onto the page (recsys.feeds).
+    LONG_TAIL_PICK = "long_tail_pick"
+    #: An item added to the catalogue shortly before (or since) the model was trained.
+    NEW_ITEM = "new_item"
+    #: Circle feed: a friend wrote the post (argument: the author's user id).
+    FRIEND_POSTED = "friend_posted"
+    #: Circle feed: the user often engages with this author's posts (argument: user id).
+    ENGAGED_WITH_AUTHOR = "engaged_with_author"
+    #: Circle feed: the post is about an item close to the user's interests (argument: item id).
+    ABOUT_ITEM = "about_item"
+    #: Circle feed: a recent post.
+    NEW_POST = "new_post"
+    #: Circle feed: a post many users engaged with.
+    POPULAR_POST = "popular_post"
+    #: Share targets: the friend joined this many of the user's earlier group buys (argument: n).
+    OFTEN_JOINS_YOUR_GROUPS = "often_joins_your_groups"
+    #: Share targets: the friend is drawn to the item's circle (argument: circle id).
+    LIKES_CIRCLE = "likes_circle"
 
 
 #: Codes that carry an argument, and what the argument names.
@@ -37,6 +55,11 @@ ARGUMENTS: dict[ReasonCode, str] = {
     ReasonCode.TRENDING_IN_CIRCLE: "circle_id",
     ReasonCode.FRIEND_STARTED_GROUP: "group_id",
     ReasonCode.FRIENDS_JOINED: "count",
+    ReasonCode.FRIEND_POSTED: "user_id",
+    ReasonCode.ENGAGED_WITH_AUTHOR: "user_id",
+    ReasonCode.ABOUT_ITEM: "item_id",
+    ReasonCode.OFTEN_JOINS_YOUR_GROUPS: "count",
+    ReasonCode.LIKES_CIRCLE: "circle_id",
 }
 
 

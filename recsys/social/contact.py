@@ -17,8 +17,21 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 
+from recsys.config import FrozenConfig
 from recsys.errors import InvalidInputError
+
+
+class ContactRules(FrozenConfig):
+    """The configurable contact rules (opt-outs, blocks and non-friends always apply)."""
+
+    bought_window_days: float | None = Field(
+        30.0, gt=0, description="exclude friends who bought the item this recently; None = off"
+    )
+    max_suggestions: int | None = Field(
+        3, gt=0, description="suggest the same friend to the same user at most this often"
+    )
 
 
 def pair_lookup(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -92,13 +92,21 @@ def check(
             F.col("_r2"), F.when(F.row_number().over(first) > 1, F.lit(book.duplicate))
         ).cast("int").alias("_rule"),
     )
+    if spec.name in ("circles", "events"):
+        # The post rule reads the checked rows twice (all of them, and the accepted ones it
+        # flags): materialise them first, or every row is parsed and checked twice.
+        checked = _materialised(spark, checked, work / f"prechecked_{spec.name}")
     if spec.name == "circles":
         checked = _post_rule(checked, _category_claimants(checked), book.post[CATEGORY_OWNERS])
     if spec.name == "events":
         checked = _post_rule(checked, _later_starts(checked), book.post[GROUP_STARTS])
-    path = work / f"checked_{spec.name}"
-    checked.write.mode("overwrite").parquet(str(path))
-    return spark.read.parquet(str(path)), book
+    return _materialised(spark, checked, work / f"checked_{spec.name}"), book
+
+
+def _materialised(spark: SparkSession, frame: DataFrame, path: Path) -> DataFrame:
+    """`frame` written under `path` and read back: later plans start from its rows."""
+    frame.write.mode("overwrite").parquet(str(path))
+    return spark.read.parquet(str(path))
 
 
 def _case(checks: list[tuple[str, int]]) -> str:

@@ -22,6 +22,7 @@ from recsys.contract import (
     EventType,
     GroupBuyStatus,
 )
+from recsys.synth.affinity import PersonalPosts
 from recsys.synth.sampling import (
     DAY,
     HOUR,
@@ -32,7 +33,7 @@ from recsys.synth.sampling import (
     timestamps,
 )
 from recsys.synth.text import TextMaker
-from recsys.synth.world import AGE_BANDS, STAGE_EVENTS, STAGE_PROFILE, World
+from recsys.synth.world import AGE_BANDS, STAGE_EVENTS, STAGE_POST_AFFINITY, STAGE_PROFILE, World
 
 EVENT_TYPES = list(EventType)
 VIEW, LIKE, COMMENT, SHARE, PURCHASE, GB_START, GB_JOIN = range(7)
@@ -113,6 +114,9 @@ class ChunkMaker:
             + cfg.purchase_prob
         )  # fmt: skip
         self.e_post = 1 + cfg.post_like_prob + cfg.post_comment_prob + cfg.post_share_prob
+        self.personal = (
+            PersonalPosts(world) if cfg.post_affinity > 0 and world.posts.n else None
+        )
 
     # ------------------------------------------------------------------ ids
     def user_ids(self, idx: np.ndarray) -> pa.Array:
@@ -133,7 +137,7 @@ class ChunkMaker:
         shares: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # src, dst, ts
 
         gb_user, gb_item, gb_ts = self._item_events(users, rng, ev, shares)
-        self._post_events(users, rng, ev, shares)
+        self._post_events(users, rng, ev, shares, index)
         self._review_purchases(lo, hi, rng, ev)
         groups = self._group_buys(gb_user, gb_item, gb_ts, rng, ev, shares)
 
@@ -206,7 +210,7 @@ class ChunkMaker:
                 ev.add(owner[hit], ts, type_, item=item[hit], channel=channel[hit])
         return gb
 
-    def _post_events(self, users, rng, ev: _Events, shares) -> None:
+    def _post_events(self, users, rng, ev: _Events, shares, index: int) -> None:
         w, cfg = self.w, self.cfg
         if w.posts.n == 0:
             return
@@ -218,6 +222,12 @@ class ChunkMaker:
         circle[~noise] = self._interest_circles(owner[~noise], rng)
         circle[noise] = w.posts.circle[w.posts.sample(np.zeros(int(noise.sum()), np.int64), rng)]
         post = w.posts.sample(circle, rng)
+        if self.personal is not None:  # its own stream: the draws above stay as they were
+            mine = np.flatnonzero(~noise)
+            post[mine] = self.personal.pick(
+                owner[mine], circle[mine], post[mine],
+                rng_for(cfg.seed, STAGE_POST_AFFINITY, index),
+            )
         lo_t = np.maximum(np.maximum(w.users.signup[owner], w.start), w.posts.created[post])
         t0 = lo_t + (rng.random(k) * (w.end - lo_t)).astype(np.int64)
         channel = np.where(rng.random(k) < 0.7, FEED, CIRCLE)

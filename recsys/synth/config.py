@@ -83,6 +83,14 @@ class SynthConfig(FrozenConfig):
     post_like_prob: float = Field(0.15, ge=0, le=1, description="P(like) per post view.")
     post_comment_prob: float = Field(0.05, ge=0, le=1, description="P(comment) per post view.")
     post_share_prob: float = Field(0.02, ge=0, le=1, description="P(share) per post view.")
+    post_affinity: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of in-interest post interactions that are personal: a post by a "
+        "friend, or about an item the user would pick, instead of one by attention alone "
+        "(0 keeps the output of earlier versions).",
+    )
 
     # --- items -----------------------------------------------------------------------------------
     popularity_exponent: float = Field(

@@ -26,7 +26,7 @@ from recsys.synth.sampling import (
 
 # Random-stream stages (never renumber: that would change every frozen sample).
 STAGE_CIRCLES, STAGE_USERS, STAGE_ITEMS, STAGE_GRAPH, STAGE_POSTS = 0, 1, 2, 3, 4
-STAGE_EVENTS, STAGE_PROFILE = 5, 6
+STAGE_EVENTS, STAGE_PROFILE, STAGE_POST_AFFINITY = 5, 6, 7
 
 TIERS = 3  # budget, mid, premium
 TIER_SHARES = np.array([0.35, 0.45, 0.20])

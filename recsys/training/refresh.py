@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import scipy.sparse as sp
 from tqdm import tqdm
 
 from recsys.bundle import layout
@@ -36,6 +37,7 @@ from recsys.bundle.parts import (
     IdMaps,
     Indexes,
     ItemCatalogue,
+    PostFeed,
     PostsAndGroups,
     Scorer,
     UserHistory,
@@ -54,6 +56,7 @@ from recsys.ingest.column_map import ColumnMap
 from recsys.item_stats import users_per_item
 from recsys.recipe import TrainConfig
 from recsys.training import steps
+from recsys.training.feed_step import build_post_feed
 from recsys.training.refresh_source import build_combined_source, from_delta, remap_quarantine
 
 logger = logging.getLogger(__name__)
@@ -111,6 +114,7 @@ class RefreshedItems:
     lists: CandidateLists
     n_users: int  # users the bundle knows
     posts_groups: PostsAndGroups
+    post_feed: PostFeed  # over the bundle's users; the parent's circle ranker
 
 
 def refresh_items(
@@ -173,9 +177,17 @@ def refresh_items(
         "new_users_not_placed": len(users) - len(bundle_users),
         "events_used": int(len(log)),
     }
+    posts_groups = PostsAndGroups.from_data(data, items)
+    # The circle feed's signals over the new posts too; events of users the bundle does not
+    # know yet drop out (they are placed at the retrain), the ranker stays the parent's.
+    post_feed, _ = build_post_feed(
+        data, IdMap(np.asarray(bundle_users.to_numpy(zero_copy_only=False))), items,
+        posts_groups.posts, circles, log=None, friends=sp.csr_matrix((0, 0)),
+        item_vectors=vectors, config=config, ranker=PostFeed.load(root).ranker,
+    )
     refreshed = RefreshedItems(
         items, catalogue, Scorer(scorer.with_item_vectors(vectors, mapped)), item_index, lists,
-        len(bundle_users), PostsAndGroups.from_data(data, items),
+        len(bundle_users), posts_groups, post_feed,
     )
     return refreshed, counts
 
@@ -224,6 +236,10 @@ def write_child_bundle(
         writer.remove(layout.ITEM_INDEX)
         Indexes.save_items(refreshed.item_index, root)
         refreshed.posts_groups.save(root)  # new posts and group buys judge live events
+        for name in (layout.POST_BY_CIRCLE, layout.POST_SEEN, layout.POST_AUTHOR_AFFINITY,
+                     layout.CIRCLE_RANKER):
+            writer.remove(name)
+        refreshed.post_feed.save(root)  # the circle feed ranks the new posts
         row_counts = {
             **parent.manifest.row_counts,
             "items": len(refreshed.items),

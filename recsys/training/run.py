@@ -3,9 +3,10 @@
 Steps (each a library function, timed and logged, one progress bar over them): interactions
 (with the item catalogue, purchases and the social graph) -> content embeddings -> the shipped
 scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout accuracy, cold
-items) -> back-test fit (the scorer on the events before a time cut, for segments' reach)
--> circle placement -> faiss indexes -> candidate lists -> bundle parts, written
-atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
+items, the feed's tail_weight) -> back-test fit (the scorer on the events before a time cut,
+for segments' reach) -> circle placement -> share targeting (`share_steps`) -> faiss indexes
+-> candidate lists -> the circle feed's posts and ranker -> bundle parts, written atomically
+with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
 `run_training`.
 """
 
@@ -35,14 +36,15 @@ from recsys.engine.base import TrainingEngine
 from recsys.engine.local import LocalEngine
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
-from recsys.training import content_steps, steps
+from recsys.training import content_steps, share_steps, steps
 from recsys.training.backtest import backtest_fit
+from recsys.training.feed_step import build_post_feed
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
-TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "indexes",
-               "lists", "bundle")  # fmt: skip
+TRAIN_STEPS = ("interactions", "content", "cf", "validation", "backtest", "placement", "share",
+               "indexes", "lists", "posts", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -100,12 +102,22 @@ def run_training(
         placer, affinities, members, metrics["placement"] = steps.place_users(
             scorer.user_factors_, engagement, catalogue, config, truth, friends
         )
+    with timer.step("share"):
+        share, metrics["share_targeting"] = share_steps.fit_share_targeting(
+            data, users, items, catalogue, posts_groups, social.friends, placer,
+            scorer.user_factors_, config,
+        )  # fmt: skip
     with timer.step("indexes"):
         item_index, metrics["index"] = steps.build_indexes(
             scorer.item_vectors_, scorer.user_factors_, config
         )
     with timer.step("lists"):
         lists = steps.candidate_lists(log, item_catalogue, len(catalogue), config)
+    with timer.step("posts"):
+        post_feed, metrics["circle_feed"] = build_post_feed(
+            data, users, items, posts_groups.posts, catalogue, log=log,
+            friends=social.friends, item_vectors=scorer.item_vectors_, config=config,
+        )
     parts = BundleParts(
         ids=IdMaps(users, items),
         scorer=Scorer(scorer),
@@ -117,6 +129,8 @@ def run_training(
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,
         posts_groups=posts_groups,
+        post_feed=post_feed,
+        share=share,
         activity=UserActivity.from_log(log, n_users, config.segments.recent_days),
         backtest=backtest,
     )

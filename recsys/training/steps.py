@@ -42,6 +42,7 @@ from recsys.placement.plain_rule import (
 from recsys.recipe import TrainConfig
 from recsys.recommenders.shipped import ShippedRecommender
 from recsys.training.content_steps import ItemTexts, cold_start_report
+from recsys.training.feed_step import tail_weight_on_validation
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ def validation_fit(
     `ExclusionRule`), and (b) every interaction of the newest share of items
     (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
     (b) is left out when the content map is skipped (`content` None). `engine` fits and ranks
-    (default: this machine's, `LocalEngine`).
+    (default: this machine's, `LocalEngine`). The held-out users also pick the feed's default
+    `tail_weight` (`recsys.training.feed_step`).
     """
     engine = engine or LocalEngine()
     item_category = items.category_codes()
@@ -139,6 +141,12 @@ def validation_fit(
             "recall@10": float(recall_at_k(ids, test[users], 10)),
             "users": int(len(users)),
         }
+        metrics["feed"] = tail_weight_on_validation(
+            model, train, test, users,
+            hidden_items=np.union1d(np.flatnonzero(~np.asarray(items.listed)),
+                                    np.flatnonzero(cold)),
+            is_group_buy=np.asarray(items.is_group_buy, dtype=bool), config=config,
+        )
     if cold.any():
         hidden = sp.csr_matrix(
             (coo.data[cold_cells], (coo.row[cold_cells], coo.col[cold_cells])), shape=coo.shape

@@ -106,13 +106,3 @@ def test_long_tail_head_is_made_of_interactions_not_users() -> None:
         by_users.metrics["popularity"]["novelty@2"])
     with pytest.raises(ValueError, match="item_interactions"):
         ev.compare_models(model, train, test, ks=(2,), item_interactions=events[:3])
-
-
-def test_share_targeting() -> None:
-    ranked = np.array([[4, 2, 7], [1, 3, -1], [0, 1, 2]], dtype=np.int64)
-    joined = sp.csr_matrix(
-        np.array([[0, 0, 1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1, 0, 0], [0] * 8])
-    )
-    out = ev.share_targeting_metrics(ranked, joined, ks=(3,))
-    assert out["share_recall@3"] == pytest.approx((2 / 2 + 0) / 2)
-    assert out["share_mrr@3"] == pytest.approx((1 / 2 + 0) / 2)

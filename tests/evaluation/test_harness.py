@@ -27,6 +27,7 @@ from recsys.evaluation.harness import (
     write_tuned_configs,
 )
 from recsys.evaluation.splits import LOG_COLUMNS
+from recsys.feeds.config import RankedConfig
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 
@@ -214,7 +215,7 @@ def result(tiny: Path):
 
 def test_run_evaluation_compares_every_model_on_the_same_split(result) -> None:
     assert set(result.metrics) == {
-        "popularity", "als", "shipped", "shipped_tuned", "shipped_cf_only"}
+        "popularity", "als", "shipped", "shipped_tuned", "shipped_cf_only", "feed"}
     users = {r["n_users"] for r in result.metrics.values()}
     assert len(users) == 1
     for r in result.metrics.values():
@@ -225,6 +226,22 @@ def test_run_evaluation_compares_every_model_on_the_same_split(result) -> None:
     assert set(result.tuning["shipped"].best_params) == {
         "factors", "regularization", "alpha", "item_knn.k", "item_knn.similarity",
         "item_knn.rp3_alpha", "item_knn.rp3_beta", "item_knn.weight"}
+
+
+def test_the_feed_picks_its_tail_weight_on_validation_and_draws_both_curves(result) -> None:
+    feed = result.feed
+    grid = [p["tail_weight"] for p in feed["ours"]]
+    assert feed["tail_weight"] in grid and grid == [p["tail_weight"] for p in feed["naive"]]
+    plain = next(p for p in feed["validation"] if p["tail_weight"] == 0.0)
+    at = next(p for p in feed["validation"] if p["tail_weight"] == feed["tail_weight"])
+    assert at["ndcg@10"] >= 0.95 * plain["ndcg@10"]
+    # At weight 0 both methods are the plain order, which the table measures as "shipped".
+    assert feed["ours"][0]["ndcg@10"] == feed["naive"][0]["ndcg@10"]
+    assert abs(feed["ours"][0]["ndcg@10"] - result.metrics["shipped"]["ndcg@10"]) < 1e-9
+    tails = [p["long_tail_share@10"] for p in feed["ours"]]
+    assert tails[-1] >= tails[0]
+    assert result.metrics["feed"]["long_tail_share@10"] >= \
+        result.metrics["shipped"]["long_tail_share@10"]
 
 
 def test_rp3beta_is_a_tuned_item_knn_baseline_and_a_start_of_the_recipe(
@@ -296,3 +313,22 @@ def test_items_without_usable_text_evaluate_the_recipe_without_a_content_map(
     assert p.content_skipped.startswith("items have no usable text: 25.0% of 40")
     result = run_evaluation(p, config=FAST, baselines=(), n_trials=1, tune_shipped_recipe=False)
     assert 0.0 <= result.metrics["shipped"]["ndcg@10"] <= 1.0
+
+
+def test_ranked_is_evaluated_beside_the_baselines_with_side_data(tiny: Path) -> None:
+    p = prepare(tiny, split="temporal", config=FAST, seed=0, with_side=True)
+    assert p.side is not None and p.side.first_ts is not None and p.side.global_time
+    # The side data's times are the train split's: no pair of the test fold has one.
+    assert p.side.first_ts.multiply(p.test).nnz == 0
+    ranked = RankedConfig.model_validate({
+        "tune_budget_s": 0, "ranker": {"num_leaves": [7], "max_rounds": 20},
+        "sources": [{"name": "rp3beta", "kind": "rp3beta", "n": 10, "params": {"k": 20}},
+                    {"name": "popularity", "kind": "popularity", "n": 5},
+                    {"name": "content", "kind": "content", "n": 5}]})
+    result = run_evaluation(p, config=FAST, baselines=("popularity",), n_trials=1, seed=0,
+                            tune_shipped_recipe=False, ranked=ranked, with_feed=False)
+    assert {"popularity", "shipped", "ranked"} == set(result.metrics)
+    assert result.fit_reports["ranked"]["label_split"] == "temporal"  # as the test fold was cut
+    per_user = result.comparison.per_user_ndcg
+    assert len({len(v) for v in per_user.values()}) == 1
+    assert np.nanmean(per_user["ranked"]) == pytest.approx(result.metrics["ranked"]["ndcg@10"])

@@ -53,3 +53,17 @@ def test_metrics_json_round_trips_and_nan_becomes_null(tmp_path: Path) -> None:
 def test_empty_results_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no results"):
         write_report(tmp_path, {}, item_popularity=np.ones(3), exposure={})
+
+
+def test_the_feed_curves_are_drawn_and_stored(tmp_path: Path) -> None:
+    def points(shift: float) -> list[dict[str, float]]:
+        return [{"tail_weight": w, "ndcg@10": 0.4 - shift * w, "long_tail_share@10": w / 2,
+                 "group_buy_share@10": w / 4} for w in (0.0, 0.5, 1.0)]
+
+    feed = {"tail_weight": 0.5, "validation": points(0.05), "ours": points(0.05),
+            "naive": points(0.2), "group_buy_share_of_test": 0.1}
+    page = write_report(tmp_path, RESULTS, item_popularity=np.array([5, 1]),
+                        exposure={"ease": np.array([1, 1])}, feed=feed).read_text()
+    assert "Feed: accuracy against long-tail exposure" in page
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4
+    assert json.loads((tmp_path / "metrics.json").read_text())["feed"]["tail_weight"] == 0.5

@@ -130,3 +130,35 @@ def test_novelty_is_mean_self_information() -> None:
     assert m.novelty(exposure, pop, n_users=100) == pytest.approx((1 + 3 * 2) / 4)
     # never-seen items count as seen once: -log2(1/100)
     assert m.novelty(np.array([0, 0, 1]), pop, 100) == pytest.approx(np.log2(100))
+
+
+# -- paired bootstrap -------------------------------------------------------------------
+
+
+def test_paired_bootstrap_constant_difference_is_exact():
+    a = np.array([0.5, 0.2, 0.9, 0.0])
+    mean, low, high = m.paired_bootstrap(a + 0.1, a, n_resamples=50)
+    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+
+
+def test_paired_bootstrap_interval_by_hand():
+    # Differences +1 and -1 in equal numbers: mean 0, sd 1, so the 95% interval of the mean
+    # is about +-1.96 / sqrt(n) = +-0.0438 at n = 2000.
+    b = np.zeros(2000)
+    a = np.where(np.arange(2000) % 2 == 0, 1.0, -1.0)
+    mean, low, high = m.paired_bootstrap(a, b, n_resamples=1000, seed=1)
+    assert mean == 0.0
+    assert low == pytest.approx(-0.0438, abs=0.006) and high == pytest.approx(0.0438, abs=0.006)
+    # Every user better: the interval lies above zero; NaN users are dropped from both.
+    better = np.r_[np.full(50, 0.3), np.nan]
+    mean, low, high = m.paired_bootstrap(better, np.r_[np.full(50, 0.1), 0.5])
+    assert mean == pytest.approx(0.2) and low > 0
+
+
+def test_paired_bootstrap_rejects_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        m.paired_bootstrap(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="level"):
+        m.paired_bootstrap(np.zeros(3), np.zeros(3), level=1.0)
+    with pytest.raises(ValueError, match="no user"):
+        m.paired_bootstrap(np.array([np.nan]), np.array([1.0]))

@@ -64,7 +64,7 @@ def test_bad_config_files(command: str, paths) -> None:
     fails_in_one_line([command, *data, "--config", paths["missing"]], "config file not found")
     fails_in_one_line([command, *data, "--config", paths["not_toml"]], "not valid TOML")
     line = fails_in_one_line([command, *data, "--config", paths["typo"]], "unknown key 'cff'")
-    assert "expected one of: backtest, bundle, cf, content" in line
+    assert "expected one of: backtest, bundle, cf, circle_feed, content" in line
     fails_in_one_line([command, *data, "--config", paths["bad_value"]], "'cf.factors'", "many")
 
 

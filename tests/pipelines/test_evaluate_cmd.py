@@ -39,10 +39,12 @@ def test_evaluate_writes_report_metrics_and_tuned_configs(data: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "shipped_tuned" in result.output and "report:" in result.output
     payload = json.loads((report / "metrics.json").read_text())
-    assert set(payload["models"]) == {"popularity", "shipped", "shipped_tuned"}
+    assert set(payload["models"]) == {"popularity", "shipped", "shipped_tuned", "feed"}
+    assert payload["feed"]["tail_weight"] in [p["tail_weight"] for p in payload["feed"]["ours"]]
     assert payload["meta"]["split"]["method"] == "leave_last_out"
     html = (report / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # bars, accuracy vs tail, popularity
+    # bars, accuracy vs tail, popularity, the feed's tail curves
+    assert html.count("data:image/png;base64,") == 4
     # without --tuned-dir the tuned configs sit beside the report, not in the repo's configs
     tuned = load_config(TrainConfig, report / "tiny.toml")
     # tuned from the recipe (its first fit, factors 8) or a draw of the space
@@ -70,7 +72,8 @@ def test_evaluate_with_bundle_evaluates_its_recipe_and_records_results(
     assert result.exit_code == 0, result.output
     manifest = Bundle.open(root).manifest  # still verifies
     entry = manifest.metrics["evaluation"]
-    assert entry["dataset"] == "tiny" and set(entry["models"]) == {"shipped", "shipped_tuned"}
+    assert entry["dataset"] == "tiny"
+    assert set(entry["models"]) == {"shipped", "shipped_tuned", "feed"}
     assert entry["split"]["method"] == "random"
     payload = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert payload["placement_f1"] == {"c0": 0.7, "c1": 0.4}

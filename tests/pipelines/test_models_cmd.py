@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from recsys.bundle import BundleWriter
+from recsys.bundle.manifest import FORMAT_VERSION
 from tests.bundle.conftest import read_raw, write_raw
 
 runner = CliRunner()
@@ -81,7 +82,7 @@ def test_verify_and_rollback_errors(models: Path) -> None:
     d = ["--models-dir", str(models)]
     ok = run("verify", "20260101T000000Z-aaaaaa", *d)
     assert ok.exit_code == 0 and ok.output.startswith(
-        "20260101T000000Z-aaaaaa: format version 5, signature valid (key "
+        f"20260101T000000Z-aaaaaa: format version {FORMAT_VERSION}, signature valid (key "
     )
     assert ok.output.rstrip().endswith("from RECSYS_BUNDLE_KEY), 1 files verified")
     (models / "20260101T000000Z-aaaaaa" / "item_vectors.npy").write_bytes(b"broken")
@@ -124,7 +125,8 @@ def _escaping(bundle: Path) -> None:
     [
         (_unsigned, "manifest is not signed; refusing an unsigned bundle"),
         (_edited, "manifest signature does not match its content: the manifest was altered"),
-        (_format_1, "bundle format version 1, this recsys reads format version 5 only"),
+        (_format_1,
+         f"bundle format version 1, this recsys reads format version {FORMAT_VERSION} only"),
         (_escaping, "bundle file name '../../x' is not a plain relative path inside the bundle"),
     ],
 )

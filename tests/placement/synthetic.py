@@ -103,7 +103,7 @@ def run_check(problem: Problem, placer: CirclePlacer | None = None) -> dict[str,
         else:
             friends = problem.friends if name == "placer_friends" else None
             proba = placer.fit(eng, factors, friends).predict_proba(eng, factors, friends)
-            members = placer.members_from_proba(proba)
+            members = placer.members_from_proba(proba, eng)
         reports[name] = placement_report(
             members, proba, problem.truth_members, problem.truth_weights, circle_ids,
             subset_masks=masks,

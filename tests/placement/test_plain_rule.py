@@ -1,4 +1,4 @@
-"""The plain rule, the activity bands, the no-posts threshold, count matching and the switch."""
+"""The plain rule, the activity bands, the no-posts threshold and count matching."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import scipy.sparse as sp
 
 from recsys.placement import CirclePlacer
 from recsys.placement.decision import count_matching_threshold, select_members
-from recsys.placement.placer import SEGMENTS
 from recsys.placement.plain_rule import (
     BAND_NAMES,
     activity_band,
@@ -68,27 +67,6 @@ def test_count_matching_threshold_matches_the_expected_count() -> None:
 @pytest.fixture(scope="module")
 def problem():
     return make_problem(n_users=1500, seed=3)
-
-
-def test_switch_segments_are_chosen_on_validation_and_applied(problem, tmp_path) -> None:
-    eng, f = problem.engagement, problem.user_factors
-    placer = CirclePlacer(random_state=0).fit(eng, f)
-    assert placer.use_rule_.shape == (len(SEGMENTS),)
-    np.testing.assert_array_equal(
-        placer.use_rule_, placer.segment_f1_[:, 1] > placer.segment_f1_[:, 0]
-    )
-    proba = placer.predict_proba(eng, f)
-    # Force the rule in every segment: members are the plain rule's, with engagement given.
-    placer.use_rule_ = np.ones(len(SEGMENTS), bool)
-    np.testing.assert_array_equal(placer.members_from_proba(proba, eng),
-                                  plain_rule_members(eng["item_events"]))  # fmt: skip
-    with pytest.raises(ValueError, match="pass engagement"):
-        placer.members_from_proba(proba)
-    placer.save(tmp_path)
-    loaded = CirclePlacer.load(tmp_path)
-    assert loaded.use_rule_.all()
-    (tmp_path / "use_rule.npy").unlink()
-    assert not CirclePlacer.load(tmp_path).use_rule_.any()  # saved before the switch existed
 
 
 def test_expected_member_count(problem) -> None:

@@ -26,6 +26,16 @@ PARAMS: dict[str, dict] = {
     "itemknn": {"k": 20, "num_threads": 1},
     "ease": {"l2": 1.0},
     "shipped": {"config": {"cf": {"factors": 2, "regularization": 0.01, "iterations": 10}}},
+    # The ranked chain on the checkerboard: two model sources, a quick tuning and a small ranker.
+    "ranked": {"config": {
+        "tune_budget_s": 5, "tune_trials": 2,
+        "ranker": {"num_leaves": [7], "max_rounds": 50},
+        "sources": [
+            {"name": "ease", "kind": "ease", "n": 5, "params": {"l2": 1.0}, "tune": False},
+            {"name": "als", "kind": "als", "n": 5, "params": {
+                "factors": 2, "regularization": 0.01, "iterations": 10, "num_threads": 1}},
+            {"name": "popularity", "kind": "popularity", "n": 3},
+        ]}},
 }
 # Extra cases: case name -> (registered model, its settings).
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -141,7 +151,9 @@ def test_recommends_within_the_users_group(fitted, user_items):
 def test_save_load_round_trip(fitted, user_items, tmp_path):
     name, model = fitted
     model.save(tmp_path / name)
-    assert {p.suffix for p in (tmp_path / name).iterdir()} <= {".json", ".npy"}
+    # Arrays, JSON and (the ranked model's LightGBM ranker) text: never a pickle.
+    files = [p for p in (tmp_path / name).rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} <= {".json", ".npy", ".txt"}
     expected = model.recommend(all_users(), user_items, k=5)
     for mmap in (False, True):
         loaded = type(model).load(tmp_path / name, mmap=mmap)

@@ -50,7 +50,7 @@ def test_merchant_key_on_a_service_route_is_403(client, trained, route) -> None:
 
 
 @pytest.mark.parametrize("route", ALL_ROUTES)
-@pytest.mark.parametrize("key", [SERVICE_KEY, ADMIN_KEY])
+@pytest.mark.parametrize("key", [SERVICE_KEY, ADMIN_KEY], ids=["service", "admin"])
 def test_service_and_admin_keys_call_every_route(client, trained, route, key) -> None:
     assert _get(client, trained, route, auth(key)).status_code == 200
 

@@ -42,3 +42,30 @@ def test_rejects_bad_input() -> None:
         EventCounter(np.array([1, 2]), np.array([1]))
     with pytest.raises(ValueError, match=">= 0"):
         EventCounter(np.array([-1]), np.array([1]))
+
+
+def test_totals_answer_as_the_counter_does_after_the_last_event() -> None:
+    from recsys.social.event_counts import NEVER, EventTotals
+
+    c = EventCounter(KEYS, TIMES, GROUPS, weights=np.array([1.0, 2.0, 0.5, 4.0, 1.0]))
+    totals = c.totals(with_last=True)
+    np.testing.assert_array_equal(totals.keys, [3, 7])
+    np.testing.assert_allclose(totals.totals, [4.0, 4.5])
+    np.testing.assert_array_equal(totals.last, [5, 30])
+    keys, late = np.array([7, 3, 9, -1]), np.full(4, 100)
+    np.testing.assert_allclose(totals.count(keys), c.count(keys, late))
+    np.testing.assert_array_equal(totals.last_before(keys, late), c.last_before(keys, late))
+    # A request clock behind the data's still gets a time before the request.
+    assert totals.last_before(np.array([7]), np.array([25]))[0] == 24
+    np.testing.assert_array_equal(
+        totals.any_between(keys, np.full(4, 20)), c.any_between(keys, np.full(4, 20), late)
+    )
+    assert totals.last_before(np.array([9]), np.array([1]))[0] == NEVER
+    without_last = c.totals()
+    assert without_last.last is None
+    with pytest.raises(ValueError, match="last times"):
+        without_last.last_before(keys, late)
+    empty = EventCounter(np.zeros(0), np.zeros(0)).totals(with_last=True)
+    assert len(empty) == 0 and empty.count(keys).sum() == 0
+    with pytest.raises(ValueError, match="differ in length"):
+        EventTotals(np.array([1]), np.array([1.0, 2.0]))

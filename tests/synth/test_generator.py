@@ -57,7 +57,7 @@ FROZEN_DEFAULTS = {
     "friend_delay_days": 30.0, "blocked_share": 0.01, "opt_out_share": 0.05,
     "group_buy_start_prob": 0.7, "group_buy_fanout": 4.0, "join_prob_interested": 0.6,
     "join_prob_other": 0.1, "group_sizes": (2, 3, 5), "group_duration_hours": 24.0,
-    "chunk_users": 100_000, "progress": False,
+    "chunk_users": 100_000, "progress": False, "post_affinity": 0.0,
 }  # fmt: skip
 
 

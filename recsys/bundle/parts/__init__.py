@@ -19,7 +19,9 @@ from recsys.bundle.parts.groups import PostsAndGroups
 from recsys.bundle.parts.history import UserHistory
 from recsys.bundle.parts.ids import IdMaps
 from recsys.bundle.parts.indexes import Indexes
+from recsys.bundle.parts.post_feed import PostFeed
 from recsys.bundle.parts.scorer import Scorer
+from recsys.bundle.parts.share import ShareTargeting
 from recsys.bundle.parts.social import SocialGraph
 from recsys.candidate_lists import CandidateLists
 from recsys.errors import BundleError
@@ -33,8 +35,10 @@ __all__ = [
     "IdMaps",
     "Indexes",
     "ItemCatalogue",
+    "PostFeed",
     "PostsAndGroups",
     "Scorer",
+    "ShareTargeting",
     "SocialGraph",
     "UserActivity",
     "UserHistory",
@@ -56,7 +60,10 @@ class BundleParts:
     history: UserHistory
     social: SocialGraph
     posts_groups: PostsAndGroups
+    post_feed: PostFeed
     activity: UserActivity
+    #: None when the data had no group buys or friends to learn from (`metrics.share_targeting`).
+    share: ShareTargeting | None = None
     #: None for data without event times (segments then have no back-tested reach).
     backtest: Backtest | None = None
 
@@ -71,13 +78,18 @@ class BundleParts:
             "history items": self.history.shape[1],
             "social users": len(self.social.share_opt_out),
             "list items": len(self.lists.item_popularity),
+            "post feed users": self.post_feed.signals.user_posts.shape[0],
             "activity users": len(self.activity),
         }
+        if self.share is not None:
+            sizes["share users"] = self.share.n_users
         if self.backtest is not None:
             # A refresh appends items after the cut's fit: the back-test knows fewer items.
             sizes["backtest users"] = self.backtest.n_users
         expected = {k: (n_users if "users" in k or "rows" in k else n_items) for k in sizes}
         wrong = {k: v for k, v in sizes.items() if v != expected[k]}
+        if self.post_feed.n_posts != len(self.posts_groups.posts):
+            wrong["post feed posts"] = self.post_feed.n_posts
         if self.backtest is not None and self.backtest.n_items > n_items:
             wrong["backtest items"] = self.backtest.n_items
         if wrong:
@@ -107,6 +119,8 @@ class BundleParts:
             history=UserHistory.load(root, mmap=mmap),
             social=SocialGraph.load(root, mmap=mmap),
             posts_groups=PostsAndGroups.load(root, mmap=mmap),
+            post_feed=PostFeed.load(root, mmap=mmap),
+            share=ShareTargeting.load_optional(root, mmap=mmap),
             activity=UserActivity.load(root, mmap=mmap),
             backtest=Backtest.load_optional(root, mmap=mmap),
         )

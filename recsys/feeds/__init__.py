@@ -1,0 +1,1 @@
+"""The recommender's parts: candidate sources, their merged features and the learned ranker."""

@@ -1,0 +1,345 @@
+"""What share-targeting features read: counters over one history, the graph, affinities.
+
+`ShareIndex(history)` builds "as of" counters (`EventCounter`) over a `ShareHistory`, for
+training and evaluation, where every row asks about its own past group buy. `snapshot()` keeps
+what a request after the last event needs (`EventTotals`: one row per key, no event times
+beyond the latest), and `ShareIndex.from_snapshot` rebuilds an index from it plus the bundle's
+social graph: the bundle part of share targeting (`recsys.bundle.parts.share`).
+
+Keys of the counters encode pairs with the index's sizes (``user * n_users + friend``,
+``user * n_items + item``, ``user * n_circles + circle``); a snapshot keeps those sizes, and
+an item a refresh appended after training (index >= `n_items`) counts as never seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.errors import InvalidInputError
+from recsys.social.contact import pair_lookup
+from recsys.social.event_counts import EventCounter, EventTotals
+from recsys.social.history import ShareHistory
+from recsys.social.share_features import US_PER_DAY, ShareQueries, feature_rows
+
+#: Counters of an index, and whether a snapshot keeps each key's latest time.
+COUNTERS: dict[str, bool] = {
+    "pair_joins": False, "user_joins": False, "user_starts": False, "item_starts": False,
+    "pair_shares": False, "user_asked": False, "co_joins": False, "item_groups": False,
+    "item_bought": True, "user_events": False, "circle_events": False, "circle_groups": False,
+    "contacts": True, "friendships": True,
+}  # fmt: skip
+
+Counts = Any  # EventCounter | EventTotals | _MatrixTotals: one counting interface
+CandidateFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ShareSnapshot:
+    """An index's counts after its last event (see the module docstring).
+
+    Attributes
+    ----------
+    counters : `COUNTERS` name -> totals.
+    user_items : (n_users, n_items) float32 CSR, item events outside group buys per pair.
+    n_items, n_circles : the sizes the counter keys were encoded with.
+    """
+
+    counters: dict[str, EventTotals]
+    user_items: sp.csr_matrix
+    n_items: int
+    n_circles: int
+
+    def __post_init__(self) -> None:
+        missing = set(COUNTERS) - set(self.counters)
+        if missing:
+            raise InvalidInputError(f"share snapshot lacks the counters {sorted(missing)}")
+        if self.user_items.shape[1] != self.n_items:
+            raise InvalidInputError(
+                f"user_items has {self.user_items.shape[1]} items; the keys {self.n_items}"
+            )
+
+
+class ShareIndex:
+    """Counters and matrices over one history, built once and read by any batch of rows.
+
+    Parameters
+    ----------
+    history : what the features may know.
+    circle_affinity : (n_users, n_circles) affinities (`CirclePlacer.predict_proba`), or None.
+    user_factors, item_factors : CF factors (n_users, f) and (n_items, f), or None.
+    """
+
+    # The counters (`COUNTERS`, plus `item_events`): an `EventCounter` over a history, or
+    # their totals (`EventTotals`) in an index from a snapshot.
+    pair_joins: Counts
+    user_joins: Counts
+    user_starts: Counts
+    item_starts: Counts
+    pair_shares: Counts
+    user_asked: Counts
+    co_joins: Counts
+    item_groups: Counts
+    item_bought: Counts
+    item_events: Counts
+    user_events: Counts
+    circle_events: Counts
+    circle_groups: Counts
+    contacts: Counts
+    friendships: Counts
+
+    def __init__(
+        self,
+        history: ShareHistory,
+        *,
+        circle_affinity: np.ndarray | None = None,
+        user_factors: np.ndarray | None = None,
+        item_factors: np.ndarray | None = None,
+    ) -> None:
+        h = history
+        self.history = h
+        n, n_items = h.n_users, h.n_items
+        initiator = h.group_initiator[h.join_group]
+        c: dict[str, EventCounter] = {}
+        c["pair_joins"] = EventCounter(initiator * n + h.join_user, h.join_ts, h.join_group)
+        c["user_joins"] = EventCounter(h.join_user, h.join_ts, h.join_group)
+        c["user_starts"] = EventCounter(h.group_initiator, h.group_created, np.arange(h.n_groups))
+        c["item_starts"] = EventCounter(h.group_item, h.group_created, np.arange(h.n_groups))
+        c["pair_shares"] = EventCounter(h.share_src * n + h.share_dst, h.share_ts)
+        c["user_asked"] = EventCounter(h.share_dst, h.share_ts)
+        a, b, t, g = _co_joins(h)
+        c["co_joins"] = EventCounter(a * n + b, t, g)
+        part_user = np.concatenate([h.group_initiator, h.join_user])
+        part_item = np.concatenate([h.group_item, h.group_item[h.join_group]])
+        part_ts = np.concatenate([h.group_created, h.join_ts])
+        part_group = np.concatenate([np.arange(h.n_groups), h.join_group])
+        c["item_groups"] = EventCounter(part_user * n_items + part_item, part_ts, part_group)
+        bought = h.event_bought
+        c["item_bought"] = EventCounter(
+            np.concatenate([part_user * n_items + part_item,
+                            h.event_user[bought] * n_items + h.event_item[bought]]),
+            np.concatenate([part_ts, h.event_ts[bought]]),
+            np.concatenate([part_group, np.full(int(bought.sum()), -1)]),
+        )  # fmt: skip
+        c["item_events"] = EventCounter(h.event_user * n_items + h.event_item, h.event_ts)
+        c["user_events"] = EventCounter(h.event_user, h.event_ts)
+        # Circle-level history, as of each row's time (the placement's affinities are one
+        # snapshot): the friend's item events and group buys in the item's circle.
+        n_circles = int(h.item_circle.max(initial=-1)) + 1
+        nc = max(n_circles, 1)
+        event_circle = h.item_circle[h.event_item]
+        known = event_circle >= 0
+        c["circle_events"] = EventCounter(
+            h.event_user[known] * nc + event_circle[known], h.event_ts[known]
+        )
+        part_circle = h.item_circle[part_item]
+        known = part_circle >= 0
+        c["circle_groups"] = EventCounter(
+            part_user[known] * nc + part_circle[known], part_ts[known], part_group[known]
+        )
+        lo = np.minimum(np.concatenate([initiator, h.share_src]),
+                        np.concatenate([h.join_user, h.share_dst]))  # fmt: skip
+        hi = np.maximum(np.concatenate([initiator, h.share_src]),
+                        np.concatenate([h.join_user, h.share_dst]))  # fmt: skip
+        c["contacts"] = EventCounter(lo * n + hi, np.concatenate([h.join_ts, h.share_ts]))
+        c["friendships"] = EventCounter(
+            np.concatenate([h.friend_src * n + h.friend_dst, h.friend_dst * n + h.friend_src]),
+            np.concatenate([h.friend_ts, h.friend_ts]),
+        )
+        user_items = sp.csr_matrix(
+            (np.ones(len(h.event_user), np.float32), (h.event_user, h.event_item)),
+            shape=(n, n_items),
+        )
+        user_items.sum_duplicates()
+        self._bind(
+            counters=c, friends=h.friends(), blocked=h.blocked, opt_out=h.opt_out,
+            item_circle=h.item_circle, n_items=n_items, n_circles=n_circles,
+            user_items=user_items, candidates=_FriendLists(h).at,
+            circle_affinity=circle_affinity, user_factors=user_factors,
+            item_factors=item_factors,
+        )  # fmt: skip
+
+    def _bind(
+        self,
+        *,
+        counters: Mapping[str, Counts],
+        friends: sp.csr_matrix,
+        blocked: sp.spmatrix,
+        opt_out: np.ndarray,
+        item_circle: np.ndarray,
+        n_items: int,
+        n_circles: int,
+        user_items: sp.csr_matrix,
+        candidates: CandidateFn,
+        circle_affinity: np.ndarray | None,
+        user_factors: np.ndarray | None,
+        item_factors: np.ndarray | None,
+    ) -> None:
+        n = len(opt_out)
+        if circle_affinity is not None and circle_affinity.shape[0] != n:
+            raise InvalidInputError(
+                f"circle_affinity has {circle_affinity.shape[0]} rows; expected {n}"
+            )
+        if (user_factors is None) != (item_factors is None):
+            raise InvalidInputError("give both user_factors and item_factors, or neither")
+        if user_factors is not None and (
+            len(user_factors) != n or len(item_factors) < n_items  # type: ignore[arg-type]
+        ):
+            raise InvalidInputError(f"factors must have {n} user rows and {n_items} item rows")
+        self.counters = dict(counters)
+        for name, counter in counters.items():
+            setattr(self, name, counter)
+        self.n_users, self.n_items, self.n_circles = n, int(n_items), int(n_circles)
+        self.friends = friends
+        self.blocked, self.opt_out = blocked, np.asarray(opt_out, bool)
+        self.item_circle = np.asarray(item_circle, np.int64)
+        self.user_items = user_items
+        self.degree = np.diff(friends.indptr).astype(np.float64)
+        self.circle_affinity = circle_affinity
+        self.user_factors, self.item_factors = user_factors, item_factors
+        self._candidates = candidates
+
+    # -- snapshot ---------------------------------------------------------------------------
+
+    def snapshot(self) -> ShareSnapshot:
+        """What requests after this history's last event need (see the module docstring)."""
+        totals = {}
+        for name, with_last in COUNTERS.items():
+            counter = self.counters[name]
+            if not isinstance(counter, EventCounter):
+                raise InvalidInputError("a snapshot is taken of an index built from a history")
+            totals[name] = counter.totals(with_last=with_last)
+        return ShareSnapshot(totals, sp.csr_matrix(self.user_items, dtype=np.float32),
+                             self.n_items, self.n_circles)  # fmt: skip
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        snapshot: ShareSnapshot,
+        *,
+        friends: sp.csr_matrix,
+        blocked: sp.spmatrix,
+        opt_out: np.ndarray,
+        item_circle: np.ndarray,
+        circle_affinity: np.ndarray | None = None,
+        user_factors: np.ndarray | None = None,
+        item_factors: np.ndarray | None = None,
+    ) -> ShareIndex:
+        """An index for new requests over `snapshot`, with the bundle's graph: every current
+        friend is a candidate, every count is its total."""
+        index = cls.__new__(cls)
+
+        def candidates(user: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            row, pos = _row_positions(friends.indptr, user)
+            return row, np.asarray(friends.indices[pos], np.int64)
+
+        counters: dict[str, Counts] = dict(snapshot.counters)
+        counters["item_events"] = _MatrixTotals(snapshot.user_items)
+        index._bind(
+            counters=counters, friends=friends, blocked=blocked, opt_out=opt_out,
+            item_circle=item_circle, n_items=snapshot.n_items, n_circles=snapshot.n_circles,
+            user_items=snapshot.user_items, candidates=candidates,
+            circle_affinity=circle_affinity, user_factors=user_factors,
+            item_factors=item_factors,
+        )  # fmt: skip
+        return index
+
+    # -- candidates and rows ---------------------------------------------------------------
+
+    def candidates(self, queries: ShareQueries) -> tuple[np.ndarray, np.ndarray]:
+        """Every friend each query's user had at the query's time.
+
+        Returns
+        -------
+        row : (m,) int64 query index of each candidate, ascending.
+        friend : (m,) int64 user index of the friend.
+        """
+        return self._candidates(queries.user, queries.time)
+
+    def item_key(self, user: np.ndarray, item: np.ndarray) -> np.ndarray:
+        """(m,) counter key of (user, item) pairs; -1 (never counted) for items appended after
+        the counts were taken."""
+        item = np.asarray(item, np.int64)
+        return np.where(item < self.n_items, np.asarray(user, np.int64) * self.n_items + item, -1)
+
+    def bought_within(
+        self, queries: ShareQueries, row: np.ndarray, friend: np.ndarray, window_days: float
+    ) -> np.ndarray:
+        """(m,) bool: the friend bought the query's item (purchase, group start or join) in the
+        `window_days` before the query's time (the query's own group left out)."""
+        t = queries.time[row]
+        return self.item_bought.any_between(
+            self.item_key(friend, queries.item[row]), t - int(window_days * US_PER_DAY) - 1, t,
+            queries.group[row],
+        )
+
+    def features(self, queries: ShareQueries, row: np.ndarray, friend: np.ndarray) -> np.ndarray:
+        """(m, len(FEATURES)) float32 features of the candidate rows (`row` indexes `queries`)."""
+        return feature_rows(self, queries, row, friend)
+
+
+class _MatrixTotals:
+    """Totals of ``user * n_items + item`` keys read from a (n_users, n_items) count matrix."""
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        self.matrix = matrix
+
+    def count(self, keys: np.ndarray, times: object = None, exclude_groups: object = None
+              ) -> np.ndarray:  # fmt: skip
+        keys = np.asarray(keys, np.int64)
+        n_items = self.matrix.shape[1]
+        ok = keys >= 0
+        out = np.zeros(len(keys))
+        out[ok] = pair_lookup(self.matrix, keys[ok] // n_items, keys[ok] % n_items)
+        return out
+
+
+def _co_joins(h: ShareHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ordered pairs of users who joined the same group (both directions), with the later
+    join's time and the group."""
+    order = np.argsort(h.join_group, kind="stable")
+    g, user, ts = h.join_group[order], h.join_user[order], h.join_ts[order]
+    start = np.searchsorted(g, g, side="left")
+    size = np.bincount(g, minlength=h.n_groups)[g]
+    # Every join paired with every other join of its group: sum of sizes^2, small per group.
+    rep = np.repeat(np.arange(len(g)), size)
+    other = start[rep] + (np.arange(len(rep)) - np.repeat(np.cumsum(size) - size, size))
+    keep = rep != other
+    a, b = user[rep[keep]], user[other[keep]]
+    return a, b, np.maximum(ts[rep[keep]], ts[other[keep]]), g[rep[keep]]
+
+
+class _FriendLists:
+    """Friends of each user sorted by user, with the time each friendship began."""
+
+    def __init__(self, h: ShareHistory) -> None:
+        src = np.concatenate([h.friend_src, h.friend_dst])
+        dst = np.concatenate([h.friend_dst, h.friend_src])
+        ts = np.concatenate([h.friend_ts, h.friend_ts])
+        # One row per (user, friend): the earliest time either direction was recorded.
+        key = src * h.n_users + dst
+        order = np.lexsort((ts, key))
+        key, ts = key[order], ts[order]
+        first = np.append(True, key[1:] != key[:-1])
+        key, self.since = key[first], ts[first]
+        self.src, self.dst = key // h.n_users, key % h.n_users
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=h.n_users))])
+
+    def at(self, users: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        row, pos = _row_positions(self.indptr, users)
+        keep = self.since[pos] <= np.asarray(times, np.int64)[row]
+        return row[keep], self.dst[pos[keep]]
+
+
+def _row_positions(indptr: np.ndarray, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR-like rows `users`: the query index and the position of every entry."""
+    users = np.asarray(users, np.int64)
+    lo, hi = np.asarray(indptr[users], np.int64), np.asarray(indptr[users + 1], np.int64)
+    size = hi - lo
+    row = np.repeat(np.arange(len(users)), size)
+    pos = np.arange(len(row)) - np.repeat(np.cumsum(size) - size, size) + lo[row]
+    return row, pos

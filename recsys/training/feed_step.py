@@ -1,0 +1,114 @@
+"""Training's feed steps: the default `tail_weight`, picked on the validation fit, and the
+circle feed's part (`build_post_feed`).
+
+The validation fit (`steps.validation_fit`) holds out a random share of each user's
+interactions; here its scorer ranks each held-out user's top `feed.pool` candidates under the
+exclusion rule (the plain order), the long-tail re-ranker re-ranks them at every weight of
+`feed.tail_weight_grid`, and the largest weight costing at most `feed.max_ndcg_loss` relative
+NDCG@10 is the bundle's default (`metrics.feed.tail_weight`; the feed reads it). The curve goes
+into the manifest too (`recsys evaluate` draws it beside the naive boost's).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.bundle.parts.post_feed import PostFeed
+from recsys.circles import CircleCatalogue
+from recsys.datastore import DataDir
+from recsys.features.post_engagement import read_post_events, read_post_facts
+from recsys.feeds.circle_ranker import CirclePostRanker
+from recsys.feeds.circle_training import fit_circle_ranker
+from recsys.feeds.long_tail import ExposurePriors
+from recsys.feeds.post_features import build_signals
+from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
+from recsys.idmap import IdMap
+from recsys.item_stats import head_mask
+from recsys.recipe import TrainConfig
+from recsys.recommenders.base import Recommender
+from recsys.runtime.exclusion import ExclusionRule
+
+logger = logging.getLogger(__name__)
+
+K = 10
+
+
+def tail_weight_on_validation(
+    model: Recommender,
+    train: sp.csr_matrix,
+    test: sp.csr_matrix,
+    users: np.ndarray,
+    *,
+    hidden_items: np.ndarray,
+    is_group_buy: np.ndarray,
+    config: TrainConfig,
+) -> dict[str, object]:
+    """`metrics.feed`: the picked tail weight and its validation curve.
+
+    Parameters
+    ----------
+    model : the scorer fitted on `train` (the validation fit).
+    train, test : (n_users, n_items) the fit's confidence and the held-out cells.
+    users : the held-out users measured (rows of both).
+    hidden_items : item indices never ranked (delisted, the cold-start measurement's items).
+    """
+    feed = config.feed
+    popularity = np.asarray(train.sum(axis=0)).ravel()
+    is_tail = ~head_mask(popularity, config.lists.head_share)
+    priors = ExposurePriors.from_popularity(popularity, is_tail, is_group_buy,
+                                            strength=feed.tail_prior_strength)
+    ids, scores = ExclusionRule().recommend(
+        model, users, train[users], min(feed.pool, train.shape[1]), exclude_items=hidden_items
+    )
+    relevant = test[users]
+    ours = tail_curve(ids, scores, relevant, priors.for_users(train[users]),
+                      feed.tail_weight_grid, k=K)
+    picked = pick_tail_weight(ours, max_loss=feed.max_ndcg_loss, k=K)
+    at = next(p for p in ours if p["tail_weight"] == picked)
+    logger.info(
+        "tail_weight %.2f: validation NDCG@10 %.4f (plain %.4f), long-tail share@10 %.3f "
+        "(plain %.3f)", picked, at[f"ndcg@{K}"], ours[0][f"ndcg@{K}"],
+        at[f"long_tail_share@{K}"], ours[0][f"long_tail_share@{K}"],
+    )
+    return {
+        "tail_weight": picked,
+        "max_ndcg_loss": feed.max_ndcg_loss,
+        "users": int(len(users)),
+        "candidates": int(ids.shape[1]),
+        "curve": ours,
+    }
+
+
+def build_post_feed(
+    data: DataDir,
+    users: IdMap,
+    items: IdMap,
+    posts: IdMap,
+    catalogue: CircleCatalogue,
+    *,
+    log: pd.DataFrame | None,
+    friends: sp.csr_matrix,
+    item_vectors: np.ndarray,
+    config: TrainConfig,
+    ranker: CirclePostRanker | None = None,
+) -> tuple[PostFeed, dict[str, object]]:
+    """The circle feed's part: post signals over every event, and the ranker learned on the
+    log's label window (`recsys.feeds.circle_training`); `log` None keeps `ranker` as given
+    (a refresh keeps its parent's)."""
+    facts = read_post_facts(data, posts, users, items, catalogue)
+    events = read_post_events(data, users, posts)
+    report: dict[str, object] = {"posts": len(facts), "post_events": int(len(events))}
+    if log is not None:
+        fit = fit_circle_ranker(
+            facts, events, log, n_users=len(users), n_items=len(items),
+            n_circles=len(catalogue), friends=friends, item_vectors=item_vectors,
+            config=config.circle_feed, seed=config.seed,
+        )
+        ranker = fit.ranker
+        report.update(fit.report)
+    signals = build_signals(facts, events, len(users), len(catalogue))
+    return PostFeed(signals, ranker), report

@@ -1,0 +1,90 @@
+"""The ranked recommender with every kind of side data (the contract test covers none)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys.errors import ContractError
+from recsys.feeds.side import SideData
+from recsys.recommenders.ranked import RankedRecommender
+
+N_USERS, N_ITEMS, N_CIRCLES = 90, 30, 3
+
+
+def world(seed: int = 0) -> tuple[sp.csr_matrix, SideData]:
+    """Users like items of their own circle; friends share a circle; times grow."""
+    rng = np.random.default_rng(seed)
+    user_circle = np.arange(N_USERS) % N_CIRCLES
+    item_circle = np.arange(N_ITEMS) % N_CIRCLES
+    likes = (user_circle[:, None] == item_circle[None, :]) & (rng.random((N_USERS, N_ITEMS)) < 0.5)
+    x = sp.csr_matrix(likes.astype(np.float32))
+    times = sp.csr_matrix(x.multiply(rng.integers(1, 100, size=x.shape)).astype(np.float64))
+    same = user_circle[:, None] == user_circle[None, :]
+    friends = sp.csr_matrix((same & (rng.random((N_USERS, N_USERS)) < 0.2)
+                             & ~np.eye(N_USERS, dtype=bool)).astype(np.float32))
+    content = np.eye(N_CIRCLES, dtype=np.float32)[item_circle] + rng.normal(
+        0, 0.1, (N_ITEMS, N_CIRCLES)).astype(np.float32)
+    side = SideData(first_ts=times, item_content=content, item_circle=item_circle,
+                    item_group_buy=np.arange(N_ITEMS) % 4 == 0,
+                    item_price=rng.uniform(5, 50, N_ITEMS),
+                    item_created=np.zeros(N_ITEMS), friends=friends)
+    return x, side
+
+
+CONFIG = {
+    "tune_budget_s": 0, "recent_items": 3,
+    "ranker": {"num_leaves": [7], "max_rounds": 30, "objectives": ["lambdarank"]},
+    "sources": [
+        {"name": "rp3beta", "kind": "rp3beta", "n": 8, "params": {"k": 20}},
+        {"name": "popularity", "kind": "popularity", "n": 4},
+        {"name": "friends", "kind": "friends", "n": 4},
+        {"name": "circle_trending", "kind": "circle_trending", "n": 4},
+        {"name": "content", "kind": "content", "n": 4},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[RankedRecommender, sp.csr_matrix]:
+    x, side = world()
+    return RankedRecommender(config=CONFIG).fit(x, side=side), x
+
+
+def test_every_side_feature_is_built_and_recorded(fitted):
+    model, _ = fitted
+    names = set(model.features_.feature_names_)
+    assert {"friends_score", "circle_trending_rank", "content_sim", "circle_share", "trend",
+            "age", "group_buy", "price_gap", "rp3beta_last_sim", "rp3beta_recent_sim"} <= names
+    report = model.report_
+    assert report["label_split"] == "temporal" and report["skipped_sources"] == {}
+    assert {"first_fit", "ranker", "refit_s", "serves"} <= set(report)
+
+
+def test_recommends_unseen_items_of_the_users_circle(fitted):
+    model, x = fitted
+    users = np.arange(N_USERS)
+    ids, _ = model.recommend(users, x, k=3)
+    assert not np.isin(ids, -1).any()
+    assert (ids % N_CIRCLES == (users % N_CIRCLES)[:, None]).mean() > 0.9
+    for row, seen in zip(ids, x.tolil().rows, strict=True):
+        assert not set(row.tolist()) & set(seen)
+
+
+def test_save_load_round_trip_with_side_state(fitted, tmp_path):
+    model, x = fitted
+    model.save(tmp_path / "m")
+    loaded = RankedRecommender.load(tmp_path / "m")
+    users = np.r_[np.arange(N_USERS), -1]  # -1: a user unknown to the fit
+    rows = sp.vstack([x, x[:1]]).tocsr()
+    a, b = model.recommend(users, rows, k=5), loaded.recommend(users, rows, k=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
+
+
+def test_side_data_of_the_wrong_shape_fails_clearly():
+    x, side = world()
+    bad = SideData(item_circle=np.zeros(N_ITEMS + 1, np.int64))
+    with pytest.raises(ContractError, match="item_circle has 31 rows; expected 30"):
+        RankedRecommender(config=CONFIG).fit(x, side=bad)

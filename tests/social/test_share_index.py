@@ -1,0 +1,71 @@
+"""A snapshot answers new requests exactly as the full index does, after the last event."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys.social.share_features import ShareQueries
+from recsys.social.share_index import COUNTERS, ShareIndex
+from tests.social.conftest import DAY
+
+
+@pytest.fixture(scope="module")
+def pair(history):
+    affinity = np.random.default_rng(1).random((history.n_users, 3)).astype(np.float32)
+    full = ShareIndex(history, circle_affinity=affinity)
+    snap = ShareIndex.from_snapshot(
+        full.snapshot(), friends=history.friends(), blocked=history.blocked,
+        opt_out=history.opt_out, item_circle=history.item_circle, circle_affinity=affinity,
+    )  # fmt: skip
+    return full, snap
+
+
+def _requests(history, n: int = 60, later: int = DAY) -> ShareQueries:
+    rng = np.random.default_rng(2)
+    t = int(max(history.group_created.max(), history.join_ts.max(), history.event_ts.max()))
+    return ShareQueries(
+        rng.integers(0, history.n_users, n), rng.integers(0, history.n_items, n),
+        np.full(n, t + later, np.int64), np.full(n, -1, np.int64),
+    )  # fmt: skip
+
+
+def test_features_candidates_and_rules_match_the_full_index(pair, history) -> None:
+    full, snap = pair
+    q = _requests(history)
+    row, friend = full.candidates(q)
+    row_s, friend_s = snap.candidates(q)
+    np.testing.assert_array_equal(row, row_s)
+    np.testing.assert_array_equal(friend, friend_s)
+    np.testing.assert_allclose(snap.features(q, row, friend), full.features(q, row, friend),
+                               rtol=1e-6, equal_nan=True)  # fmt: skip
+    for days in (1.0, 30.0, 1000.0):
+        np.testing.assert_array_equal(snap.bought_within(q, row, friend, days),
+                                      full.bought_within(q, row, friend, days))  # fmt: skip
+    assert sorted(full.snapshot().counters) == sorted(COUNTERS)
+
+
+def test_items_appended_after_the_counts_count_as_never_seen(pair, history) -> None:
+    _, snap = pair
+    q = _requests(history, n=5)
+    new_item = ShareQueries(q.user, np.full(5, history.n_items + 2), q.time, q.group)
+    snap.item_circle = np.append(snap.item_circle, [0, 1, 2])
+    try:
+        row, friend = snap.candidates(new_item)
+        x = snap.features(new_item, row, friend)
+        assert np.isfinite(x[:, 0]).all()
+        assert not snap.bought_within(new_item, row, friend, 1000.0).any()
+    finally:
+        snap.item_circle = snap.item_circle[: history.n_items]
+
+
+def test_a_snapshot_needs_every_counter_and_a_history_index(pair) -> None:
+    full, snap = pair
+    shot = full.snapshot()
+    with pytest.raises(ValueError, match="lacks the counters"):
+        type(shot)({}, shot.user_items, shot.n_items, shot.n_circles)
+    with pytest.raises(ValueError, match="items"):
+        type(shot)(shot.counters, sp.csr_matrix((3, 1)), shot.n_items, shot.n_circles)
+    with pytest.raises(ValueError, match="built from a history"):
+        snap.snapshot()
