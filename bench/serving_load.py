@@ -48,9 +48,11 @@ KEY = "bench-load-" + "k" * 20
 BATCH = 100
 #: (name, path template, mode, id kind)
 ROUTES = (
+    ("feed", "/v1/users/{id}/feed?limit=20", "get", "users"),
     ("recommendations", "/v1/users/{id}/recommendations?limit=20", "get", "users"),
     ("similar items", "/v1/items/{id}/similar?limit=20", "get", "items"),
     ("user circles", "/v1/users/{id}/circles", "get", "users"),
+    ("share targets", "/v1/share-targets", "share", "users"),
     ("events (batch of 100)", "/v1/events", "events", "users"),
 )
 

@@ -1,8 +1,8 @@
 -- wrk script for bench/serving_load.py: each request draws a random id from a file.
--- Environment: WRK_IDS (file, one id per line), WRK_PATH (path with {id}), WRK_KEY (API key),
--- WRK_MODE ("get" or "events"), for events WRK_ITEMS (item id file), WRK_TS (first event time,
--- epoch seconds), WRK_BATCH (events per POST) and WRK_RUN (a tag unique per run). done() prints one JSON line of the latency
--- percentiles (microseconds) and counts, which the Python side parses.
+-- Environment: WRK_IDS (user ids, one a line), WRK_ITEMS (item ids), WRK_PATH (path, {id}
+-- replaced), WRK_KEY (API key), WRK_MODE ("get"; "share": POST a user and an item; "events":
+-- POST WRK_BATCH new events from time WRK_TS on, ids tagged with WRK_RUN, unique per run).
+-- done() prints one JSON line of latency percentiles (microseconds) and counts for Python.
 local ids, items = {}, {}
 local path = os.getenv("WRK_PATH")
 local mode = os.getenv("WRK_MODE") or "get"
@@ -19,15 +19,19 @@ end
 
 function init(args)
   load(os.getenv("WRK_IDS"), ids)
-  if mode == "events" then load(os.getenv("WRK_ITEMS"), items) end
+  if mode ~= "get" then load(os.getenv("WRK_ITEMS"), items) end
   math.randomseed(os.time() + math.random(1, 100000))
   wrk.headers["X-API-Key"] = key
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
-  if mode ~= "events" then
+  if mode == "get" then
     return wrk.format("GET", (path:gsub("{id}", ids[math.random(#ids)])))
+  end
+  if mode == "share" then
+    return wrk.format("POST", path, nil, string.format('{"user_id":"%s","item_id":"%s"}',
+      ids[math.random(#ids)], items[math.random(#items)]))
   end
   local rows = {}
   for n = 1, batch do
