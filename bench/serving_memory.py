@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,6 +170,7 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             log.close()
+            shutil.rmtree(work, ignore_errors=True)
     facts["load_at_end"] = machine.load_average()
     man = json.loads((bundle / "manifest.json").read_text())
     size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
