@@ -15,7 +15,8 @@ Layout (format `recsys.bundle.manifest.FORMAT_VERSION`)::
     circles/affinities.npy, circles/members.npy   (n_users, n_circles) placement
     circles/placer/                               the learned placer (absent: history fallback)
     lists/<name>.npy                              candidate lists (CandidateLists.to_arrays)
-    index/items/, index/users/                    faiss vector indexes
+    index/items/                                  faiss item index (index/users/: older
+                                                  bundles only, no longer built)
     catalogue/<field>.npy, catalogue/text.arrow   item facts: numbers as arrays, strings as Arrow
     history/interacted/, history/purchased/       (n_users, n_items) CSR: confidence; bought
     social/friends/, social/blocked/              (n_users, n_users) symmetric CSR

@@ -150,6 +150,18 @@ class CirclePlacer:
         InsufficientLabelsError : fewer than `min_labelled` users wrote `min_ugc` posts, or
             their labels are all of one class.
         """
+        self._fit(engagement, user_factors, friends)
+        return self
+
+    def _fit(
+        self,
+        engagement: Engagement,
+        user_factors: np.ndarray | None,
+        friends: sp.spmatrix | None,
+    ) -> np.ndarray | None:
+        """`fit`'s work; returns the affinities of every user when it computed them (for the
+        member threshold), else None."""
+        everyone = None
         check_placer_params(self)
         kinds = sorted({*engagement, POSTS, ENGAGED})
         csr = engagement_csr(engagement, kinds)
@@ -230,7 +242,19 @@ class CirclePlacer:
             len(kinds), d, " (friends included)" if social is not None else "", len(train_rows),
             len(cal_rows), self.n_copies, threshold,
         )  # fmt: skip
-        return self
+        return everyone
+
+    def fit_predict_proba(
+        self,
+        engagement: Engagement,
+        user_factors: np.ndarray | None = None,
+        friends: sp.spmatrix | None = None,
+    ) -> np.ndarray:
+        """`fit`, then `predict_proba` of the same users, without a second pass over them when
+        fit already scored everyone (``member_count="expected"``); training placed every user
+        twice before (bench/results/train_cost.md)."""
+        proba = self._fit(engagement, user_factors, friends)
+        return proba if proba is not None else self.predict_proba(engagement, user_factors, friends)
 
     def _choose_rule_segments(self, bands: ValidationCopies, labelled: ValidationCopies) -> None:
         """Which segments use the plain rule (`switch.choose_segments` on validation copies)."""

@@ -219,7 +219,7 @@ def write_child_bundle(
 ) -> Path:
     """Commit the refreshed items as a child of `parent`, rewriting only the item-side parts.
 
-    Users, user factors, placement, the user index and the social graph stay the parent's
+    Users, user factors, placement, any user index and the social graph stay the parent's
     copies (and so does the data watermark: the user side was not refitted); the history
     matrices get empty columns for the new items, which only changes
     their shape files.

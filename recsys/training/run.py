@@ -112,7 +112,7 @@ def run_training(
             scorer.user_factors_, config,
         )  # fmt: skip
     with timer.step("indexes"):
-        item_index, user_index, metrics["index"] = steps.build_indexes(
+        item_index, metrics["index"] = steps.build_indexes(
             scorer.item_vectors_, scorer.user_factors_, config
         )
     with timer.step("lists"):
@@ -128,7 +128,7 @@ def run_training(
         content=None if content_placer is None else ContentMap(content_placer),
         circles=Circles(catalogue, affinities, members, placer),
         lists=lists,
-        indexes=Indexes(item_index, user_index),
+        indexes=Indexes(item_index),
         catalogue=item_catalogue,
         history=UserHistory(interacted=user_items, purchased=purchases),
         social=social,

@@ -187,8 +187,7 @@ def place_users(
     )
     metrics: dict[str, object] = {"labelled_users": int(labelled.sum())}
     try:
-        placer.fit(engagement, user_factors, friends)
-        affinities = placer.predict_proba(engagement, user_factors, friends)
+        affinities = placer.fit_predict_proba(engagement, user_factors, friends)
         members = placer.members_from_proba(affinities, engagement)
         metrics["method"] = "learned" + (" with friends" if friends is not None else "")
     except InsufficientLabelsError as exc:
@@ -243,18 +242,22 @@ def _query_sample(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def build_indexes(
     item_vectors: np.ndarray, user_vectors: np.ndarray, config: TrainConfig
-) -> tuple[VectorIndex, VectorIndex, dict[str, object]]:
-    """Item and user indexes, with the recall@10 of each retrieval they serve against exact
-    search (1.0 for exact indexes); a recall below `INDEX_RECALL_TARGET` is logged as a warning."""
+) -> tuple[VectorIndex, dict[str, object]]:
+    """The item index, with the recall@10 of each retrieval it serves (user -> items, item ->
+    items) against exact search (1.0 for an exact index); a recall below `INDEX_RECALL_TARGET`
+    is logged as a warning. `user_vectors` give the user -> item queries.
+
+    No index over user vectors is built: nothing at runtime searches one (an audience is one
+    exact pass over all user vectors), and above `exact_max` users it was an HNSW build of
+    minutes (285 s at 1M users, bench/results/train_cost.md).
+    """
     item_index = VectorIndex(config.index).build(item_vectors)
-    user_index = VectorIndex(config.index).build(user_vectors)
     rng = np.random.default_rng(config.seed)
     user_queries = _query_sample(user_vectors, rng)
     item_queries = _query_sample(item_vectors, rng)
     recalls = {
         "user_to_item_recall@10": measure_recall(item_index, item_vectors, user_queries, 10),
         "item_to_item_recall@10": measure_recall(item_index, item_vectors, item_queries, 10),
-        "item_to_user_recall@10": measure_recall(user_index, user_vectors, item_queries, 10),
     }
     for name, recall in recalls.items():
         if recall < INDEX_RECALL_TARGET:
@@ -264,11 +267,10 @@ def build_indexes(
             )
     metrics: dict[str, object] = {
         "items_kind": item_index.kind_,
-        "users_kind": user_index.kind_,
         **recalls,
         "recall_queries": {"users": len(user_queries), "items": len(item_queries)},
     }
-    return item_index, user_index, metrics
+    return item_index, metrics
 
 
 def load_truth(

@@ -11,11 +11,12 @@ import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 
-from recsys.bundle.parts import BundleParts, ItemCatalogue, SocialGraph, UserHistory
+from recsys.bundle.parts import BundleParts, Indexes, ItemCatalogue, SocialGraph, UserHistory
 from recsys.contract import SOCIAL_EDGES, USERS
 from recsys.datastore import DataDir
 from recsys.errors import BundleError
 from recsys.idmap import IdMap
+from recsys.index.vector_index import IndexConfig, VectorIndex
 
 
 def _equal(a: object, b: object, where: str) -> None:
@@ -47,6 +48,24 @@ def test_every_part_round_trips_memory_mapped(small_bundle, tmp_path: Path) -> N
     rows = again.history.interacted[np.arange(5)]
     assert rows.shape == (5, len(parts.ids.items))
     assert (again.social.friends @ np.ones(len(parts.ids.users))).sum() == parts.social.friends.nnz
+
+
+def test_no_user_index_is_trained_and_an_older_bundle_with_one_still_loads(
+    small_bundle, tmp_path: Path
+) -> None:
+    """Training writes no index over user vectors (nothing searches one); bundles written
+    before that hold `index/users/` and must keep loading, with the index read back."""
+    root = Path(small_bundle["bundle"])
+    assert not (root / "index" / "users").exists()
+    parts = BundleParts.load(root)
+    assert parts.indexes.users is None
+    vectors = np.asarray(parts.scorer.model.user_factors_)
+    users = VectorIndex(IndexConfig(kind="flat")).build(vectors)
+    dataclasses.replace(parts, indexes=Indexes(parts.indexes.items, users)).save(tmp_path / "old")
+    assert (tmp_path / "old" / "index" / "users").is_dir()
+    again = BundleParts.load(tmp_path / "old")
+    assert again.indexes.users is not None
+    assert again.indexes.users.ntotal == len(parts.ids.users)
 
 
 def test_parts_that_disagree_on_sizes_are_refused(small_bundle) -> None:

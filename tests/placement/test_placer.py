@@ -128,6 +128,19 @@ def test_deterministic_with_random_state(small: Problem) -> None:
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.parametrize("member_count", ["expected", "f1"])
+def test_fit_predict_proba_equals_fit_then_predict(small: Problem, member_count: str) -> None:
+    """Training takes affinities from `fit_predict_proba` (one pass over the users fewer):
+    they must be what `predict_proba` gives after `fit`, and the fit the same."""
+    eng, f = small.engagement, small.user_factors
+    model = CirclePlacer(random_state=3, member_count=member_count)
+    proba = model.fit_predict_proba(eng, f)
+    np.testing.assert_array_equal(proba, model.predict_proba(eng, f))
+    fitted = CirclePlacer(random_state=3, member_count=member_count).fit(eng, f)
+    np.testing.assert_array_equal(fitted.thresholds_, model.thresholds_)
+    np.testing.assert_array_equal(fitted.coef_, model.coef_)
+
+
 @pytest.mark.parametrize("calibration", ["sigmoid", "isotonic", "none"])
 def test_save_load_round_trip(small: Problem, tmp_path: Path, calibration: str) -> None:
     eng, f = small.engagement, small.user_factors

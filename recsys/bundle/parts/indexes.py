@@ -12,15 +12,21 @@ from recsys.index.vector_index import VectorIndex
 
 @dataclass(frozen=True)
 class Indexes:
-    """Item index (user -> items, item -> items) and user index (item -> audience)."""
+    """Item index (user -> items, item -> items); optional user index (item -> audience).
+
+    Training no longer builds the user index: nothing at runtime searches user vectors through
+    it (segments score all users in one exact pass), and a deterministic HNSW over 1M users cost
+    285 s, 5x the ALS fit (bench/results/train_cost.md). Bundles that hold one still load.
+    """
 
     items: VectorIndex
-    users: VectorIndex
+    users: VectorIndex | None = None
 
     def save(self, root: str | Path) -> None:
         paths = BundleLayout(root)
         self.items.save(paths.path(layout.ITEM_INDEX))
-        self.users.save(paths.path(layout.USER_INDEX))
+        if self.users is not None:
+            self.users.save(paths.path(layout.USER_INDEX))
 
     @staticmethod
     def save_items(index: VectorIndex, root: str | Path) -> None:
@@ -34,7 +40,8 @@ class Indexes:
     @classmethod
     def load(cls, root: str | Path, *, mmap: bool = True) -> Indexes:
         paths = BundleLayout(root)
+        users = paths.path(layout.USER_INDEX)
         return cls(
             items=VectorIndex.load(paths.path(layout.ITEM_INDEX), mmap=mmap),
-            users=VectorIndex.load(paths.path(layout.USER_INDEX), mmap=mmap),
+            users=VectorIndex.load(users, mmap=mmap) if users.exists() else None,
         )

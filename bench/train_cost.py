@@ -1,0 +1,263 @@
+"""Training cost against its model fit (issue 13 part 1): `recsys train` per step vs a bare ALS fit.
+
+Synthetic data with the generator's defaults (cached under `bench/_work/train_cost/<users>/` and
+reused with `--reuse`) goes through ingest and training in fresh processes; then, in the same run,
+a bare `implicit` ALS fit (64 factors, 15 iterations, the recipe's regularisation and alpha) on the
+very confidence matrix training stored in the bundle (`history/interacted`). Every step is
+reported in seconds, as a ratio to the bare fit, and with the process's peak RSS after it.
+`--user-hnsw` also times what the approximate user index used to cost (a deterministic HNSW build
+over all user vectors), which training no longer builds: nothing at runtime searches it.
+
+    python bench/train_cost.py --users 1000000 --items 100000 [--reuse] [--user-hnsw]
+
+Results: `bench/results/train_cost_runs.json`, rendered into `bench/results/train_cost.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+#: Steps that are model fits (the shipped scorer, the validation refit, the back-test refit).
+FIT_STEPS = ("cf", "validation", "backtest")
+
+_BARE_ALS = """
+import json, sys, time
+import numpy as np
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
+from recsys.bundle.layout import load_csr
+from pathlib import Path
+x = load_csr(Path({path!r}), mmap=False).astype(np.float32)
+with threadpool_limits(1, "blas"):
+    model = AlternatingLeastSquares(factors=64, iterations=15, regularization={reg}, alpha={alpha},
+                                    dtype=np.float32, random_state={seed})
+    t = time.perf_counter()
+    model.fit(x, show_progress=False)
+    sys.stderr.write(json.dumps({{"fit_seconds": time.perf_counter() - t, "nnz": int(x.nnz)}}))
+"""
+
+_USER_HNSW = """
+import json, sys, time
+import numpy as np
+from recsys.index.vector_index import IndexConfig, VectorIndex
+v = np.load({path!r})
+t = time.perf_counter()
+VectorIndex(IndexConfig(kind="hnsw")).build(v)
+sys.stderr.write(json.dumps({{"build_seconds": time.perf_counter() - t, "n": len(v)}}))
+"""
+
+
+def run_stage(name: str, code: str) -> dict[str, float | dict]:
+    """Run `code` in a fresh interpreter: wall seconds, the child's peak RSS (GiB) and any JSON
+    it writes as the last line of stderr."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        sys.stderr.write(err[-4000:])
+        raise SystemExit(f"stage {name} failed with status {status}")
+    out: dict[str, float | dict] = {
+        "seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+    }  # fmt: skip
+    tail = err.strip().rsplit("\n", 1)[-1] if err.strip() else ""
+    if tail.startswith("{"):
+        out["report"] = json.loads(tail)
+    print(f"{name}: {seconds:.1f}s, peak RSS {out['peak_rss_gib']:.2f} GiB", flush=True)
+    return out
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, Path, dict]:
+    """Synth + ingest into the cache folder (or reuse it)."""
+    raw, data = args.work / "raw", args.work / "data"
+    if args.reuse and data.exists():
+        return raw, data, {}
+    shutil.rmtree(args.work, ignore_errors=True)
+    stages = {
+        "synth": run_stage(
+            "synth",
+            "from recsys.synth import SynthConfig, generate; "
+            f"generate(SynthConfig(n_users={args.users}, n_items={args.items}, seed={args.seed}), "
+            f"{str(raw)!r})",
+        ),
+        "ingest": run_stage(
+            "ingest", f"from recsys.ingest import ingest; ingest({str(raw)!r}, {str(data)!r})"
+        ),
+    }
+    return raw, data, stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="Reuse cached synth + ingest data.")
+    parser.add_argument("--user-hnsw", action="store_true", help="Also time a user HNSW build.")
+    parser.add_argument("--keep", action="store_true", help="Keep the bundle (for serving_load).")
+    parser.add_argument(
+        "--bundle-only",
+        action="store_true",
+        help="Skip training: take the kept bundle's manifest and time the bare fit (and HNSW) "
+        "now (said in the results; the train stage's process figures are then absent).",
+    )
+    args = parser.parse_args()
+    args.work = args.work or HERE / "_work" / "train_cost" / str(args.users)
+    facts = machine.describe()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    models = args.work / "models"
+    from recsys.recipe import TrainConfig
+
+    cfg = TrainConfig(seed=args.seed)
+    if args.bundle_only:
+        stages: dict = {}
+    else:
+        raw, data, stages = prepare(args)
+        shutil.rmtree(models, ignore_errors=True)
+        stages["train"] = run_stage(
+            "train",
+            "import logging; logging.basicConfig(level=logging.WARNING); "
+            "from pathlib import Path; from recsys.training.run import run_training; "
+            "from recsys.recipe import TrainConfig; "
+            f"run_training(Path({str(data)!r}), TrainConfig(seed={args.seed}), "
+            f"truth_dir=Path({str(raw / 'truth')!r}), models_dir=Path({str(models)!r}))",
+        )
+    bundle = next(models.glob("*/manifest.json")).parent
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    stages["bare_als"] = run_stage(
+        "bare ALS fit",
+        _BARE_ALS.format(
+            path=str(bundle / "history" / "interacted"), reg=cfg.cf.regularization,
+            alpha=cfg.cf.alpha, seed=args.seed,
+        ),
+    )  # fmt: skip
+    if args.user_hnsw:
+        stages["user_hnsw"] = run_stage(
+            "user HNSW build",
+            _USER_HNSW.format(path=str(bundle / "scorer" / "user_factors_.npy")),
+        )
+    facts["load_at_end"] = machine.load_average()
+    run = {
+        "date": started,
+        "command": "python bench/train_cost.py "
+        + " ".join(a for a in sys.argv[1:] if a not in ("--keep",)),
+        "machine": facts,
+        "stages": stages,
+        "trained_at": manifest.get("created_at"),
+        "bundle_only": args.bundle_only,
+        "row_counts": manifest["row_counts"],
+        "step_seconds": manifest["step_timings"],
+        "step_peak_rss_mib": manifest["metrics"]["resources"]["peak_rss_mb_after_step"],
+        "index": manifest["metrics"]["index"],
+        "holdout": manifest["metrics"].get("holdout"),
+        "bundle_gib": round(sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file())
+                            / 2**30, 2),
+    }  # fmt: skip
+    runs_path = RESULTS / "train_cost_runs.json"
+    runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
+    runs = [r for r in runs if r["row_counts"]["users"] != run["row_counts"]["users"]] + [run]
+    runs.sort(key=lambda r: r["row_counts"]["users"])
+    RESULTS.mkdir(exist_ok=True)
+    runs_path.write_text(json.dumps(runs, indent=2) + "\n")
+    text = render(runs)
+    (RESULTS / "train_cost.md").write_text(text)
+    print(text.split("## ", 1)[1] if "## " in text else text)
+    if not args.keep:
+        shutil.rmtree(models, ignore_errors=True)
+
+
+def render(runs: list[dict]) -> str:
+    lines = [
+        "# Training cost against a bare ALS fit (issue 13 part 1)",
+        "",
+        "Rendered by `bench/train_cost.py` from `train_cost_runs.json`. Training and the bare fit",
+        "run one after the other in fresh processes of the same run, on the same confidence",
+        "matrix. Peak RSS after a step is the training process's high-water mark so far (it only",
+        "grows). Targets: whole train <= 3x the bare fit at 1M users; the non-fit steps together",
+        "<= 1x. The 2 cores are shared with other jobs: read the load averages.",
+        "",
+    ]
+    for run in runs:
+        rc, st = run["row_counts"], run["stages"]
+        bare = st["bare_als"]["report"]["fit_seconds"]
+        steps = run["step_seconds"]
+        train = sum(steps.values())
+        nonfit = sum(s for k, s in steps.items() if k not in FIT_STEPS)
+        lines += [
+            f"## {rc['users']:,} users, {rc['items']:,} items, {rc['user_item_pairs']:,} "
+            f"user-item pairs",
+            "",
+            f"- command: `{run['command']}` ({run['date']})",
+            *machine.render(run["machine"]),
+            f"- bundle on disk: {run['bundle_gib']} GiB",
+            *(
+                [
+                    f"- training ran in an earlier process ({run['trained_at']}); the bare fit "
+                    "below was timed afterwards on its bundle (`--bundle-only`)"
+                ]
+                if run.get("bundle_only")
+                else []
+            ),  # fmt: skip
+            "",
+            "| stage | wall seconds | CPU seconds | peak RSS (GiB) |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {s['seconds']:.1f} | {s.get('cpu_seconds', '')} | "
+            f"{s['peak_rss_gib']:.2f} |"
+            for name, s in st.items()
+        ]
+        lines += [
+            "",
+            f"Bare ALS fit alone (inside its process, load excluded): **{bare:.1f} s**.",
+            "",
+            "| training step | seconds | x bare ALS fit | peak RSS after it (MiB) |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {step}{' (fit)' if step in FIT_STEPS else ''} | {sec:.1f} | {sec / bare:.2f} | "
+            f"{run['step_peak_rss_mib'].get(step, float('nan')):,.0f} |"
+            for step, sec in steps.items()
+        ]
+        lines += [
+            f"| **all steps** | {train:.1f} | **{train / bare:.2f}** | |",
+            f"| **non-fit steps** | {nonfit:.1f} | **{nonfit / bare:.2f}** | |",
+            "",
+        ]
+        if "user_hnsw" in st:
+            hn = st["user_hnsw"]["report"]
+            lines += [
+                f"A deterministic HNSW build over the {hn['n']:,} user vectors (what the "
+                f"`indexes` step used to add above 200k users): {hn['build_seconds']:.1f} s "
+                f"= {hn['build_seconds'] / bare:.2f}x the bare fit, saved.",
+                "",
+            ]
+        if run.get("note"):
+            lines += [f"Note: {run['note']}", ""]
+        lines += [
+            f"Index: `{json.dumps(run['index'])}`",
+            f"Holdout: `{json.dumps(run['holdout'])}`",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
