@@ -235,7 +235,8 @@ class RuntimeModel:
         elif view.step is PolicyStep.CIRCLE_CHAIN:
             affinity = np.asarray(self.parts.circles.affinities[u])
             items, scores, reasons = circle_chain(
-                view.circles, affinity, self.catalogue.ids, self.parts.lists, keep, n
+                view.circles, affinity, self.catalogue.ids, self.parts.lists, keep, n,
+                circle_boost=self.policy.circle_boost,
             )
         else:
             items, scores, reasons = global_chain(self.parts.lists, keep, n)

@@ -75,29 +75,47 @@ def test_global_chain_applies_the_keep_rule_and_reads_further() -> None:
     assert items.tolist() == [10, 11, 6, 9]
 
 
-def test_circle_chain_weights_circles_by_affinity() -> None:
+def test_circle_chain_raises_popularity_by_circle_affinity() -> None:
+    # popularity = item index (max 11); the items on circle 0's popular and trending lists
+    # x (1 + 3 * 0.9), circle 1's x (1 + 3 * 0.3); every other item its plain share.
     affinity = np.array([0.9, 0.3, 0.0])
-    items, scores, reasons = circle_chain(np.array([0, 1]), affinity, IDS, LISTS, everything, 6)
-    # circle 0 interleaved: 3 (t), 0 (p), 1, 2 -> 0.9, 0.45, 0.3, 0.225; circle 1: 6, 4 -> 0.3..
-    assert items.tolist() == [3, 0, 1, 6, 2, 4]
-    np.testing.assert_allclose(scores, [0.9, 0.45, 0.3, 0.3, 0.225, 0.15])
-    assert reasons[:4] == ["trending_in_circle:c0", "popular_in_circle:c0",
-                           "popular_in_circle:c0", "trending_in_circle:c1"]
+    items, scores, reasons = circle_chain(
+        np.array([0, 1]), affinity, IDS, LISTS, everything, 6, circle_boost=3.0
+    )
+    assert items.tolist() == [7, 6, 3, 11, 10, 5]
+    np.testing.assert_allclose(
+        scores, [7 / 11 * 1.9, 6 / 11 * 1.9, 3 / 11 * 3.7, 1.0, 10 / 11, 5 / 11 * 1.9]
+    )
+    assert reasons == ["trending_in_circle:c1", "trending_in_circle:c1", "trending_in_circle:c0",
+                       "popular", "popular", "popular_in_circle:c1"]
 
 
-def test_circle_chain_is_filled_by_the_global_chain_below_its_scores() -> None:
+def test_a_strong_affinity_lifts_a_circle_above_more_popular_items() -> None:
     affinity = np.array([0.0, 0.0, 0.5])
     items, scores, reasons = circle_chain(np.array([2]), affinity, IDS, LISTS, everything, 5)
-    assert items.tolist() == [9, 8, 10, 11, 3]
-    assert reasons == ["trending_in_circle:c2", "popular_in_circle:c2", "trending", "popular",
-                       "trending"]
+    assert items.tolist() == [9, 8, 11, 10, 4]  # 9/11 * (1 + 16 * 0.5) tops 11/11
+    assert reasons == ["trending_in_circle:c2", "popular_in_circle:c2", "popular", "popular",
+                       "popular"]
     assert (np.diff(scores) < 0).all()
+    plain, _, _ = circle_chain(np.array([2]), affinity, IDS, LISTS, everything, 5,
+                               circle_boost=0.0)
+    assert plain.tolist() == [11, 10, 9, 8, 4]  # no boost: popularity alone
+
+
+def test_circle_chain_applies_the_keep_rule_and_reads_further() -> None:
+    def no_top(items: np.ndarray) -> np.ndarray:
+        return ~np.isin(items, [11, 10, 0])
+
+    items, _, _ = circle_chain(np.array([0]), np.array([0.1, 0.0, 0.0]), IDS, LISTS, no_top, 4)
+    assert 11 not in items and 10 not in items and 0 not in items
+    assert len(items) == 4
 
 
 def test_an_item_in_two_circles_appears_once_with_its_best_score() -> None:
     shared = CandidateLists(**{**LISTS.__dict__, "popular": _ragged([[5], [5], []]),
                                "trending": _ragged([[], [], []])})
-    items, scores, _ = circle_chain(np.array([1, 0]), np.array([0.2, 0.7, 0.0]), IDS, shared,
-                                    everything, 3)
-    assert items.tolist()[0] == 5 and scores[0] == pytest.approx(0.7)
+    items, scores, reasons = circle_chain(np.array([1, 0]), np.array([0.2, 0.7, 0.0]), IDS,
+                                          shared, everything, 3, circle_boost=1.0)
     assert items.tolist().count(5) == 1
+    at = items.tolist().index(5)
+    assert scores[at] == pytest.approx(5 / 11 * 1.7) and reasons[at] == "popular_in_circle:c1"
