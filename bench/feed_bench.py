@@ -251,19 +251,24 @@ def cold(users: int, seed: int, argv: list[str]) -> None:
     listed = np.asarray(parts.catalogue.listed)
     popular = np.asarray(parts.lists.popular_all)
     popular = popular[listed[popular]][:10]
-    feeds, pops, steps = [], [], {}
+    feeds, plains, pops, steps = [], [], [], {}
     for user in cold_users:
         page = feed.page(str(parts.ids.users.ids[user]), 10)
         steps[page.step.value] = steps.get(page.step.value, 0) + 1
         ids = parts.ids.items.to_index([p.item_id for p in page.items])
         feeds.append(np.pad(ids, (0, 10 - len(ids)), constant_values=-1))
+        plain = np.asarray(model.plain_order(str(parts.ids.users.ids[user]), 10).items)
+        plains.append(np.pad(plain, (0, 10 - len(plain)), constant_values=-1))
         pops.append(popular)
     relevant = truth[cold_users]
     per = {}
-    for label, rec in (("feed", np.array(feeds)), ("global popularity", np.array(pops))):
+    for label, rec in (("feed", np.array(feeds)), ("plain order", np.array(plains)),
+                       ("global popularity", np.array(pops))):
         hits, n_rel = m.relevance_hits(rec, relevant)
         per[label] = m.accuracy_per_user(hits, n_rel, 10)["ndcg"]
     diff, low, high = m.paired_bootstrap(per["feed"], per["global popularity"], seed=seed)
+    p_diff, p_low, p_high = m.paired_bootstrap(per["plain order"], per["global popularity"],
+                                               seed=seed)
     facts = _facts(argv, load_before)
     markdown = [
         "## Cold users: the feed against global popularity", "",
@@ -274,14 +279,19 @@ def cold(users: int, seed: int, argv: list[str]) -> None:
         f"steps {steps}.", "",
         "| answer | NDCG@10 |", "|---|---|",
         f"| feed (first page) | {np.nanmean(per['feed']):.4f} |",
+        f"| plain order (the circle chain, before re-ranking) | "
+        f"{np.nanmean(per['plain order']):.4f} |",
         f"| global popularity | {np.nanmean(per['global popularity']):.4f} |", "",
-        f"Difference {diff:+.4f}, 95% paired bootstrap [{low:+.4f}, {high:+.4f}].", "",
+        f"Feed minus popularity {diff:+.4f}, 95% paired bootstrap [{low:+.4f}, {high:+.4f}]; "
+        f"plain order minus popularity {p_diff:+.4f} [{p_low:+.4f}, {p_high:+.4f}].", "",
         f"Run: {facts['command']}; {facts['machine']}; load {facts['load']}; "
         f"{round(time.perf_counter() - started, 1)} s; {facts['finished']}.",
     ]
     _store("cold", name, {"users": len(cold_users), "kinds": kinds, "steps": steps,
                           "ndcg@10": {k: float(np.nanmean(v)) for k, v in per.items()},
-                          "difference": [diff, low, high], "markdown": markdown, **facts})
+                          "difference": [diff, low, high],
+                          "plain_difference": [p_diff, p_low, p_high],
+                          "markdown": markdown, **facts})
 
 
 # -- latency ----------------------------------------------------------------------------------
