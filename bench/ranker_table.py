@@ -178,7 +178,20 @@ def _fmt_interval(b: list[float]) -> str:
     return f"{b[0]:+.4f} [{b[1]:+.4f}, {b[2]:+.4f}]"
 
 
-def table(results: list[dict[str, Any]]) -> str:
+def _sections(text: str) -> dict[str, str]:
+    """A rendered table's `## ` sections by heading (the text before the first: key "")."""
+    parts = ("\n" + text).split("\n## ")
+    return {"": parts[0].lstrip("\n"), **{p.split("\n", 1)[0]: "## " + p for p in parts[1:]}}
+
+
+def table(results: list[dict[str, Any]], existing: str = "") -> str:
+    """The markdown of `results`; a data set without a result keeps its summary row and section
+    from `existing` (the table as it stands), and so do sections this script does not write
+    (e.g. bench/served_ranked.py's), so re-running one data set loses none of the others."""
+    old = _sections(existing) if existing else {}
+    old_rows = {line.split("|")[1].strip(): line for line in
+                old.get("Summary: NDCG@10 on test", "").splitlines() if line.startswith("| ")}
+    by_name = {r["dataset"]: r for r in results}
     lines = [
         "# The ranked recommender (sources -> learned ranker) against tuned baselines",
         "",
@@ -202,7 +215,12 @@ def table(results: list[dict[str, Any]]) -> str:
         "| data set | split | best baseline | ranked | difference [95% interval] | bar | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in results:
+    for name in SETS:
+        if name not in by_name:
+            if name in old_rows:
+                lines.append(old_rows[name])
+            continue
+        r = by_name[name]
         m, best = r["metrics"], r["best_baseline"]
         b = r["bootstrap"][best]
         strict = r["dataset"] in STRICT
@@ -211,7 +229,12 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['dataset']} | {r['split']} | {best} {m[best]['ndcg@10']:.4f} | "
             f"{m['ranked']['ndcg@10']:.4f} | {_fmt_interval(b)} | "
             f"{'lower end > 0' if strict else 'upper end >= 0'} | {'yes' if met else 'NO'} |")
-    for r in results:
+    for name in SETS:
+        if name not in by_name:
+            if name in old:
+                lines += ["", old[name].rstrip("\n")]
+            continue
+        r = by_name[name]
         lines += ["", f"## {r['dataset']}", "",
                   f"{r['n_users']} users x {r['n_items']} items, split `{r['split']}`.", "",
                   "| model | NDCG@10 | Recall@10 | coverage@10 | Gini@10 | long-tail share@10 "
@@ -236,14 +259,16 @@ def table(results: list[dict[str, Any]]) -> str:
             lines += ["", f"Not run: {r['skipped']}"]
         lines += ["", f"Run: wall {r['wall_s']} s, finished {r['finished']} on {r['machine']}"
                   f"{dt._load(r)}. {dt._version(r)}. Command: `{r['command']}`."]
-    return "\n".join(lines) + "\n\n" + NOTES
+    others = [text.rstrip("\n") for head, text in old.items()
+              if head and head not in SETS and not head.startswith(("Summary", "Notes"))]
+    return "\n".join(lines) + "\n\n" + NOTES + "".join("\n" + o + "\n" for o in others)
 
 
 def write_table(out: Path) -> None:
     cached = [json.loads((dt.WORK / n / "ranker.json").read_text())
               for n in SETS if (dt.WORK / n / "ranker.json").is_file()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table(cached))
+    out.write_text(table(cached, out.read_text() if out.is_file() else ""))
     logger.info("table updated: %s (%d data sets)", out, len(cached))
 
 

@@ -17,7 +17,11 @@ The runtime's next layer (`Feed` over a `RuntimeModel`):
 
 The config and `tail_weight` are the bundle's: `[feed]` of the recipe it was trained with and
 the weight training picked on validation (manifest `metrics.feed.tail_weight`); a config given
-here overrides both. One `Feed` serves many threads (all state is read-only).
+here overrides both. Users the policy serves from a chain (no item history, or an unknown id)
+get the weight training picked for the chain (`metrics.feed.cold.tail_weight`,
+`recsys.training.feed_step.cold_tail_weight`): the chain's popularity scores fall so steeply
+that the scorer's weight would cost them far more accuracy. One `Feed` serves many threads
+(all state is read-only).
 """
 
 from __future__ import annotations
@@ -87,6 +91,22 @@ def feed_settings(model: RuntimeModel, config: FeedConfig | None = None) -> tupl
     return config, float(picked or 0.0)
 
 
+#: The policy steps that serve a chain rather than a model's scores.
+CHAIN_STEPS = frozenset({PolicyStep.CIRCLE_CHAIN, PolicyStep.GLOBAL_CHAIN})
+
+
+def chain_tail_weight(model: RuntimeModel, config: FeedConfig, tail_weight: float) -> float:
+    """The tail weight for users served a chain: `config.cold_tail_weight` if set, else the
+    config's explicit `tail_weight`, else the one training picked for the chain, else
+    `tail_weight` (bundles trained before that pick)."""
+    if config.cold_tail_weight is not None:
+        return float(config.cold_tail_weight)
+    if config.tail_weight is not None:
+        return float(config.tail_weight)
+    picked = model.manifest.metric("feed.cold.tail_weight") if model.manifest is not None else None
+    return tail_weight if picked is None else float(picked)
+
+
 class Feed:
     """Pages of a user's feed over one loaded model (see the module docstring)."""
 
@@ -96,6 +116,7 @@ class Feed:
         self.model = model
         self.codec = codec
         self.config, self.tail_weight = feed_settings(model, config)
+        self.chain_tail_weight = chain_tail_weight(model, self.config, self.tail_weight)
         parts = model.parts
         lists = parts.lists
         self.is_tail = ~np.asarray(lists.is_head, dtype=bool)
@@ -156,7 +177,9 @@ class Feed:
             k=limit, is_tail=self.is_tail, circle_of=self.circle_of,
             merchant_of=self.merchant_of,
             shown=np.array([counts.get(str(names[i]), 0) for i in keep], dtype=np.int64),
-            exposure=self._exposure(plain.view), tail_weight=self.tail_weight,
+            exposure=self._exposure(plain.view),
+            tail_weight=(self.chain_tail_weight if plain.view.step in CHAIN_STEPS
+                         else self.tail_weight),
             max_impressions=config.max_impressions, circle_max_share=config.circle_max_share,
             merchant_max=config.merchant_max,
         )
@@ -210,7 +233,7 @@ class Feed:
         """Positions of tail items on the page that the page without the long-tail re-ranker
         would not hold: what `long_tail_pick` names."""
         chain = self.config.rerankers
-        if "long_tail" not in chain or self.tail_weight <= 0:
+        if "long_tail" not in chain or ctx.tail_weight <= 0:
             return set()
         without = compose(tuple(r for r in chain if r != "long_tail"), items, scores, ctx)
         brought = np.setdiff1d(order, without[: len(order)])

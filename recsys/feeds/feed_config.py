@@ -30,6 +30,10 @@ class FeedConfig(FrozenConfig):
     tail_weight: float | None = Field(
         None, ge=0,
         description="the long-tail knob; None: the value training picked on validation")
+    cold_tail_weight: float | None = Field(
+        None, ge=0,
+        description="the long-tail knob for users served a chain (no item history, unknown "
+                    "ids); None: tail_weight if set, else the value training picked for them")
     tail_weight_grid: tuple[float, ...] = Field(
         DEFAULT_GRID, min_length=1, description="tail weights tried on validation")
     max_ndcg_loss: float = Field(

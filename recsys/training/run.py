@@ -6,7 +6,8 @@ scorer (CF, content -> factor map, item neighbours) -> validation fit (holdout a
 items, the feed's tail_weight) -> the ranked recommender served to known users with history
 (`ranked_step`: sources -> learned ranker) -> back-test fit (the scorer on the events before a
 time cut, for segments' reach) -> circle placement -> share targeting (`share_steps`) -> faiss
-indexes -> candidate lists -> the circle feed's posts and ranker -> bundle parts, written
+indexes -> candidate lists -> the chain's tail weight (`feed_step.cold_tail_weight`) -> the
+circle feed's posts and ranker -> bundle parts, written
 atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a thin command over
 `run_training`.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+
+import numpy as np
 
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.parts import (
@@ -39,14 +42,14 @@ from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
 from recsys.training import content_steps, share_steps, steps
 from recsys.training.backtest import backtest_fit
-from recsys.training.feed_step import build_post_feed
+from recsys.training.feed_step import build_post_feed, cold_tail_weight
 from recsys.training.ranked_step import fit_ranked
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
 
 TRAIN_STEPS = ("interactions", "content", "cf", "validation", "ranked", "backtest", "placement",
-               "share", "indexes", "lists", "posts", "bundle")  # fmt: skip
+               "share", "indexes", "lists", "cold_feed", "posts", "bundle")  # fmt: skip
 
 
 def run_training(
@@ -117,6 +120,13 @@ def run_training(
         )
     with timer.step("lists"):
         lists = steps.candidate_lists(log, item_catalogue, len(catalogue), config)
+    with timer.step("cold_feed"):
+        cold = cold_tail_weight(
+            lists, affinities, members, user_items, listed=np.asarray(item_catalogue.listed),
+            is_group_buy=np.asarray(item_catalogue.is_group_buy, dtype=bool), config=config,
+        )
+        warm = metrics.get("feed")
+        metrics["feed"] = {**warm, "cold": cold} if isinstance(warm, dict) else {"cold": cold}
     with timer.step("posts"):
         post_feed, metrics["circle_feed"] = build_post_feed(
             data, users, items, posts_groups.posts, catalogue, log=log,

@@ -205,3 +205,30 @@ def test_the_bundle_picks_the_tail_weight(model: RuntimeModel) -> None:
     assert weight == model.manifest.metrics["feed"]["tail_weight"]
     assert Feed(model, CODEC).tail_weight == weight
     assert feed_settings(model, FeedConfig(tail_weight=0.3))[1] == 0.3
+
+
+def test_the_bundle_picks_a_tail_weight_for_the_chain(model: RuntimeModel) -> None:
+    cold = model.manifest.metrics["feed"]["cold"]
+    grid = [p["tail_weight"] for p in cold["curve"]]
+    assert cold["tail_weight"] in grid and cold["users"] > 0
+    assert Feed(model, CODEC).chain_tail_weight == cold["tail_weight"]
+    # An explicit weight serves everyone; the chain's own overrides it for the chain.
+    assert Feed(model, CODEC, FeedConfig(tail_weight=0.3)).chain_tail_weight == 0.3
+    both = Feed(model, CODEC, FeedConfig(tail_weight=0.3, cold_tail_weight=0.1))
+    assert (both.tail_weight, both.chain_tail_weight) == (0.3, 0.1)
+
+
+def _picks(feed: Feed, users: list[str]) -> int:
+    return sum("long_tail_pick" in i.reasons for u in users for i in feed.page(u, 10).items)
+
+
+def test_users_served_a_chain_get_the_chain_tail_weight(model: RuntimeModel) -> None:
+    history = np.diff(model.parts.history.interacted.indptr)
+    ids = model.parts.ids.users.ids
+    chain_users = [str(u) for u in ids[history == 0][:20]] + ["nobody-knows-me"]
+    warm_users = [str(u) for u in ids[history > 0][:20]]
+    assert all(model.view(u).step.value.endswith("chain") for u in chain_users)
+    warm_only = Feed(model, CODEC, FeedConfig(tail_weight=1.0, cold_tail_weight=0.0))
+    chain_only = Feed(model, CODEC, FeedConfig(tail_weight=0.0, cold_tail_weight=1.0))
+    assert _picks(warm_only, chain_users) == 0 and _picks(warm_only, warm_users) > 0
+    assert _picks(chain_only, warm_users) == 0 and _picks(chain_only, chain_users) > 0
