@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/feed_bench.py quality [--datasets synth20k-s0 movielens-1m ...]
     .venv/bin/python bench/feed_bench.py circle [--users 20000 --seeds 0 1 2 --affinity 0.5]
-    .venv/bin/python bench/feed_bench.py cold [--users 20000 --seed 0]
+    .venv/bin/python bench/feed_bench.py cold [--users 20000 --seeds 0 2 1]
     .venv/bin/python bench/feed_bench.py latency [--users 1000000 --calls 300]
 
 - **quality**: on each data set's split (docs/evaluation.md), the default recipe is the plain
@@ -198,8 +198,49 @@ def _cut_raw(raw: Path, out: Path, cut_us: int) -> None:
             pq.write_table(rows, out / table / part.name)
 
 
-def cold(users: int, seed: int, argv: list[str]) -> None:
-    """Users without item history before a cut, their first page against global popularity."""
+#: Seeds whose cold users chose a setting (`RuntimePolicy.circle_boost`): reported, not pooled.
+DEV_SEEDS = (1,)
+
+
+def cold(users: int, seeds: list[int], argv: list[str]) -> None:
+    """Each seed's cold users (`_cold_seed`), and the seeds' users pooled, development seeds
+    left out, when more than one held-out seed ran."""
+    from recsys.metrics import ranking as m
+
+    pooled: dict[str, list[np.ndarray]] = {}
+    for seed in seeds:
+        per = _cold_seed(users, seed, argv)
+        if seed not in DEV_SEEDS:
+            for label, values in per.items():
+                pooled.setdefault(label, []).append(values)
+    held_out = [s for s in seeds if s not in DEV_SEEDS]
+    if len(held_out) < 2:
+        return
+    per = {label: np.concatenate(v) for label, v in pooled.items()}
+    diff, low, high = m.paired_bootstrap(per["feed"], per["global popularity"], seed=0)
+    p_diff, p_low, p_high = m.paired_bootstrap(per["plain order"], per["global popularity"],
+                                               seed=0)
+    facts = _facts(argv, dt.load())
+    markdown = [
+        f"## Cold users, held-out seeds {held_out} pooled", "",
+        f"{len(per['feed'])} cold users of the seeds above ({DEV_SEEDS} chose the circle "
+        "chain's `circle_boost` and is left out).", "",
+        "| answer | NDCG@10 |", "|---|---|",
+        *[f"| {label} | {np.nanmean(v):.4f} |" for label, v in per.items()], "",
+        f"Feed minus popularity {diff:+.4f}, 95% paired bootstrap [{low:+.4f}, {high:+.4f}]; "
+        f"plain order minus popularity {p_diff:+.4f} [{p_low:+.4f}, {p_high:+.4f}].", "",
+        f"Run: {facts['command']}; {facts['machine']}; {facts['finished']}.",
+    ]
+    _store("cold", f"pooled-{users}-{'-'.join(map(str, held_out))}",
+           {"users": len(per["feed"]), "ndcg@10": {k: float(np.nanmean(v))
+                                                   for k, v in per.items()},
+            "difference": [diff, low, high], "plain_difference": [p_diff, p_low, p_high],
+            "markdown": markdown, **facts})
+
+
+def _cold_seed(users: int, seed: int, argv: list[str]) -> dict[str, np.ndarray]:
+    """Users without item history before a cut, their first page against global popularity;
+    returns each answer's per-user NDCG@10."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import scipy.sparse as sp
@@ -292,6 +333,7 @@ def cold(users: int, seed: int, argv: list[str]) -> None:
                           "difference": [diff, low, high],
                           "plain_difference": [p_diff, p_low, p_high],
                           "markdown": markdown, **facts})
+    return per
 
 
 # -- latency ----------------------------------------------------------------------------------
@@ -457,7 +499,7 @@ def main() -> None:
     c.add_argument("--affinity", type=float, default=0.5)
     k = sub.add_parser("cold")
     k.add_argument("--users", type=int, default=SYNTH_USERS)
-    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--seeds", type=int, nargs="+", default=[0])
     lat = sub.add_parser("latency")
     lat.add_argument("--users", type=int, default=1_000_000)
     lat.add_argument("--items", type=int, default=100_000)
@@ -469,7 +511,7 @@ def main() -> None:
     elif args.part == "circle":
         circle(args.users, args.seeds, args.affinity, argv)
     elif args.part == "cold":
-        cold(args.users, args.seed, argv)
+        cold(args.users, args.seeds, argv)
     else:
         from threadpoolctl import threadpool_limits
 

@@ -1,7 +1,10 @@
 """A circle feed: the live posts of one circle, ranked for one user.
 
 Candidates are the bundle's live posts of the circle and the posts written there since
-training (the event store, `POST /v1/posts`). The circle ranker (`recsys.feeds.circle_ranker`)
+training (the event store, `POST /v1/posts`); past `2 x pool` bundle posts, only the newest
+`pool`, the `pool` most engaged and every post by the user's friends and by authors they
+engaged with (at 1M users the biggest circle holds 153k posts: ranking them all took 522 ms a
+page, bench/results/feed.md). The circle ranker (`recsys.feeds.circle_ranker`)
 scores each from `post_features.FEATURES`: is the author a friend, how much the user engages
 with the author, how close the post's item is to the user's taste, how fresh the post is and
 how much it is engaged with (a bundle without a ranker orders by engagement per day). Then, as
@@ -63,6 +66,7 @@ class _Posts:
     """Candidate posts, aligned arrays (bundle posts first, then live ones)."""
 
     ids: np.ndarray  # object, post ids
+    index: np.ndarray  # int64 the bundle's post index, -1 for a post written since
     author: np.ndarray  # int64 user index, -1 unknown to the bundle
     author_ids: np.ndarray  # object
     item: np.ndarray  # int64 item index, -1 none
@@ -109,7 +113,7 @@ class CircleFeed:
             return PostPage(circle_id, user_id, model.version, state.page)
         now = time.time_ns() // 1000 if now_us is None else now_us
         u = int(model.parts.ids.users.to_index([user_id])[0])
-        posts = self._candidates(self.circles[circle_id], circle_id, events)
+        posts = self._candidates(self.circles[circle_id], circle_id, u, events)
         seen = self._seen(u, user_id, posts, events)
         own = (posts.author == u) & (u >= 0)
         before = state.was_shown(posts.ids) if len(state.shown) else np.zeros(len(posts.ids), bool)
@@ -120,8 +124,9 @@ class CircleFeed:
         scores = ranker.score(X) if ranker is not None else X[:, _F["log_rate"]]
         # Best first; ties: newer first.
         order = keep[np.lexsort((-posts.created[keep], -scores))]
-        by_keep = {int(p): i for i, p in enumerate(keep)}
-        ranked_scores = scores[[by_keep[int(p)] for p in order]]
+        by_keep = np.empty(len(posts.ids), np.int64)
+        by_keep[keep] = np.arange(len(keep))
+        ranked_scores = scores[by_keep[order]]
         counts = shown or {}
         ctx = PageContext(
             k=limit, is_tail=np.zeros(len(posts.ids), bool),
@@ -142,7 +147,8 @@ class CircleFeed:
                 str(posts.ids[p]), float(scores[i]),
                 self._reasons(posts, p, X[i], contributions[i], now),
                 None if posts.author_ids[p] is None else str(posts.author_ids[p]),
-                None if posts.item[p] < 0 else str(model.parts.ids.items.ids[posts.item[p]]),
+                None if posts.item[p] < 0
+                else str(model.parts.ids.items.to_ids([posts.item[p]])[0]),
             ))
         more = len(page) == limit and len(keep) > limit
         deeper = len(state.shown) + len(page) < config.max_depth
@@ -152,16 +158,18 @@ class CircleFeed:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _candidates(self, c: int, circle_id: str, events: EventStore | None) -> _Posts:
-        """The bundle's live posts of circle `c`, then those written there since training."""
+    def _candidates(self, c: int, circle_id: str, u: int, events: EventStore | None) -> _Posts:
+        """The bundle's live posts of circle `c` (`_pooled` for user `u`), then those written
+        there since training."""
         signals = self.part.signals
         parts = self.model.parts
-        bundle = signals.posts_of(c)
+        bundle = self._pooled(signals.posts_of(c), u)
         author = np.asarray(signals.facts.author[bundle], np.int64)
-        user_ids = parts.ids.users.ids
-        author_ids = np.array([user_ids[a] if a >= 0 else None for a in author], dtype=object)
+        author_ids = np.full(len(author), None, dtype=object)
+        known = author >= 0
+        author_ids[known] = parts.ids.users.to_ids(author[known])
         base = _Posts(
-            ids=np.asarray(parts.posts_groups.posts.ids[bundle], dtype=object),
+            ids=parts.posts_groups.posts.to_ids(bundle), index=np.asarray(bundle, np.int64),
             author=author, author_ids=author_ids,
             item=np.asarray(signals.facts.item[bundle], np.int64),
             created=np.asarray(signals.facts.created[bundle], np.int64),
@@ -185,6 +193,7 @@ class CircleFeed:
         authors = live["author_id"].to_numpy(zero_copy_only=False)
         return _Posts(
             ids=np.concatenate([base.ids, ids.astype(object)]),
+            index=np.concatenate([base.index, np.full(len(ids), -1, np.int64)]),
             author=np.concatenate([base.author, parts.ids.users.to_index(authors)]),
             author_ids=np.concatenate([base.author_ids, authors.astype(object)]),
             item=np.concatenate([base.item, item]),
@@ -194,14 +203,31 @@ class CircleFeed:
             usable=np.concatenate([base.usable, live["deleted"].to_numpy() == 0]),
         )
 
+    def _pooled(self, posts: np.ndarray, u: int) -> np.ndarray:
+        """`posts` (a circle's, newest first) when at most `2 x pool`; else the newest `pool`,
+        the `pool` most engaged and those by the user's friends and engaged authors, in the
+        same order."""
+        pool = self.config.pool
+        if len(posts) <= 2 * pool:
+            return posts
+        signals = self.part.signals
+        keep = np.zeros(len(posts), bool)
+        keep[:pool] = True
+        engagement = np.asarray(signals.engagement[posts])
+        keep[np.argpartition(-engagement, pool - 1)[:pool]] = True
+        if u >= 0:
+            authors = np.union1d(csr_row(self.model.parts.social.friends, u),
+                                 csr_row(signals.author_affinity, u))
+            if len(authors):
+                keep |= np.isin(np.asarray(signals.facts.author[posts]), authors)
+        return posts[keep]
+
     def _seen(self, u: int, user_id: str, posts: _Posts, events: EventStore | None) -> np.ndarray:
         """Posts the user acted on: in training (bundle posts) or since (stored events)."""
         seen = np.zeros(len(posts.ids), bool)
-        n_bundle = len(self.part.signals.facts)
         if u >= 0:
             row = csr_row(self.part.signals.user_posts, u)
-            index = self.model.parts.posts_groups.posts.to_index(posts.ids)
-            seen |= np.isin(index, row) & (index >= 0) & (index < n_bundle)
+            seen |= np.isin(posts.index, row) & (posts.index >= 0)
         if events is not None:
             mine = events.user_events(user_id, self.model.watermark_us).post_ids
             mine = [p for p in mine if p is not None]
@@ -246,7 +272,7 @@ class CircleFeed:
                 and author is not None:
             why.append(reason(ReasonCode.ENGAGED_WITH_AUTHOR, str(author)))
         if posts.item[p] >= 0 and contrib[_F["item_relevance"]] > 0:
-            item = self.model.parts.ids.items.ids[posts.item[p]]
+            item = self.model.parts.ids.items.to_ids([posts.item[p]])[0]
             why.append(reason(ReasonCode.ABOUT_ITEM, str(item)))
         if now_us - posts.created[p] < self.config.new_post_days * US_PER_DAY:
             why.append(reason(ReasonCode.NEW_POST))

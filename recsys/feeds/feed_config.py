@@ -83,6 +83,10 @@ class CircleFeedConfig(FrozenConfig):
     C: float = Field(1.0, gt=0, description="inverse L2 penalty of the logistic ranker")
     new_post_days: float = Field(3.0, ge=0, description="posts younger than this are new")
     max_depth: int = Field(500, ge=1, description="posts a cursor can pin")
+    pool: int = Field(
+        2000, ge=1,
+        description="a circle's candidates: its newest `pool` posts, its `pool` most engaged, "
+                    "and every post by the user's friends and by authors they engaged with")
 
     @field_validator("rerankers")
     @classmethod

@@ -90,9 +90,17 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def user_tastes(history: sp.csr_matrix, item_vectors: np.ndarray) -> np.ndarray:
-    """(n, f) float32 unit taste vectors of history rows (zero rows for no history)."""
+    """(n, f) float32 unit taste vectors of history rows (zero rows for no history).
+
+    Only the items the rows name are normalised when they are few (a served page's one row:
+    normalising all 100k item vectors per call took ~17 ms)."""
+    x = sp.csr_matrix(history, dtype=np.float32)
+    cols = np.unique(x.indices)
+    if 4 * len(cols) < x.shape[1]:
+        unit_items = _unit(np.asarray(item_vectors[cols], dtype=np.float32))
+        return _unit(np.asarray(x[:, cols] @ unit_items, dtype=np.float32))
     unit_items = _unit(np.asarray(item_vectors, dtype=np.float32))
-    return _unit(np.asarray(sp.csr_matrix(history, dtype=np.float32) @ unit_items))
+    return _unit(np.asarray(x @ unit_items))
 
 
 def pair_lookup(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

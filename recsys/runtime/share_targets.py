@@ -86,7 +86,7 @@ class ShareTargetsRuntime:
     ) -> ShareTargets:
         """The answer for user index `u` and item index `item` (both known)."""
         ids = self.parts.ids
-        user_id, item_id = str(ids.users.ids[u]), str(ids.items.ids[item])
+        user_id, item_id = str(ids.users.to_ids([u])[0]), str(ids.items.to_ids([item])[0])
         members: set[int] = set()
         initiator = u
         if group_id is not None:

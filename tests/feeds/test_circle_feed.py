@@ -103,3 +103,43 @@ def test_unknown_circles_and_foreign_cursors_are_refused(model: RuntimeModel) ->
         feed.page(other, user, 3, cursor)
     # An unknown user gets the circle ranked without personal signals.
     assert feed.page(circle, "someone-new", 5).posts
+
+
+def test_a_big_circle_ranks_a_pool_newest_most_engaged_and_friends_posts(
+    model: RuntimeModel,
+) -> None:
+    from recsys.feeds.feed_config import CircleFeedConfig
+
+    c, circle = _busiest_circle(model)
+    signals = model.parts.post_feed.signals
+    posts = signals.posts_of(c)
+    assert len(posts) > 6  # the pool below is a small share of the circle
+    friends = model.parts.social.friends
+    authors = np.asarray(signals.facts.author[posts])
+    # A user with a friend who wrote an old, little-engaged post in the circle.
+    engagement = np.asarray(signals.engagement[posts])
+    tail = np.argsort(engagement, kind="stable")[: len(posts) // 2]
+    deep = [int(i) for i in tail if i >= 3 and authors[i] >= 0
+            and friends.indptr[authors[i] + 1] > friends.indptr[authors[i]]]
+    assert deep
+    post = posts[deep[0]]
+    user = int(csr_row(friends, int(authors[deep[0]]))[0])
+    small = CircleFeed(model, CODEC, CircleFeedConfig(pool=3))
+    pooled = small._pooled(posts, user)
+    inside = np.isin(posts, pooled)
+    assert 0 < len(pooled) < len(posts) and (posts[inside] == pooled).all()  # same order
+    assert inside[:3].all() and post in pooled  # the newest 3, the friend's post
+    assert engagement[~inside].max() <= np.sort(engagement)[-3]  # the 3 most engaged
+    # Pages come from the pool and never repeat.
+    user_id = str(model.parts.ids.users.ids[user])
+    shown, cursor = [], None
+    for _ in range(3):
+        page = small.page(circle, user_id, 3, cursor)
+        shown += [p.post_id for p in page.posts]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    rows = model.parts.posts_groups.posts.to_index(shown)
+    assert shown and len(shown) == len(set(shown)) and np.isin(rows, pooled).all()
+    # A circle within 2 x pool is ranked whole.
+    assert (CircleFeed(model, CODEC)._pooled(posts, user) == posts).all()

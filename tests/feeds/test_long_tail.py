@@ -59,14 +59,16 @@ def test_it_is_personal_one_batch_two_users() -> None:
     assert picked[1].sum() == 3
 
 
-def test_group_buys_gain_from_the_users_group_buy_appetite() -> None:
+def test_group_buys_gain_from_the_users_group_buy_appetite_beyond_the_catalogues() -> None:
     gb = np.zeros(8, bool)
     gb[3] = True  # a head item sold as a group buy (plain position 4)
     none = Exposure(IS_TAIL, np.zeros(1), gb, np.zeros(1))
-    keen = Exposure(IS_TAIL, np.zeros(1), gb, np.array([2.0]))
-    assert take(IDS, rerank_long_tail(IDS, SCORES, none, tail_weight=0.5, k=3)).tolist() == [
-        [0, 1, 2]]
-    # Item 3: 2/6 + 0.5 * 2 = 1.33, the best: on the page, shown at its plain place.
+    average = Exposure(IS_TAIL, np.zeros(1), gb, np.ones(1))
+    keen = Exposure(IS_TAIL, np.zeros(1), gb, np.array([3.0]))
+    for user in (none, average):
+        assert take(IDS, rerank_long_tail(IDS, SCORES, user, tail_weight=0.5, k=3)).tolist() == [
+            [0, 1, 2]]
+    # Item 3: 2/6 + 0.5 * (3 - 1) = 1.33, the best: on the page, shown at its plain place.
     assert take(IDS, rerank_long_tail(IDS, SCORES, keen, tail_weight=0.5, k=3)).tolist() == [
         [0, 1, 3]]
 
@@ -107,7 +109,8 @@ def test_the_page_is_the_top_k_of_the_bonused_scores_even_out_of_order() -> None
     scores = rng.random((n, m))
     exposure = Exposure(tail, rng.random(n) * 2, gb, rng.random(n) * 2)
     bonused = scaled_scores(ids, scores) + 0.4 * (exposure.tail[:, None] * tail[ids]
-                                                  + exposure.group_buy[:, None] * gb[ids])
+                                                  + np.maximum(exposure.group_buy - 1, 0)[:, None]
+                                                  * gb[ids])
     order = np.lexsort((np.broadcast_to(np.arange(m), (n, m)), -bonused), axis=1)[:, :k]
     got = rerank_long_tail(ids, scores, exposure, tail_weight=0.4, k=k)
     assert (got == np.sort(order, axis=1)).all()
