@@ -60,7 +60,8 @@ def pair_lookup(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.n
     query = rows * n_cols + cols
     at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
     found = keys[at] == query
-    out[found] = np.asarray(csr.data, np.float64)[pos[at[found]]]
+    # Only the cells found: converting all of `data` cost ~7 ms a call at 1M users.
+    out[found] = np.asarray(csr.data[pos[at[found]]], np.float64)
     return out
 
 
