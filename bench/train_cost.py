@@ -8,7 +8,11 @@ reported in seconds, as a ratio to the bare fit, and with the process's peak RSS
 `--user-hnsw` also times what the approximate user index used to cost (a deterministic HNSW build
 over all user vectors), which training no longer builds: nothing at runtime searches it.
 
-    python bench/train_cost.py --users 1000000 --items 100000 [--reuse] [--user-hnsw]
+    python bench/train_cost.py --users 1000000 --items 100000 [--reuse] [--user-hnsw] [--no-tuning]
+
+`--no-tuning` trains with the ranked recommender's self-tuning off (`[ranked] tune_budget_s =
+0`: its sources keep their default settings), the protocol of issue 13's 3x target; a run is
+kept per (users, tuning), and the cost-growth table reads the series with the most sizes.
 
 Results: `bench/results/train_cost_runs.json`, rendered into `bench/results/train_cost.md`.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -30,8 +35,9 @@ import machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-#: Steps that are model fits (the shipped scorer, the validation refit, the back-test refit).
-FIT_STEPS = ("cf", "validation", "backtest")
+#: Steps that are model fits (the shipped scorer, the validation refit, the ranked
+#: recommender's sources and ranker, the back-test refit).
+FIT_STEPS = ("cf", "validation", "ranked", "backtest")
 
 _BARE_ALS = """
 import json, sys, time
@@ -112,6 +118,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="Reuse cached synth + ingest data.")
     parser.add_argument("--user-hnsw", action="store_true", help="Also time a user HNSW build.")
     parser.add_argument("--keep", action="store_true", help="Keep the bundle (for serving_load).")
+    parser.add_argument("--no-tuning", action="store_true",
+                        help="The ranked recommender's self-tuning off (tune_budget_s = 0).")
     parser.add_argument(
         "--bundle-only",
         action="store_true",
@@ -126,6 +134,9 @@ def main() -> None:
     from recsys.recipe import TrainConfig
 
     cfg = TrainConfig(seed=args.seed)
+    no_tuning = "'ranked': {'tune_budget_s': 0}"
+    recipe = (f"TrainConfig.model_validate({{'seed': {args.seed}, {no_tuning}}})"
+              if args.no_tuning else f"TrainConfig(seed={args.seed})")
     if args.bundle_only:
         stages: dict = {}
     else:
@@ -136,7 +147,7 @@ def main() -> None:
             "import logging; logging.basicConfig(level=logging.WARNING); "
             "from pathlib import Path; from recsys.training.run import run_training; "
             "from recsys.recipe import TrainConfig; "
-            f"run_training(Path({str(data)!r}), TrainConfig(seed={args.seed}), "
+            f"run_training(Path({str(data)!r}), {recipe}, "
             f"truth_dir=Path({str(raw / 'truth')!r}), models_dir=Path({str(models)!r}))",
         )
     bundle = next(models.glob("*/manifest.json")).parent
@@ -162,6 +173,7 @@ def main() -> None:
         "stages": stages,
         "trained_at": manifest.get("created_at"),
         "bundle_only": args.bundle_only,
+        "tuning": not args.no_tuning,
         "row_counts": manifest["row_counts"],
         "step_seconds": manifest["step_timings"],
         "step_peak_rss_mib": manifest["metrics"]["resources"]["peak_rss_mb_after_step"],
@@ -172,8 +184,9 @@ def main() -> None:
     }  # fmt: skip
     runs_path = RESULTS / "train_cost_runs.json"
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
-    runs = [r for r in runs if r["row_counts"]["users"] != run["row_counts"]["users"]] + [run]
-    runs.sort(key=lambda r: r["row_counts"]["users"])
+    same = (run["row_counts"]["users"], run["tuning"])
+    runs = [r for r in runs if (r["row_counts"]["users"], r.get("tuning", True)) != same] + [run]
+    runs.sort(key=lambda r: (not r.get("tuning", True), r["row_counts"]["users"]))
     RESULTS.mkdir(exist_ok=True)
     runs_path.write_text(json.dumps(runs, indent=2) + "\n")
     text = render(runs)
@@ -202,7 +215,7 @@ def render(runs: list[dict]) -> str:
         nonfit = sum(s for k, s in steps.items() if k not in FIT_STEPS)
         lines += [
             f"## {rc['users']:,} users, {rc['items']:,} items, {rc['user_item_pairs']:,} "
-            f"user-item pairs",
+            f"user-item pairs, self-tuning {'on' if run.get('tuning', True) else 'off'}",
             "",
             f"- command: `{run['command']}` ({run['date']})",
             *machine.render(run["machine"]),
@@ -256,7 +269,78 @@ def render(runs: list[dict]) -> str:
             f"Holdout: `{json.dumps(run['holdout'])}`",
             "",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + growth(runs))
+
+
+def _exponent(t0: float, t1: float, n0: int, n1: int) -> float:
+    """b in t ~ n^b between two sizes (the slope on a log-log plot)."""
+    return math.log(t1 / t0) / math.log(n1 / n0) if t0 > 0 and t1 > 0 else float("nan")
+
+
+def growth(runs: list[dict], target_users: int = 10_000_000) -> list[str]:
+    """How time and memory grow with users (issue 13 part 4): each step's seconds per size,
+    its log-log exponent between the two largest sizes, and what that exponent says of
+    `target_users` (an extrapolation, never a measurement); the plot beside it."""
+    series: dict[bool, list[dict]] = {}
+    for r in runs:
+        series.setdefault(r.get("tuning", True), []).append(r)
+    # The issue's protocol (self-tuning off) when it has two sizes, else the longest series.
+    runs = (series[False] if len(series.get(False, [])) >= 2
+            else max(series.values(), key=len) if series else [])
+    if len(runs) < 2:
+        return []
+    runs = sorted(runs, key=lambda r: r["row_counts"]["users"])
+    sizes = [r["row_counts"]["users"] for r in runs]
+    na, nb = sizes[-2:]
+    steps = list(dict.fromkeys(k for r in runs for k in r["step_seconds"]))
+    lines = [
+        "## Cost growth with users",
+        "",
+        f"Self-tuning {'on' if runs[-1].get('tuning', True) else 'off'}. "
+        "Each step's seconds at each size (the runs above; their loads differ, so read the "
+        f"exponents as rough), the exponent b of t ~ users^b between {na:,} and {nb:,} users, "
+        f"and what b says of {target_users:,} users: **an extrapolation, not a measurement** "
+        "(the 10M workload was not run). Plot: `train_cost_growth.png`.",
+        "",
+        "| step | " + " | ".join(f"{n:,} users (s)" for n in sizes) + " | b | "
+        f"{target_users:,} users (extrapolated s) |",
+        "|---|" + "---:|" * (len(sizes) + 2),
+    ]
+    rows = [(s, [r["step_seconds"].get(s, float("nan")) for r in runs]) for s in steps]
+    rows.append(("all steps", [sum(r["step_seconds"].values()) for r in runs]))
+    rows.append(("bare ALS fit", [r["stages"]["bare_als"]["report"]["fit_seconds"]
+                                  for r in runs]))
+    peak = [max(r["step_peak_rss_mib"].values()) / 1024 for r in runs]
+    for name, secs in rows:
+        b_exp = _exponent(secs[-2], secs[-1], na, nb)
+        guess = secs[-1] * (target_users / nb) ** b_exp if not math.isnan(b_exp) else float("nan")
+        lines.append(f"| {name} | " + " | ".join(f"{t:.1f}" for t in secs)
+                     + f" | {b_exp:.2f} | {guess:,.0f} |")
+    b_rss = _exponent(peak[-2], peak[-1], na, nb)
+    lines.append("| peak RSS of training (GiB) | " + " | ".join(f"{g:.2f}" for g in peak)
+                 + f" | {b_rss:.2f} | {peak[-1] * (target_users / nb) ** b_rss:.1f} |")
+    lines.append("")
+    _plot(sizes, rows, peak)
+    return lines
+
+
+def _plot(sizes: list[int], rows: list[tuple[str, list[float]]], peak: list[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for name, secs in rows:
+        style = "k-o" if name == "all steps" else ("k--s" if name == "bare ALS fit" else "-o")
+        left.loglog(sizes, secs, style, label=name, markersize=4)
+    left.set(xlabel="users", ylabel="seconds", title="training time per step")
+    left.legend(fontsize=7, ncol=2)
+    right.loglog(sizes, peak, "k-o")
+    right.set(xlabel="users", ylabel="GiB", title="peak RSS of training")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "train_cost_growth.png", dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
