@@ -100,7 +100,8 @@ def demo(
     if len(cold):
         chosen.append(int(rng.choice(cold)))  # no item history: the circle chain answers
     feed = Feed(model, CursorCodec(derive_secret(resolve_key().secret)))
-    typer.echo(f"feed: tail_weight {feed.tail_weight} (picked on validation), re-rankers "
+    typer.echo(f"feed: tail_weight {feed.tail_weight} (picked on validation; "
+               f"{feed.chain_tail_weight} for users served a chain), re-rankers "
                f"{', '.join(feed.config.rerankers)}")
     for u in chosen:
         user_id = str(model.parts.ids.users.ids[u])
