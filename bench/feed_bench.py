@@ -370,7 +370,8 @@ def latency(users: int, items: int, calls: int, argv: list[str]) -> None:
         timings.setdefault(label, []).append((time.perf_counter() - t) * 1000)
 
     for u in warm:
-        timed("feed page 1, limit 20 (known user with history: ranked)", lambda u=u: feed.page(str(ids[u]), 20))
+        timed("feed page 1, limit 20 (known user with history: ranked)",
+              lambda u=u: feed.page(str(ids[u]), 20))
     for u in cold:
         timed("feed page 1, limit 20 (cold: circle chain)", lambda u=u: feed.page(str(ids[u]),
                                                                                  20))

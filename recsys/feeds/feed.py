@@ -122,8 +122,8 @@ class Feed:
         self.is_tail = ~np.asarray(lists.is_head, dtype=bool)
         catalogue = parts.catalogue
         #: The catalogue's tail and group-buy shares (an average user's appetites are 1).
-        self.priors = ExposurePriors.from_popularity(
-            lists.item_popularity, self.is_tail, np.asarray(catalogue.is_group_buy, bool),
+        self.priors = ExposurePriors.from_lists(
+            lists, np.asarray(catalogue.is_group_buy, bool),
             strength=self.config.tail_prior_strength)
         self.circle_of = np.asarray(catalogue.circle_idx, dtype=np.int64)
         merchants = catalogue.text.column("merchant_id").combine_chunks().dictionary_encode()

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.candidate_lists import CandidateLists
 from recsys.errors import InvalidInputError
 
 
@@ -139,6 +140,14 @@ class ExposurePriors:
             return cls(is_tail, share(is_tail), strength)
         gb = np.asarray(is_group_buy, dtype=bool)
         return cls(is_tail, share(is_tail), strength, gb, share(gb))
+
+    @classmethod
+    def from_lists(
+        cls, lists: CandidateLists, is_group_buy: np.ndarray | None, *, strength: float
+    ) -> ExposurePriors:
+        """Priors over a bundle's candidate lists: their popularity and head/tail split."""
+        return cls.from_popularity(lists.item_popularity, ~np.asarray(lists.is_head, dtype=bool),
+                                   is_group_buy, strength=strength)
 
     def for_users(self, history: sp.csr_matrix) -> Exposure:
         """The appetites of the users whose history rows are given."""

@@ -51,6 +51,7 @@ from recsys.runtime.policy import (
     choose_step,
     circle_chain,
     global_chain,
+    placed_circles,
 )
 from recsys.runtime.reasons import ReasonCode, reason
 from recsys.runtime.share_targets import ShareTargetsRuntime
@@ -378,9 +379,7 @@ class RuntimeModel:
 
     def _placed_circles(self, u: int) -> np.ndarray:
         """The user's member circles, highest affinity first (ties: catalogue order)."""
-        member = np.flatnonzero(np.asarray(self.parts.circles.members[u], dtype=bool))
-        affinity = np.asarray(self.parts.circles.affinities[u])[member]
-        return member[np.lexsort((member, -affinity))]
+        return placed_circles(self.parts.circles.members[u], self.parts.circles.affinities[u])
 
     def _scored(
         self, u: int, limit: int, fresh: FreshHistory | None, purchased: np.ndarray,

@@ -105,6 +105,13 @@ def choose_step(
     return PolicyStep.CIRCLE_CHAIN if placed else PolicyStep.GLOBAL_CHAIN
 
 
+def placed_circles(member: np.ndarray, affinity: np.ndarray) -> np.ndarray:
+    """A user's member circles (one row of the circles part), highest affinity first (ties:
+    catalogue order): the circles the circle chain raises."""
+    placed = np.flatnonzero(np.asarray(member, dtype=bool))
+    return placed[np.lexsort((placed, -np.asarray(affinity)[placed]))]
+
+
 def interleave(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``first[0], second[0], first[1], second[1], ...`` with repeats dropped (first kept).
 

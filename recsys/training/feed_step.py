@@ -39,7 +39,7 @@ from recsys.item_stats import head_mask
 from recsys.recipe import TrainConfig
 from recsys.recommenders.base import Recommender
 from recsys.runtime.exclusion import ExclusionRule
-from recsys.runtime.policy import RuntimePolicy, circle_chain, global_chain
+from recsys.runtime.policy import RuntimePolicy, circle_chain, global_chain, placed_circles
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +78,7 @@ def tail_weight_on_validation(
     relevant = test[users]
     ours = tail_curve(ids, scores, relevant, priors.for_users(train[users]),
                       feed.tail_weight_grid, k=K)
-    picked = pick_tail_weight(ours, max_loss=feed.max_ndcg_loss, k=K)
-    at = next(p for p in ours if p["tail_weight"] == picked)
-    logger.info(
-        "tail_weight %.2f: validation NDCG@10 %.4f (plain %.4f), long-tail share@10 %.3f "
-        "(plain %.3f)", picked, at[f"ndcg@{K}"], ours[0][f"ndcg@{K}"],
-        at[f"long_tail_share@{K}"], ours[0][f"long_tail_share@{K}"],
-    )
+    picked = _pick(ours, config, "tail_weight %.2f: validation")
     return {
         "tail_weight": picked,
         "max_ndcg_loss": feed.max_ndcg_loss,
@@ -92,6 +86,19 @@ def tail_weight_on_validation(
         "candidates": int(ids.shape[1]),
         "curve": ours,
     }
+
+
+def _pick(curve: list[dict[str, float]], config: TrainConfig, what: str) -> float:
+    """The largest weight of `curve` within `feed.max_ndcg_loss`, logged against the plain
+    order (`what`: the log line's opening, with a %.2f for the weight)."""
+    picked = pick_tail_weight(curve, max_loss=config.feed.max_ndcg_loss, k=K)
+    at = next(p for p in curve if p["tail_weight"] == picked)
+    logger.info(
+        what + " NDCG@10 %.4f (plain %.4f), long-tail share@10 %.3f (plain %.3f)", picked,
+        at[f"ndcg@{K}"], curve[0][f"ndcg@{K}"], at[f"long_tail_share@{K}"],
+        curve[0][f"long_tail_share@{K}"],
+    )
+    return picked
 
 
 def cold_tail_weight(
@@ -126,31 +133,21 @@ def cold_tail_weight(
     pool = min(feed.pool, n_items)
     ids = np.full((len(users), pool), -1, dtype=np.int64)
     scores = np.zeros((len(users), pool))
-    members = np.asarray(members, dtype=bool)
     for row, u in enumerate(users):
-        placed = np.flatnonzero(members[u])
         affinity = np.asarray(affinities[u], dtype=np.float64)
+        placed = placed_circles(members[u], affinity)
         if len(placed):
-            placed = placed[np.lexsort((placed, -affinity[placed]))]
             items, item_scores, _ = circle_chain(placed, affinity, [""] * len(affinity), lists,
                                                  keep, pool, circle_boost=policy.circle_boost)
         else:
             items, item_scores, _ = global_chain(lists, keep, pool)
         ids[row, : len(items)], scores[row, : len(items)] = items, item_scores
-    priors = ExposurePriors.from_popularity(
-        np.asarray(lists.item_popularity), ~np.asarray(lists.is_head, dtype=bool),
-        np.asarray(is_group_buy, dtype=bool), strength=feed.tail_prior_strength)
+    priors = ExposurePriors.from_lists(lists, is_group_buy, strength=feed.tail_prior_strength)
     relevant = (user_items[users] > 0).astype(np.float32)
     no_history = sp.csr_matrix((len(users), n_items), dtype=np.float32)
     curve = tail_curve(ids, scores, relevant, priors.for_users(no_history),
                        feed.tail_weight_grid, k=K)
-    picked = pick_tail_weight(curve, max_loss=feed.max_ndcg_loss, k=K)
-    at = next(p for p in curve if p["tail_weight"] == picked)
-    logger.info(
-        "cold tail_weight %.2f: the chain's NDCG@10 %.4f (plain %.4f), long-tail share@10 %.3f "
-        "(plain %.3f)", picked, at[f"ndcg@{K}"], curve[0][f"ndcg@{K}"],
-        at[f"long_tail_share@{K}"], curve[0][f"long_tail_share@{K}"],
-    )
+    picked = _pick(curve, config, "cold tail_weight %.2f: the chain's")
     return {"tail_weight": picked, "users": int(len(users)), "candidates": pool,
             "curve": curve}
 
