@@ -248,7 +248,8 @@ def _print_segment(model: RuntimeModel) -> None:
         return
     typer.echo(f"back-tested reach (ranked at the cut {reach.cut[:10]}, buyers in the "
                f"{reach.days:g} days after): expected buyers in this audience "
-               f"{reach.expected_buyers}")
+               f"{reach.expected_buyers}"
+               + (f" (estimated from {reach.sampled:,} sampled users)" if reach.sampled else ""))
     for point in reach.curve:
         typer.echo(f"  top {point.size:>6,}: {point.buyers:>5,} buyers  "
                    f"precision {point.precision:.3f}  recall {point.recall:.3f}")

@@ -93,7 +93,8 @@ def segment(
     )
     reach = result.reach
     if reach.curve:
-        typer.echo(f"back-tested reach (cut {reach.cut}, {reach.days:g} days after):")
+        estimated = f"; estimated from {reach.sampled:,} sampled users" if reach.sampled else ""
+        typer.echo(f"back-tested reach (cut {reach.cut}, {reach.days:g} days after{estimated}):")
         for p in reach.curve:
             typer.echo(
                 f"  top {p.size:>9,}: {p.buyers:>7,} buyers  precision {p.precision:.4f}  "

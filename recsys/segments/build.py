@@ -34,6 +34,11 @@ class SegmentConfig(FrozenConfig):
     #: Fewer buyers after the cut than this: no reach curve.
     min_buyers: int = Field(20, ge=1)
     curve_sizes: tuple[int, ...] = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+    #: Users the reach curve ranks besides the target's buyers, a seeded sample of the eligible
+    #: ones, when there are more (0: rank everyone): the curve is then an estimate, within
+    #: about 0.2% of the audience at 200k, and costs a fifth of a pass at 1M users instead of a
+    #: second full pass (`recsys.segments.reach`).
+    reach_sample: int = Field(200_000, ge=0)
     block_cells: int = Field(1 << 22, ge=1)
 
 
@@ -90,9 +95,12 @@ class Segmenter:
         return len(self.parts.ids.users)
 
     def work(self, request: SegmentRequest) -> int:
-        """User rows `build` scores (for a progress bar): one pass, two with a back-test."""
-        passes = 1 + (self.backtest_scorer is not None and request.target.kind != "circle")
-        return self.n_users * passes
+        """User rows `build` scores (for a progress bar): one pass, plus the back-test's
+        (everyone, or its sample and the buyers: a little more or less)."""
+        if self.backtest_scorer is None or request.target.kind == "circle":
+            return self.n_users
+        sample = self.config.reach_sample
+        return self.n_users + (min(sample, self.n_users) if sample else self.n_users)
 
     def resolve(self, request: SegmentRequest, scope: Scope) -> Resolved:
         """Scope check alone (cheap): raises ScopeError before any work is queued."""
@@ -132,6 +140,7 @@ class Segmenter:
             members=self.parts.circles.members,
             sizes=self.config.curve_sizes,
             min_buyers=self.config.min_buyers,
+            sample=self.config.reach_sample,
             progress=progress,
         )
         ids = self.parts.ids.users.to_ids(users)

@@ -140,6 +140,20 @@ class SegmentScorer:
                 progress(hi - lo)
         return out
 
+    def scores_of(
+        self, query: Query, rows: np.ndarray, *, progress: Progress | None = None
+    ) -> np.ndarray:
+        """(len(rows),) float32 scores of the users `rows` (indices; sorted reads are fastest),
+        scored as `scores` scores them: a sample costs its size, not a pass over everyone."""
+        score_block, width = self._block_scorer(query)
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.float32)
+        for lo, hi in self._blocks(len(rows), width):
+            out[lo:hi] = score_block(rows[lo:hi])
+            if progress is not None:
+                progress(hi - lo)
+        return out
+
     def top(
         self,
         query: Query,

@@ -34,6 +34,11 @@ class ReachOut(BaseModel):
     expected_buyers: int | None = Field(
         None, description="Buyers in the back-tested audience of this segment's size."
     )
+    sampled: int | None = Field(
+        None,
+        description="Users besides the buyers the curve was estimated from, a seeded sample "
+        "of the eligible ones (null: everyone was ranked and the curve is a count).",
+    )
 
 
 class SegmentUserOut(BaseModel):

@@ -8,7 +8,12 @@ import scipy.sparse as sp
 
 from recsys.bundle.parts.backtest import Backtest
 from recsys.segments.quality import TargetSpec, average_precision, bootstrap_mean, measure
-from recsys.segments.reach import backtest_reach, curve_sizes, positive_ranks
+from recsys.segments.reach import (
+    backtest_reach,
+    curve_sizes,
+    positive_ranks,
+    sampled_positive_ranks,
+)
 from recsys.segments.request import TargetKind
 from recsys.segments.scope import Resolved
 from recsys.segments.scorer import SegmentScorer
@@ -17,21 +22,21 @@ N_USERS, N_ITEMS = 1000, 4
 DAY = 86_400_000_000
 
 
-def world(n_after_buyers: int = 60) -> Backtest:
+def world(n_after_buyers: int = 60, n_users: int = N_USERS) -> Backtest:
     """User u's vector is (u / N, 1): users with a higher index score higher for item 0 = (1, 0).
     The `n_after_buyers` highest-index users, but every second one, bought item 0 after the cut;
     users 0-9 bought it before."""
-    users = np.stack([np.arange(N_USERS) / N_USERS, np.ones(N_USERS)], axis=1).astype(np.float32)
+    users = np.stack([np.arange(n_users) / n_users, np.ones(n_users)], axis=1).astype(np.float32)
     users[5] = 0  # no vector
     items = np.array([[1, 0], [0, 1], [1, 1], [-1, 0]], dtype=np.float32)
-    after_rows = np.arange(N_USERS - 2 * n_after_buyers, N_USERS, 2)
+    after_rows = np.arange(n_users - 2 * n_after_buyers, n_users, 2)
     after = sp.csr_matrix(
         (np.ones(len(after_rows), np.float32), (after_rows, np.zeros(len(after_rows)))),
-        shape=(N_USERS, N_ITEMS),
+        shape=(n_users, N_ITEMS),
     )
     before_rows = np.arange(10)
     before = sp.csr_matrix(
-        (np.ones(10, np.float32), (before_rows, np.zeros(10))), shape=(N_USERS, N_ITEMS)
+        (np.ones(10, np.float32), (before_rows, np.zeros(10))), shape=(n_users, N_ITEMS)
     )
     return Backtest(
         cut_ts=100 * DAY,
@@ -39,8 +44,8 @@ def world(n_after_buyers: int = 60) -> Backtest:
         user_vectors=users,
         item_vectors=items,
         item_users=np.array([10, 5, 5, 5]),
-        user_events=np.arange(N_USERS, dtype=np.float32)[::-1].copy(),  # most active: low index
-        recent_events=np.zeros(N_USERS, np.float32),
+        user_events=np.arange(n_users, dtype=np.float32)[::-1].copy(),  # most active: low index
+        recent_events=np.zeros(n_users, np.float32),
         bought_before=before,
         bought_after=after,
     )
@@ -57,7 +62,7 @@ def reach_of(bt: Backtest, **kwargs):
     defaults = dict(
         exclude_buyers=False,
         size=100,
-        members=np.ones((N_USERS, 1), bool),
+        members=np.ones((bt.user_vectors.shape[0], 1), bool),
         sizes=(10, 100, 1000),
         min_buyers=20,
     )
@@ -117,3 +122,25 @@ def test_measure_compares_the_segment_with_the_rules() -> None:
     assert off["segment"]["ap"] > off["rule"]["ap"] and off["segment"]["positives"] == 60
     on = measure(bt, scorer, target, category, circle, exclude_buyers=True, k=100)
     assert on["rule"]["positives"] == 60  # users 0-9 bought before and did not buy after
+
+
+def test_a_sampled_curve_estimates_the_counted_one() -> None:
+    """Above `sample` other users the curve is estimated from a seeded sample; where the counts
+    are known it lands within a few standard errors of them, and says it is an estimate."""
+    bt = world(2000, n_users=50_000)
+    sizes = {"sizes": (1000, 3000, 10_000), "size": 2000}
+    counted = reach_of(bt, **sizes)
+    estimated = reach_of(bt, sample=10_000, **sizes)
+    assert counted.sampled is None and estimated.sampled == 10_000
+    assert [p.size for p in estimated.curve] == [p.size for p in counted.curve]
+    for est, exact in zip(estimated.curve, counted.curve, strict=True):
+        assert abs(est.buyers - exact.buyers) <= max(5, 0.15 * exact.buyers), (est, exact)
+    assert abs(estimated.expected_buyers - counted.expected_buyers) <= 0.15 * 1000
+    assert reach_of(bt, sample=10_000, **sizes) == estimated  # seeded: the same answer twice
+    assert reach_of(world(60), sample=10_000) == reach_of(world(60))  # few users: counted
+
+
+def test_sampled_ranks_count_ties_against_the_positive() -> None:
+    # Positives 3.0 and 1.0; the sample (each standing for 10 users) has 2.0, 1.0, 0.0.
+    ranks = sampled_positive_ranks(np.array([3.0, 1.0, -np.inf]), np.array([2.0, 1.0, 0.0]), 10)
+    assert ranks.tolist() == [0.0, 21.0]
