@@ -32,7 +32,11 @@ CirclesOpt = Annotated[
     Path | None, typer.Option(help="Circle catalogue TOML when SRC has no circles table.")
 ]
 MemoryOpt = Annotated[
-    str, typer.Option(help="DuckDB memory limit such as 2GB or 512MB; the rest spills to disk.")
+    str,
+    typer.Option(
+        help="DuckDB memory limit such as 2GB or 512MB (auto: half this machine's memory, at "
+        "least 2GB); the rest spills to disk."
+    ),
 ]
 ShareOpt = Annotated[
     float,
@@ -57,7 +61,7 @@ def ingest(
     out: OutOpt,
     mapping: MapOpt = None,
     circles: CirclesOpt = None,
-    memory_limit: MemoryOpt = "2GB",
+    memory_limit: MemoryOpt = "auto",
     max_quarantine_share: ShareOpt = DEFAULT_MAX_QUARANTINE_SHARE,
     force: ForceOpt = False,
     engine: EngineOpt = "local",

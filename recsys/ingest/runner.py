@@ -11,6 +11,7 @@ previous output untouched; `out_dir` itself must be new, empty, or an earlier in
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import time
@@ -44,6 +45,10 @@ ID_MAPPED_TABLES = ("circles", "users", "items", "posts")
 DEFAULT_MAX_QUARANTINE_SHARE = 0.05
 # A DuckDB memory size: a number and a unit. Checked before it reaches DuckDB's settings.
 _MEMORY = re.compile(r"[0-9]+(\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+#: The default memory limit: half this machine's memory, at least 2GB. DuckDB spills sorts and
+#: joins past its limit, but the duplicate check's window over the events needs room to work:
+#: at 10M users (100M+ events) a 2GB limit failed with DuckDB's out-of-memory error.
+AUTO_MEMORY = "auto"
 
 
 def ingest(
@@ -52,7 +57,7 @@ def ingest(
     *,
     column_map: ColumnMap | None = None,
     circles_path: Path | None = None,
-    memory_limit: str = "2GB",
+    memory_limit: str = AUTO_MEMORY,
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
     force: bool = False,
 ) -> IngestReport:
@@ -139,10 +144,22 @@ def claim_ingest_output(
     return claim_output(out_dir, command=COMMAND, inputs=inputs, force=force, legacy=legacy)
 
 
+def resolve_memory_limit(memory_limit: str) -> str:
+    """DuckDB's memory limit: `memory_limit` as given, or for "auto" half this machine's
+    memory (at least 2GB)."""
+    if memory_limit.lower() != AUTO_MEMORY:
+        return memory_limit
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 10**6
+    return f"{max(2000, total_mb // 2)}MB"
+
+
 def _check_options(memory_limit: str, max_quarantine_share: float) -> None:
-    if not isinstance(memory_limit, str) or not _MEMORY.fullmatch(memory_limit):
+    if not isinstance(memory_limit, str) or not (
+        memory_limit.lower() == AUTO_MEMORY or _MEMORY.fullmatch(memory_limit)
+    ):
         raise ConfigError(
-            f"--memory-limit {memory_limit!r}: expected a size such as 2GB, 512MB or 1.5GiB"
+            f"--memory-limit {memory_limit!r}: expected a size such as 2GB, 512MB or 1.5GiB, "
+            "or auto"
         )
     if not 0.0 <= max_quarantine_share <= 1.0:
         raise ConfigError(
@@ -193,7 +210,7 @@ def _connect(work: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         ":memory:",
         config={
-            "memory_limit": memory_limit,
+            "memory_limit": resolve_memory_limit(memory_limit),
             "temp_directory": str(work / "spill"),
             "preserve_insertion_order": True,
         },
