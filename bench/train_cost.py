@@ -94,18 +94,20 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path, dict]:
     raw, data = args.work / "raw", args.work / "data"
     if args.reuse and data.exists():
         return raw, data, {}
-    shutil.rmtree(args.work, ignore_errors=True)
-    stages = {
-        "synth": run_stage(
+    stages = {}
+    if args.reuse and (raw / "synth_manifest.json").exists():  # a finished synth: ingest it
+        shutil.rmtree(data, ignore_errors=True)
+    else:
+        shutil.rmtree(args.work, ignore_errors=True)
+        stages["synth"] = run_stage(
             "synth",
             "from recsys.synth import SynthConfig, generate; "
             f"generate(SynthConfig(n_users={args.users}, n_items={args.items}, seed={args.seed}), "
             f"{str(raw)!r})",
-        ),
-        "ingest": run_stage(
-            "ingest", f"from recsys.ingest import ingest; ingest({str(raw)!r}, {str(data)!r})"
-        ),
-    }
+        )
+    stages["ingest"] = run_stage(
+        "ingest", f"from recsys.ingest import ingest; ingest({str(raw)!r}, {str(data)!r})"
+    )
     return raw, data, stages
 
 
@@ -115,7 +117,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None)
-    parser.add_argument("--reuse", action="store_true", help="Reuse cached synth + ingest data.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Reuse cached synth + ingest data (or a finished synth alone).")
     parser.add_argument("--user-hnsw", action="store_true", help="Also time a user HNSW build.")
     parser.add_argument("--keep", action="store_true", help="Keep the bundle (for serving_load).")
     parser.add_argument("--no-tuning", action="store_true",
