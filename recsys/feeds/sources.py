@@ -101,6 +101,21 @@ class ModelSource(Source):
     def scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return np.asarray(self.model_._score(user_ids, user_items), dtype=np.float32)
 
+    def adopt(self, model: Recommender, *, seed: int = 0) -> bool:
+        """Take `model`, already fitted on the matrix this source would be fitted on, when it
+        is the model `fit` would make (same class, same settings but threads, which do not
+        change the result): a second identical fit buys nothing. Returns whether it did."""
+        wanted = dict(self.model_params)
+        if self.model_class is ALSRecommender:
+            wanted.setdefault("random_state", seed)
+        if type(model) is not self.model_class:
+            return False
+        have = model.get_params()
+        same = all(have.get(k) == v for k, v in wanted.items() if k != "num_threads")
+        if same:
+            self.model_ = model
+        return same
+
     @property
     def item_similarity(self) -> sp.csr_matrix | np.ndarray | None:
         """The item x item weights of neighbour models (row i: item i's neighbours)."""

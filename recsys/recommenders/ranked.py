@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -28,12 +28,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import BundleError
-from recsys.feeds.config import RankedConfig
+from recsys.feeds.config import RankedConfig, SourceConfig
 from recsys.feeds.features import CandidateBatch, FeatureBuilder, _rank_of, _z_per_row
 from recsys.feeds.folds import label_fold, resolve_label_split
 from recsys.feeds.ranker import LambdaRanker
 from recsys.feeds.side import SideData, restrict_times
-from recsys.feeds.sources import Source, build_sources, make_source, merge_candidates
+from recsys.feeds.sources import (
+    ModelSource,
+    Source,
+    build_sources,
+    make_source,
+    merge_candidates,
+)
 from recsys.feeds.tuning import ndcg_sum, tune_sources
 from recsys.recommenders.base import Recommender, top_k
 
@@ -79,9 +85,13 @@ class RankedRecommender(Recommender):
     # -- fit ---------------------------------------------------------------------------------
 
     def fit(self, user_items: sp.csr_matrix, *, side: SideData | None = None,
-            show_progress: bool = True) -> Self:
+            show_progress: bool = True, prefit: Sequence[Recommender] = ()) -> Self:
         """Learn sources and ranker from a (n_users, n_items) confidence matrix and optional
-        side data (`SideData`; None for data with interactions only); returns self."""
+        side data (`SideData`; None for data with interactions only); returns self.
+
+        `prefit`: models already fitted on all of `user_items` (training's shipped ALS): a
+        source whose refit would make the same model takes it instead (`report_["adopted"]`).
+        """
         cfg = self.config
         x = sp.csr_matrix(user_items, dtype=np.float32)
         x.sum_duplicates()
@@ -114,7 +124,7 @@ class RankedRecommender(Recommender):
         report["first_fit"] = self._choose_blend(fit_x, label, held)
         report["serves"] = self.blend_
         t0 = time.perf_counter()
-        self.sources_ = [make_source(c).fit(x, side, seed=cfg.seed) for c in configs]
+        self.sources_, report["adopted"] = _refit(configs, x, side, cfg.seed, prefit)
         self.features_ = FeatureBuilder(recent_items=cfg.recent_items).fit(x, side, self.sources_)
         report["refit_s"] = round(time.perf_counter() - t0, 1)
         self.fallback_ = self.features_.item_pop_.copy()
@@ -321,6 +331,21 @@ class RankedRecommender(Recommender):
         model.blend_ = meta["blend"]
         model.n_items_ = int(meta["n_items"])
         return model
+
+
+def _refit(configs: list[SourceConfig], x: sp.csr_matrix, side: SideData, seed: int,
+           prefit: Sequence[Recommender]) -> tuple[list[Source], list[str]]:
+    """The sources fitted on all of `x`, each taking a `prefit` model that is the one it would
+    fit; also the names of those that took one."""
+    sources, adopted = [], []
+    for config in configs:
+        source = make_source(config)
+        if isinstance(source, ModelSource) and any(source.adopt(m, seed=seed) for m in prefit):
+            adopted.append(config.name)
+        else:
+            source.fit(x, side, seed=seed)
+        sources.append(source)
+    return sources, adopted
 
 
 def _blend_scores(blend: dict[str, Any], batch: CandidateBatch,

@@ -71,6 +71,7 @@ class ShippedRecommender(Recommender):
         (weight 0). A refreshed model may know more items than this matrix: those have none.
     factor_map_ : the fitted content -> factor map, or None without content. Not saved with
         the model: a bundle keeps it with the content encoder (`recsys.bundle.parts`).
+    cf_ : the fitted CF estimator (after `fit` only; not saved).
     """
 
     name = "shipped"
@@ -101,6 +102,9 @@ class ShippedRecommender(Recommender):
             **cfg.cf.model_kwargs(cfg.seed)
         )
         cf.fit(x, show_progress=show_progress)
+        # The fitted CF itself (not saved: the vectors below are), for training to hand to a
+        # model that would fit the same one (the ranked recommender's ALS source).
+        self.cf_ = cf
         factors = np.asarray(cf.item_factors_, dtype=np.float32)  # type: ignore[attr-defined]
         self.user_factors_ = np.ascontiguousarray(
             cf.user_factors_, dtype=np.float32  # type: ignore[attr-defined]

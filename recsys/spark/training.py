@@ -143,7 +143,7 @@ class SparkEngine:
         self._params[label] = params.as_dict()
         cf = MLlibCF(pairs, params, config.cf, work, self.blocks)
         scorer = ShippedRecommender(config=config, content=content, cf=cf).fit(user_items)
-        scorer.cf = None  # a fitted scorer needs no cluster handle (and must pickle)
+        scorer.cf = scorer.cf_ = None  # a fitted scorer needs no cluster handle (and must pickle)
         return scorer
 
     def rank(

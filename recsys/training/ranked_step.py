@@ -11,6 +11,7 @@ serves, seconds) goes into `metrics.ranked`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from recsys.datastore import DataDir
 from recsys.feeds.side_loader import load_side_data
 from recsys.idmap import IdMap
 from recsys.recipe import TrainConfig
+from recsys.recommenders.base import Recommender
 from recsys.recommenders.ranked import RankedRecommender
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ def fit_ranked(
     user_items: sp.csr_matrix,
     content: np.ndarray | None,
     config: TrainConfig,
+    prefit: Sequence[Recommender] = (),
 ) -> tuple[RankedModel | None, dict[str, object]]:
     """The ranked part and `metrics.ranked`; (None, why) with ``[ranked] enabled = false``.
 
@@ -42,6 +45,8 @@ def fit_ranked(
     log : the interaction log training read (user_idx, item_idx, ts, ...): the times.
     user_items : (n_users, n_items) the training confidence matrix (the history part's).
     content : (n_items, d) content vectors, or None when the content map was skipped.
+    prefit : models already fitted on `user_items` (the shipped scorer's CF): a source whose
+        final fit would be the same model takes it (`metrics.ranked.adopted`), one fit saved.
     """
     if not config.ranked.enabled:
         return None, {"skipped": "[ranked] enabled = false: the shipped scorer serves"}
@@ -53,6 +58,6 @@ def fit_ranked(
         global_time=varies and kind in ("real", None), content=content,
     )
     model = RankedRecommender(config=config.ranked.recipe(config.seed)).fit(
-        user_items, side=side, show_progress=False
+        user_items, side=side, show_progress=False, prefit=prefit
     )
     return RankedModel(model), dict(model.report_)

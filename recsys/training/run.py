@@ -99,7 +99,11 @@ def run_training(
             )
         )
     with timer.step("ranked"):
-        ranked, metrics["ranked"] = fit_ranked(data, users, items, log, user_items, vectors, config)
+        # The shipped ALS is the ranked recommender's final ALS source when their settings
+        # agree (the default recipe's do): one fit of the whole matrix saved.
+        prefit = [scorer.cf_] if scorer.cf_ is not None else []
+        ranked, metrics["ranked"] = fit_ranked(data, users, items, log, user_items, vectors,
+                                               config, prefit=prefit)
     with timer.step("backtest"):
         backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
         del texts, content, vectors

@@ -88,3 +88,27 @@ def test_side_data_of_the_wrong_shape_fails_clearly():
     bad = SideData(item_circle=np.zeros(N_ITEMS + 1, np.int64))
     with pytest.raises(ContractError, match="item_circle has 31 rows; expected 30"):
         RankedRecommender(config=CONFIG).fit(x, side=bad)
+
+
+def test_a_prefit_model_the_refit_would_make_is_taken_not_refitted():
+    """Training hands the shipped ALS to the ranked recommender: the source whose final fit
+    would make the same model takes it (threads aside), and serves exactly what a refit would;
+    a model with other settings is not taken."""
+    from recsys.recommenders.als import ALSRecommender
+
+    x, side = world()
+    als = {"name": "als", "kind": "als", "n": 8, "params": {"factors": 8, "alpha": 2.0}}
+    config = {**CONFIG, "sources": [*CONFIG["sources"], als]}
+    refitted = RankedRecommender(config=config).fit(x, side=side)
+    shipped = ALSRecommender(factors=8, alpha=2.0, random_state=0, num_threads=1).fit(x)
+    other = ALSRecommender(factors=4, alpha=2.0, random_state=0).fit(x)
+    taken = RankedRecommender(config=config).fit(x, side=side, prefit=[other, shipped])
+    assert refitted.report_["adopted"] == [] and taken.report_["adopted"] == ["als"]
+    assert taken.sources_[-1].model_ is shipped
+    np.testing.assert_array_equal(refitted.sources_[-1].model_.item_factors_,
+                                  shipped.item_factors_)
+    users = np.arange(N_USERS)
+    np.testing.assert_array_equal(taken.recommend(users, x, 5)[0],
+                                  refitted.recommend(users, x, 5)[0])
+    assert RankedRecommender(config=config).fit(x, side=side, prefit=[other]).report_[
+        "adopted"] == []

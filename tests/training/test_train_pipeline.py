@@ -130,6 +130,11 @@ def test_the_ranked_part_is_fitted_on_the_history_with_side_data(two_bundles) ->
     ranked = BundleParts.load(path).ranked
     assert ranked is not None and ranked.n_items == manifest["row_counts"]["items"]
     assert {s.name for s in ranked.model.sources_} >= {"friends", "circle_trending", "content"}
+    # The default recipe's ALS source has the shipped CF's settings: it took that fit.
+    assert report["adopted"] == ["als"]
+    als = next(s for s in ranked.model.sources_ if s.name == "als").model_
+    shipped = BundleParts.load(path).scorer.model
+    np.testing.assert_array_equal(als.user_factors_, shipped.user_factors_)
 
 
 def test_corrupt_bundle_is_detected(two_bundles, tmp_path) -> None:
