@@ -12,19 +12,26 @@ import pyarrow as pa
 
 from recsys.datastore import DataDir
 from recsys.idmap import IdMap
+from recsys.memory import duckdb_memory_limit
+
+#: Share of the machine's memory DuckDB may hold in a feature query before it spills: the
+#: rest is the caller's (the interaction log, matrices and models of a training process).
+DUCKDB_MEMORY_SHARE = 0.25
 
 
 @contextmanager
 def connection(data: DataDir) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection over `data` that spills big joins and sorts to a private temp folder.
 
-    Spilling keeps 100M-event joins inside the memory of a modest machine; the folder is
-    private so concurrent jobs never share (or leave behind) spill files.
+    Spilling past `DUCKDB_MEMORY_SHARE` of the machine keeps 100M-event joins inside the memory
+    of a modest machine beside the caller's own arrays; the folder is private so concurrent
+    jobs never share (or leave behind) spill files.
     """
     with tempfile.TemporaryDirectory(prefix="recsys-duckdb-") as spill:
         con = data.connect()
         try:
             con.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
+            con.execute(f"SET memory_limit = '{duckdb_memory_limit(DUCKDB_MEMORY_SHARE)}'")
             # Row order is imposed explicitly where it matters; dropping it saves memory.
             con.execute("SET preserve_insertion_order = false")
             yield con

@@ -11,7 +11,6 @@ previous output untouched; `out_dir` itself must be new, empty, or an earlier in
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import time
@@ -33,6 +32,7 @@ from recsys.ingest.sources import CATALOGUE, Source, Staged
 from recsys.ingest.sql import read_failure
 from recsys.ingest.time_kind import decide_time_kind
 from recsys.ingest.writer import write_accepted, write_idmap, write_quarantine
+from recsys.memory import duckdb_memory_limit
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +147,7 @@ def claim_ingest_output(
 def resolve_memory_limit(memory_limit: str) -> str:
     """DuckDB's memory limit: `memory_limit` as given, or for "auto" half this machine's
     memory (at least 2GB)."""
-    if memory_limit.lower() != AUTO_MEMORY:
-        return memory_limit
-    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 10**6
-    return f"{max(2000, total_mb // 2)}MB"
+    return memory_limit if memory_limit.lower() != AUTO_MEMORY else duckdb_memory_limit(0.5)
 
 
 def _check_options(memory_limit: str, max_quarantine_share: float) -> None:
