@@ -9,9 +9,11 @@ bundle happens in a background thread, off the request path. A bundle that fails
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from recsys.bundle.registry import POINTER, ModelRegistry
@@ -24,6 +26,26 @@ logger = logging.getLogger(__name__)
 
 #: What identifies one state of the PROMOTED file without reading it.
 _Stamp = tuple[int, int, int] | None
+
+
+#: Polls after a swap before the old model's leftovers are collected again (requests still
+#: answering on it at the swap are done by then).
+_SETTLE_POLLS = 20
+
+
+def _freeze_long_lived() -> None:
+    """Move what the worker holds for good (imports, the model just loaded) out of the
+    collector's sight, after collecting what the last swap left behind.
+
+    A full collection walks every tracked object: in a loaded worker that takes 100-200 ms on
+    this project's box, a pause that lands on whichever request triggers it (the feed's p99 at
+    one connection). Frozen objects are never walked again (reference counting still frees
+    them); each swap unfreezes, collects what the old model left in cycles (a request still
+    answering on it keeps it until the next swap) and freezes the new state.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class ModelStore:
@@ -47,6 +69,7 @@ class ModelStore:
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._refreeze_at: float | None = None
 
     @property
     def current(self) -> RuntimeModel | None:
@@ -80,7 +103,14 @@ class ModelStore:
                 return False
             if current is not None and current.version == version:
                 return False
-            return self._load(version, current)
+            swapped = self._load(version, current)
+            del current  # the old model's cycles are collected before the new state freezes
+            if swapped:
+                _freeze_long_lived()
+                # Requests that were answering on the old model held it through that
+                # collection; once they are done, one more frees what it left in cycles.
+                self._refreeze_at = time.monotonic() + _SETTLE_POLLS * self.poll_interval
+            return swapped
 
     def _load(self, version: str, current: RuntimeModel | None) -> bool:
         try:
@@ -136,5 +166,13 @@ class ModelStore:
         while not self._stop.wait(self.poll_interval):
             try:
                 self.refresh()
+                self._settle()
             except Exception:  # the watcher must outlive any one bad look
                 logger.exception("model watcher: check of %s failed", POINTER)
+
+    def _settle(self) -> None:
+        """The second collection after a swap, once in-flight requests are done."""
+        with self._load_lock:
+            if self._refreeze_at is not None and time.monotonic() >= self._refreeze_at:
+                self._refreeze_at = None
+                _freeze_long_lived()

@@ -114,3 +114,24 @@ def test_watcher_follows_promote_and_rollback_and_refuses_a_corrupt_bundle(
     write_pointer(models, "20000101T000000Z-000000")  # a dangling pointer while serving
     _wait_for(lambda: _refused(client) == 2.0)
     assert version() == trained.second.name
+
+
+def test_a_served_model_is_frozen_out_of_the_collectors_walks_and_a_swap_frees_the_old(
+    tmp_path, trained, client_for
+) -> None:
+    """A full collection in a loaded worker walks every object (100-200 ms): the store freezes
+    what it holds after each load, and a swap still lets the old model go."""
+    import gc
+    import weakref
+
+    models = models_with(tmp_path, trained.first, trained.second, promote=trained.first)
+    client = client_for(models, poll_interval=0.05)
+    version = lambda: client.get("/readyz").json()["model_version"]  # noqa: E731
+    assert version() == trained.first.name
+    assert gc.get_freeze_count() > 0
+    old = weakref.ref(client.app.state.recsys.store.current)
+    ModelRegistry(models).promote(trained.second.name, force=True)
+    _wait_for(lambda: version() == trained.second.name)
+    _wait_for(lambda: old() is None)
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
