@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from recsys.errors import ContractError
@@ -28,3 +29,13 @@ def test_to_ids_takes_only_the_asked_rows() -> None:
     out = m.to_ids(np.array([999, 0, 5]))
     assert out.dtype == object and out.tolist() == ["u999", "u0", "u5"]
     assert m.to_ids(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_arrow_ids_are_looked_up_in_arrow_as_the_same_indices() -> None:
+    """Arrow columns (chunked, nulls, unknown ids) get the indices a list of strings gets."""
+    ids = IdMap(["a", "b", "c", "d"])
+    column = pa.chunked_array([["d", "zz", None], ["a", "c"]])
+    as_list = ["d", "zz", "", "a", "c"]
+    assert ids.to_index(column).tolist() == ids.to_index(as_list).tolist() == [3, -1, -1, 0, 2]
+    assert ids.to_index(pa.array(["b"], type=pa.large_string())).tolist() == [1]
+    assert ids.to_index(pa.array([], type=pa.string())).dtype == np.int64

@@ -51,8 +51,8 @@ def friends_before(data: DataDir, users: IdMap, cut_us: int) -> sp.csr_matrix:
     keep = pc.and_(pc.equal(table["kind"], EdgeKind.FRIEND.value),
                    pc.less(table["ts"].cast(pa.int64()), cut_us))
     table = table.filter(keep)
-    src = users.to_index(table["src"].to_numpy(zero_copy_only=False))
-    dst = users.to_index(table["dst"].to_numpy(zero_copy_only=False))
+    src = users.to_index(table["src"])
+    dst = users.to_index(table["dst"])
     ok = (src >= 0) & (dst >= 0)
     return symmetric_edges(src[ok], dst[ok], len(users))
 

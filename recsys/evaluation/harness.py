@@ -284,7 +284,7 @@ def prepare(
     logger.info("prepared %s: %d users x %d items, split %s", name, n_users, n_items, tuned.info)
     flags = data.read_table("items", ["item_id", "is_group_buy"])
     is_group_buy = np.zeros(n_items, dtype=bool)
-    rows = items.to_index(flags["item_id"].to_numpy(zero_copy_only=False))
+    rows = items.to_index(flags["item_id"])
     known = rows >= 0
     is_group_buy[rows[known]] = flags["is_group_buy"].to_numpy(zero_copy_only=False)[known]
     return PreparedData(

@@ -35,7 +35,8 @@ def first_times(log: pd.DataFrame, n_users: int, n_items: int, t0: int) -> sp.cs
 
 def load_side_data(data: DataDir, users: IdMap, items: IdMap, log: pd.DataFrame, *,
                    ordered: bool, global_time: bool,
-                   content: np.ndarray | None = None) -> SideData:
+                   content: np.ndarray | None = None,
+                   friends: sp.csr_matrix | None = None) -> SideData:
     """Side data of the users and items of `data`, with times from `log` (the training part).
 
     Parameters
@@ -44,6 +45,8 @@ def load_side_data(data: DataDir, users: IdMap, items: IdMap, log: pd.DataFrame,
     ordered : whether `ts` orders each user's events (real times or sequence positions).
     global_time : whether `ts` is a real clock shared by all users.
     content : (n_items, d) content vectors, if encoded.
+    friends : the friendships of `users` when the caller has read them (training's social
+        graph), else they are read from `data`.
     """
     n_users, n_items = len(users), len(items)
     ts = log["ts"].to_numpy()
@@ -66,7 +69,7 @@ def load_side_data(data: DataDir, users: IdMap, items: IdMap, log: pd.DataFrame,
         micros = (stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
         created = ((micros.fillna(ts.min()).to_numpy(np.int64) - int(ts.min())) / US_PER_DAY
                    + 1.0)
-    friends = load_friends(data, users)
+    friends = load_friends(data, users) if friends is None else friends
     side = SideData(first_ts=first_ts, global_time=global_time, item_content=content,
                     item_circle=circle, item_group_buy=group_buy if group_buy.any() else None,
                     item_price=price if (price > 0).any() else None, item_created=created,

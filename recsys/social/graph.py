@@ -45,8 +45,7 @@ def load_edges(data: DataDir, users: IdMap, kind: EdgeKind | str) -> sp.csr_matr
         return None
     table = data.read_table("social_edges", ["src", "dst", "kind"])
     table = table.filter(pc.equal(table["kind"], str(kind)))
-    src = users.to_index(table["src"].to_numpy(zero_copy_only=False))
-    dst = users.to_index(table["dst"].to_numpy(zero_copy_only=False))
+    src, dst = users.to_index(table["src"]), users.to_index(table["dst"])
     known = (src >= 0) & (dst >= 0)
     return symmetric_edges(src[known], dst[known], len(users))
 
@@ -61,7 +60,7 @@ def load_share_opt_out(data: DataDir, users: IdMap) -> np.ndarray:
     if not data.has_table("users"):
         return out
     table = data.read_table("users", ["user_id", "share_opt_out"])
-    rows = users.to_index(table["user_id"].to_numpy(zero_copy_only=False))
+    rows = users.to_index(table["user_id"])
     known = rows >= 0
     out[rows[known]] = table["share_opt_out"].to_numpy(zero_copy_only=False)[known]
     return out

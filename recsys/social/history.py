@@ -274,7 +274,7 @@ def _edges(con, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _item_circles(data: DataDir, items: IdMap, catalogue: CircleCatalogue) -> np.ndarray:
     """(n_items,) circle index of each item through its category; -1 when none."""
     table = data.read_table("items", ["item_id", "category"])
-    rows = items.to_index(table["item_id"].to_numpy(zero_copy_only=False))
+    rows = items.to_index(table["item_id"])
     circle_of = {cat: catalogue.index_of(c) for cat, c in catalogue.category_to_circle().items()}
     category = pd.Series(table["category"].to_numpy(zero_copy_only=False))
     out = np.full(len(items), -1, np.int64)

@@ -37,6 +37,7 @@ def fit_ranked(
     content: np.ndarray | None,
     config: TrainConfig,
     prefit: Sequence[Recommender] = (),
+    friends: sp.csr_matrix | None = None,
 ) -> tuple[RankedModel | None, dict[str, object]]:
     """The ranked part and `metrics.ranked`; (None, why) with ``[ranked] enabled = false``.
 
@@ -47,6 +48,7 @@ def fit_ranked(
     content : (n_items, d) content vectors, or None when the content map was skipped.
     prefit : models already fitted on `user_items` (the shipped scorer's CF): a source whose
         final fit would be the same model takes it (`metrics.ranked.adopted`), one fit saved.
+    friends : the social graph's friendships when training has read them (None: read here).
     """
     if not config.ranked.enabled:
         return None, {"skipped": "[ranked] enabled = false: the shipped scorer serves"}
@@ -55,7 +57,7 @@ def fit_ranked(
     varies = len(ts) > 0 and bool(ts.min() != ts.max())
     side = load_side_data(
         data, users, items, log, ordered=varies and kind != "none",
-        global_time=varies and kind in ("real", None), content=content,
+        global_time=varies and kind in ("real", None), content=content, friends=friends,
     )
     model = RankedRecommender(config=config.ranked.recipe(config.seed)).fit(
         user_items, side=side, show_progress=False, prefit=prefit

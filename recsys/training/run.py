@@ -102,14 +102,14 @@ def run_training(
         # The shipped ALS is the ranked recommender's final ALS source when their settings
         # agree (the default recipe's do): one fit of the whole matrix saved.
         prefit = [scorer.cf_] if scorer.cf_ is not None else []
+        friends = social.friends if data.has_table("social_edges") else None
         ranked, metrics["ranked"] = fit_ranked(data, users, items, log, user_items, vectors,
-                                               config, prefit=prefit)
+                                               config, prefit=prefit, friends=friends)
     with timer.step("backtest"):
         backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
         del texts, content, vectors
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
-        friends = social.friends if data.has_table("social_edges") else None
         placer, affinities, members, metrics["placement"] = steps.place_users(
             scorer.user_factors_, engagement, catalogue, config, truth, friends
         )

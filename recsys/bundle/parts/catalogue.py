@@ -86,7 +86,7 @@ class ItemCatalogue:
         table = data.read_table(
             "items", ["item_id", *TEXT, "price", "is_group_buy", "created_ts", "status"]
         )
-        rows = items.to_index(table["item_id"].to_numpy(zero_copy_only=False))
+        rows = items.to_index(table["item_id"])
         known = rows >= 0
         if not known.all() or known.sum() != len(items):
             raise BundleError(
