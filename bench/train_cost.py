@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,15 @@ sys.stderr.write(json.dumps({{"build_seconds": time.perf_counter() - t, "n": len
 """
 
 
+class StageFailed(SystemExit):
+    """A stage's process ended with an error or a signal (9: the kernel's OOM killer)."""
+
+    def __init__(self, name: str, status: int, usage: os.struct_rusage, seconds: float) -> None:
+        super().__init__(f"stage {name} failed with status {status}")
+        self.status, self.seconds = status, round(seconds, 1)
+        self.peak_rss_gib = round(usage.ru_maxrss / 2**20, 2)
+
+
 def run_stage(name: str, code: str) -> dict[str, float | dict]:
     """Run `code` in a fresh interpreter: wall seconds, the child's peak RSS (GiB) and any JSON
     it writes as the last line of stderr."""
@@ -77,7 +87,7 @@ def run_stage(name: str, code: str) -> dict[str, float | dict]:
     seconds = time.perf_counter() - start
     if status != 0:
         sys.stderr.write(err[-4000:])
-        raise SystemExit(f"stage {name} failed with status {status}")
+        raise StageFailed(name, status, usage, seconds)
     out: dict[str, float | dict] = {
         "seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
@@ -145,14 +155,24 @@ def main() -> None:
     else:
         raw, data, stages = prepare(args)
         shutil.rmtree(models, ignore_errors=True)
-        stages["train"] = run_stage(
-            "train",
-            "import logging; logging.basicConfig(level=logging.WARNING); "
-            "from pathlib import Path; from recsys.training.run import run_training; "
-            "from recsys.recipe import TrainConfig; "
-            f"run_training(Path({str(data)!r}), {recipe}, "
-            f"truth_dir=Path({str(raw / 'truth')!r}), models_dir=Path({str(models)!r}))",
-        )
+        steps_log = args.work / "train_steps.log"
+        steps_log.unlink(missing_ok=True)
+        try:
+            stages["train"] = run_stage(
+                "train",
+                "import logging; logging.basicConfig(level=logging.WARNING); "
+                f"h = logging.FileHandler({str(steps_log)!r}); "
+                "h.setFormatter(logging.Formatter('%(asctime)s %(message)s')); "
+                "s = logging.getLogger('recsys.pipeline'); s.setLevel(logging.INFO); "
+                "s.addHandler(h); "
+                "from pathlib import Path; from recsys.training.run import run_training; "
+                "from recsys.recipe import TrainConfig; "
+                f"run_training(Path({str(data)!r}), {recipe}, "
+                f"truth_dir=Path({str(raw / 'truth')!r}), models_dir=Path({str(models)!r}))",
+            )
+        except StageFailed as failed:
+            save_failed(args, facts, started, stages, failed, steps_log)
+            raise
     bundle = next(models.glob("*/manifest.json")).parent
     manifest = json.loads((bundle / "manifest.json").read_text())
     stages["bare_als"] = run_stage(
@@ -198,6 +218,36 @@ def main() -> None:
     print(text.split("## ", 1)[1] if "## " in text else text)
     if not args.keep:
         shutil.rmtree(models, ignore_errors=True)
+
+
+def save_failed(args: argparse.Namespace, facts: dict, started: str, stages: dict,
+                failed: StageFailed, steps_log: Path) -> None:
+    """Record a training that did not finish: the steps it finished (from its step log), the
+    step it died in, how, its time and peak memory, beside the finished runs."""
+    done: dict[str, list[float]] = {}
+    running = None
+    for line in steps_log.read_text().splitlines() if steps_log.exists() else []:
+        found = re.search(r"step (\w+): done in ([0-9.]+)s \(peak RSS ([0-9]+) MiB\)", line)
+        if found:
+            done[found.group(1)] = [float(found.group(2)), float(found.group(3))]
+        started_step = re.search(r"step (\w+): started", line)
+        if started_step:
+            running = started_step.group(1)
+    facts["load_at_end"] = machine.load_average()
+    run = {
+        "date": started, "machine": facts, "users": args.users, "items": args.items,
+        "command": "python bench/train_cost.py " + " ".join(
+            a for a in sys.argv[1:] if a not in ("--keep",)),
+        "tuning": not args.no_tuning, "stages": stages,
+        "failed": {"stage": "train", "status": failed.status, "seconds": failed.seconds,
+                   "peak_rss_gib": failed.peak_rss_gib, "in_step": running,
+                   "steps_done": done},
+    }  # fmt: skip
+    path = RESULTS / "train_cost_failed.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs = [r for r in runs if (r["users"], r["tuning"]) != (run["users"], run["tuning"])]
+    path.write_text(json.dumps(runs + [run], indent=2) + "\n")
+    print(f"recorded in {path.name}: died in step {running} ({failed})", flush=True)
 
 
 def ranked_breakdown(report: dict | None) -> dict | None:
