@@ -355,7 +355,37 @@ def render(runs: list[dict]) -> str:
             f"Holdout: `{json.dumps(run['holdout'])}`",
             "",
         ]
-    return "\n".join(lines + growth(runs))
+    return "\n".join(lines + growth(runs) + failed_section())
+
+
+def failed_section() -> list[str]:
+    """Trainings that did not finish (`train_cost_failed.json`): where and how they died."""
+    path = RESULTS / "train_cost_failed.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    lines = []
+    for run in runs:
+        f = run["failed"]
+        how = ("killed by the kernel's OOM killer (signal 9)" if f["status"] == 9
+               else f"exit status {f['status']}")
+        lines += [
+            f"## {run['users']:,} users, {run['items']:,} items: training did not finish",
+            "",
+            f"- command: `{run['command']}` ({run['date']})",
+            *machine.render(run["machine"]),
+            f"- training {how} in step `{f['in_step']}` after {f['seconds']:,.0f} s, peak RSS "
+            f"{f['peak_rss_gib']} GiB",
+            "",
+            "| stage or finished step | seconds | peak RSS (GiB) |",
+            "|---|---:|---:|",
+            *(f"| {name} | {s['seconds']:.1f} | {s['peak_rss_gib']:.2f} |"
+              for name, s in run.get("stages", {}).items()),
+            *(f"| train: {step} | {sec:.1f} | {rss / 1024:.2f} |"
+              for step, (sec, rss) in f["steps_done"].items()),
+            "",
+        ]
+        if run.get("note"):
+            lines += [f"Note: {run['note']}", ""]
+    return lines
 
 
 def _exponent(t0: float, t1: float, n0: int, n1: int) -> float:
@@ -384,7 +414,7 @@ def growth(runs: list[dict], target_users: int = 10_000_000) -> list[str]:
         f"{nb:,} users is measured (its catalogue and events are 10x the 1M run's too, the "
         "issue's workload)" if reached else
         f"and what b says of {target_users:,} users: **an extrapolation, not a measurement** "
-        "(the 10M workload was not run)"
+        "(at 10M users the training did not finish here: see the last section)"
     )
     lines = [
         "## Cost growth with users",
