@@ -358,12 +358,15 @@ def render(runs: list[dict]) -> str:
     return "\n".join(lines + growth(runs) + failed_section())
 
 
+def _failed_runs() -> list[dict]:
+    path = RESULTS / "train_cost_failed.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
 def failed_section() -> list[str]:
     """Trainings that did not finish (`train_cost_failed.json`): where and how they died."""
-    path = RESULTS / "train_cost_failed.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
     lines = []
-    for run in runs:
+    for run in _failed_runs():
         f = run["failed"]
         how = ("killed by the kernel's OOM killer (signal 9)" if f["status"] == 9
                else f"exit status {f['status']}")
@@ -416,18 +419,29 @@ def growth(runs: list[dict], target_users: int = 10_000_000) -> list[str]:
         f"and what b says of {target_users:,} users: **an extrapolation, not a measurement** "
         "(at 10M users the training did not finish here: see the last section)"
     )
+    tuning = runs[-1].get("tuning", True)
+    died = [f for f in _failed_runs() if f["tuning"] == tuning and f["users"] > nb]
+    partial = died[-1] if died and not reached else None
     lines = [
         "## Cost growth with users",
         "",
-        f"Self-tuning {'on' if runs[-1].get('tuning', True) else 'off'}. "
+        f"Self-tuning {'on' if tuning else 'off'}. "
         "Each step's seconds at each size (the runs above; their loads differ, so read the "
         f"exponents as rough), the exponent b of t ~ users^b between {na:,} and {nb:,} users, "
         f"{reading}. Plot: `train_cost_growth.png`.",
         "",
         "| step | " + " | ".join(f"{n:,} users (s)" for n in sizes) + " | b |"
-        + ("" if reached else f" {target_users:,} users (extrapolated s) |"),
-        "|---|" + "---:|" * (len(sizes) + (1 if reached else 2)),
+        + ("" if reached else f" {target_users:,} users (extrapolated s) |")
+        + (f" {partial['users']:,} users, measured (s; did not finish) |" if partial else ""),
+        "|---|" + "---:|" * (len(sizes) + (1 if reached else 2) + bool(partial)),
     ]
+    done = partial["failed"]["steps_done"] if partial else {}
+
+    def measured(name: str) -> str:
+        if not partial:
+            return ""
+        return f" {done[name][0]:,.1f} |" if name in done else " – |"
+
     rows = [(s, [r["step_seconds"].get(s, float("nan")) for r in runs]) for s in steps]
     rows.append(("all steps", [sum(r["step_seconds"].values()) for r in runs]))
     rows.append(("bare ALS fit", [r["stages"]["bare_als"]["report"]["fit_seconds"]
@@ -437,11 +451,13 @@ def growth(runs: list[dict], target_users: int = 10_000_000) -> list[str]:
         b_exp = _exponent(secs[-2], secs[-1], na, nb)
         guess = secs[-1] * (target_users / nb) ** b_exp if not math.isnan(b_exp) else float("nan")
         lines.append(f"| {name} | " + " | ".join(f"{t:.1f}" for t in secs)
-                     + f" | {b_exp:.2f} |" + ("" if reached else f" {guess:,.0f} |"))
+                     + f" | {b_exp:.2f} |" + ("" if reached else f" {guess:,.0f} |")
+                     + measured(name))
     b_rss = _exponent(peak[-2], peak[-1], na, nb)
     lines.append("| peak RSS of training (GiB) | " + " | ".join(f"{g:.2f}" for g in peak)
                  + f" | {b_rss:.2f} |"
-                 + ("" if reached else f" {peak[-1] * (target_users / nb) ** b_rss:.1f} |"))
+                 + ("" if reached else f" {peak[-1] * (target_users / nb) ** b_rss:.1f} |")
+                 + (f" {partial['failed']['peak_rss_gib']} (killed) |" if partial else ""))
     lines.append("")
     _plot(sizes, rows, peak)
     return lines

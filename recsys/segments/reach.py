@@ -6,12 +6,13 @@ sizes, how many of them bought the target's items after the cut. A target with f
 `min_buyers` such buyers gets no curve (a precision over a handful of buyers says nothing), and
 the answer says why, without telling how many there were.
 
-Above `sample` eligible users the curve is estimated rather than counted: the buyers are scored
-exactly and the other users through a seeded uniform sample of them, each sampled user standing
-for (others / sample) users. A buyer's rank is then off by about sqrt(q (1 - q) / sample) of
-the audience, q the share above it (0.2% of the audience at q = 0.1 with 200k sampled), while
-the back-test costs a sample's reads instead of a second pass over every user vector: the
-segment itself stays exact.
+From `SAMPLE_PAYS` times `sample` other eligible users on, the curve is estimated rather than
+counted: the buyers are scored exactly and the other users through a sample of about `sample`
+rows (one run of consecutive rows drawn from each stratum of neighbouring runs, so the vectors
+are read in runs), each sampled user standing for (others / sampled) users. A buyer's rank is
+then off by about sqrt(q (1 - q) / sample) of the audience, q the share above it (0.2% of the
+audience at q = 0.1 with 200k sampled), and the back-test costs a sample's reads instead of a
+second pass over every user vector (at 10M users, a fiftieth of it); the segment itself stays exact.
 """
 
 from __future__ import annotations
@@ -93,6 +94,29 @@ def sampled_positive_ranks(
     return np.sort(stands_for * others_above + positives_above)
 
 
+#: The curve is sampled from this many times `sample` other users on: below, a whole pass
+#: costs about what the sample's reads do (1M users, 200k sampled: 13 vs 10-16 ms).
+SAMPLE_PAYS = 10
+#: Consecutive rows drawn together: a run is read as a stream, where scattered single rows cost
+#: a memory latency each (200k random rows of 1M took longer than the whole pass over them).
+SAMPLE_RUN = 64
+
+
+def sample_runs(n: int, about: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted rows of 0..n-1, about `about` of them: the rows fall into aligned runs of
+    `SAMPLE_RUN`, the runs into strata of `step` neighbouring runs, and one run is drawn at
+    random from each stratum. Every row has the same chance (1 / step); a trend in row order
+    is spread evenly over the sample, and a pattern that repeats within a run (every other
+    user) cannot bias it, as an every-k-th-row sample could."""
+    n_runs = -(-n // SAMPLE_RUN)
+    step = max(1, n_runs // max(1, -(-about // SAMPLE_RUN)))
+    firsts = np.arange(0, n_runs, step)
+    picked = firsts + rng.integers(0, step, size=len(firsts))
+    picked = picked[picked < n_runs]
+    rows = (picked[:, None] * SAMPLE_RUN + np.arange(SAMPLE_RUN)).ravel()
+    return rows[rows < n]
+
+
 def curve_sizes(sizes: tuple[int, ...], eligible: int, requested: int) -> list[int]:
     """The configured sizes below the eligible count, the requested size, and everyone."""
     return sorted(({s for s in sizes if s < eligible} | {min(requested, eligible), eligible}) - {0})
@@ -112,9 +136,9 @@ def backtest_reach(
     progress: Progress | None = None,
 ) -> Reach:
     """The reach curve of `resolved` ranked by the back-test fit (`scorer`, fitted on its
-    vectors); `members` are the bundle's circle memberships (for a circle filter). With more
-    than `sample` other eligible users (0: never) the curve is estimated from a seeded sample
-    of them (the scorer's `random_state`)."""
+    vectors); `members` are the bundle's circle memberships (for a circle filter). With at
+    least `SAMPLE_PAYS` times `sample` other eligible users (0: never) the curve is estimated
+    from a sample of about `sample` rows (seeded by the scorer's `random_state`)."""
     if backtest is None or scorer is None:
         return Reach(
             reason="the bundle has no back-test (its events carry no times, or "
@@ -157,16 +181,15 @@ def backtest_reach(
     others[positives] = False
     n_others = int(others.sum())
     sampled = None
-    if 0 < sample < n_others:
-        rng = np.random.default_rng(scorer.random_state)
-        drawn = np.sort(rng.choice(np.flatnonzero(others), sample, replace=False))
+    if 0 < sample and SAMPLE_PAYS * sample <= n_others:
+        rows = sample_runs(len(eligible), sample, np.random.default_rng(scorer.random_state))
         pos_scores = scorer.scores_of(query, positives, progress=progress)
-        drawn_scores = scorer.scores_of(query, drawn, progress=progress)
-        stands_for = n_others / sample
+        drawn_scores = scorer.scores_of(query, rows, progress=progress)[others[rows]]
+        stands_for = n_others / max(len(drawn_scores), 1)
         ranks = sampled_positive_ranks(pos_scores, drawn_scores, stands_for)
         n_eligible = int(np.isfinite(pos_scores).sum()) + round(
             stands_for * int(np.isfinite(drawn_scores).sum()))
-        sampled = sample
+        sampled = int(len(drawn_scores))
     else:
         scores = scorer.scores(query, progress=progress)
         scores[~eligible] = -np.inf

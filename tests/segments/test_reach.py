@@ -127,17 +127,17 @@ def test_measure_compares_the_segment_with_the_rules() -> None:
 def test_a_sampled_curve_estimates_the_counted_one() -> None:
     """Above `sample` other users the curve is estimated from a seeded sample; where the counts
     are known it lands within a few standard errors of them, and says it is an estimate."""
-    bt = world(2000, n_users=50_000)
+    bt = world(2000, n_users=50_000)  # buyers: every other user of the best 4,000
     sizes = {"sizes": (1000, 3000, 10_000), "size": 2000}
     counted = reach_of(bt, **sizes)
-    estimated = reach_of(bt, sample=10_000, **sizes)
-    assert counted.sampled is None and estimated.sampled == 10_000
+    estimated = reach_of(bt, sample=3000, **sizes)
+    assert counted.sampled is None and 2500 <= estimated.sampled <= 3500
     assert [p.size for p in estimated.curve] == [p.size for p in counted.curve]
     for est, exact in zip(estimated.curve, counted.curve, strict=True):
         assert abs(est.buyers - exact.buyers) <= max(5, 0.15 * exact.buyers), (est, exact)
     assert abs(estimated.expected_buyers - counted.expected_buyers) <= 0.15 * 1000
-    assert reach_of(bt, sample=10_000, **sizes) == estimated  # seeded: the same answer twice
-    assert reach_of(world(60), sample=10_000) == reach_of(world(60))  # few users: counted
+    assert reach_of(bt, sample=3000, **sizes) == estimated  # seeded: the same answer twice
+    assert reach_of(bt, sample=10_000, **sizes) == counted  # under 10x the sample: counted
 
 
 def test_sampled_ranks_count_ties_against_the_positive() -> None:
