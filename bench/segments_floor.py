@@ -180,7 +180,9 @@ def _counted_rows(s: dict) -> list[str]:
     if "build_counted_s" not in s:
         return []
     how = (f"reach estimated from {s['reach_sampled']:,} sampled users"
-           if s["reach_sampled"] else "reach counted (fewer than 10x the sample's users: a pass costs what a sample does)")
+           if s["reach_sampled"]
+           else "reach counted (fewer than 10x the sample's users: a pass costs what a sample does)"
+           )
     return [
         f"| the same build, reach counted over everyone (second full pass) | "
         f"{s['build_counted_s']:.4f} | {s['build_counted_ratio']:.2f} |",
