@@ -103,13 +103,15 @@ class ModelStore:
                 return False
             if current is not None and current.version == version:
                 return False
-            swapped = self._load(version, current)
+            swapped, replaced = self._load(version, current), current is not None
             del current  # the old model's cycles are collected before the new state freezes
             if swapped:
                 _freeze_long_lived()
-                # Requests that were answering on the old model held it through that
-                # collection; once they are done, one more frees what it left in cycles.
-                self._refreeze_at = time.monotonic() + _SETTLE_POLLS * self.poll_interval
+                if replaced:
+                    # Requests that were answering on the old model held it through that
+                    # collection; once they are done, one more frees what it left in cycles
+                    # (a full collection's pause, so only after a swap, never a first load).
+                    self._refreeze_at = time.monotonic() + _SETTLE_POLLS * self.poll_interval
             return swapped
 
     def _load(self, version: str, current: RuntimeModel | None) -> bool:

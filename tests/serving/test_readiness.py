@@ -129,7 +129,9 @@ def test_a_served_model_is_frozen_out_of_the_collectors_walks_and_a_swap_frees_t
     version = lambda: client.get("/readyz").json()["model_version"]  # noqa: E731
     assert version() == trained.first.name
     assert gc.get_freeze_count() > 0
-    old = weakref.ref(client.app.state.recsys.store.current)
+    store = client.app.state.recsys.store
+    assert store._refreeze_at is None  # a first load schedules no second collection (a pause)
+    old = weakref.ref(store.current)
     ModelRegistry(models).promote(trained.second.name, force=True)
     _wait_for(lambda: version() == trained.second.name)
     _wait_for(lambda: old() is None)
