@@ -91,11 +91,15 @@ class ModelSource(Source):
         self.model_params = {**fixed, **config.params}
         self.model_: Recommender | None = None
 
-    def fit(self, user_items: sp.csr_matrix, side: SideData, *, seed: int = 0) -> Self:
+    def _params(self, seed: int) -> dict[str, Any]:
+        """The wrapped model's constructor arguments for a fit seeded by `seed`."""
         params = dict(self.model_params)
         if self.model_class is ALSRecommender:
             params.setdefault("random_state", seed)
-        self.model_ = self.model_class(**params).fit(user_items, show_progress=False)
+        return params
+
+    def fit(self, user_items: sp.csr_matrix, side: SideData, *, seed: int = 0) -> Self:
+        self.model_ = self.model_class(**self._params(seed)).fit(user_items, show_progress=False)
         return self
 
     def scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
@@ -105,13 +109,10 @@ class ModelSource(Source):
         """Take `model`, already fitted on the matrix this source would be fitted on, when it
         is the model `fit` would make (same class, same settings but threads, which do not
         change the result): a second identical fit buys nothing. Returns whether it did."""
-        wanted = dict(self.model_params)
-        if self.model_class is ALSRecommender:
-            wanted.setdefault("random_state", seed)
         if type(model) is not self.model_class:
             return False
         have = model.get_params()
-        same = all(have.get(k) == v for k, v in wanted.items() if k != "num_threads")
+        same = all(have.get(k) == v for k, v in self._params(seed).items() if k != "num_threads")
         if same:
             self.model_ = model
         return same

@@ -17,7 +17,7 @@ from pydantic import Field
 from recsys.bundle.parts import BundleParts
 from recsys.config import FrozenConfig
 from recsys.errors import InvalidInputError, SegmentTooSmallError
-from recsys.segments.reach import Reach, backtest_reach
+from recsys.segments.reach import Reach, backtest_reach, samples
 from recsys.segments.request import SegmentRequest, TargetKind
 from recsys.segments.scope import Resolved, Scope, buyers_of, item_popularity, resolve
 from recsys.segments.scorer import Progress, Query, SegmentScorer
@@ -100,7 +100,7 @@ class Segmenter:
         if self.backtest_scorer is None or request.target.kind == "circle":
             return self.n_users
         sample = self.config.reach_sample
-        return self.n_users + (min(sample, self.n_users) if sample else self.n_users)
+        return self.n_users + (sample if samples(self.n_users, sample) else self.n_users)
 
     def resolve(self, request: SegmentRequest, scope: Scope) -> Resolved:
         """Scope check alone (cheap): raises ScopeError before any work is queued."""

@@ -141,23 +141,16 @@ class SegmentScorer:
         return out
 
     def scores_of(
-        self, query: Query, rows: np.ndarray | slice, *, progress: Progress | None = None
+        self, query: Query, rows: np.ndarray, *, progress: Progress | None = None
     ) -> np.ndarray:
-        """Scores of the users `rows` (indices, or a slice such as every k-th row: a strided
-        view, read far faster than scattered rows), scored as `scores` scores them: a sample
-        costs its size, not a pass over everyone."""
+        """(len(rows),) float32 scores of the users `rows` (sorted indices; runs of neighbouring
+        rows read fastest), scored as `scores` scores them: a sample costs its size, not a pass
+        over everyone."""
         score_block, width = self._block_scorer(query)
-        if isinstance(rows, slice):
-            start, stop, step = rows.indices(self.n_users_)
-            count = len(range(start, stop, step))
-            part = lambda lo, hi: slice(start + lo * step, start + hi * step, step)  # noqa: E731
-        else:
-            index = np.asarray(rows, dtype=np.int64)
-            count = len(index)
-            part = lambda lo, hi: index[lo:hi]  # noqa: E731
-        out = np.empty(count, dtype=np.float32)
-        for lo, hi in self._blocks(count, width):
-            out[lo:hi] = score_block(part(lo, hi))
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.float32)
+        for lo, hi in self._blocks(len(rows), width):
+            out[lo:hi] = score_block(rows[lo:hi])
             if progress is not None:
                 progress(hi - lo)
         return out

@@ -184,3 +184,17 @@ def test_request_validation() -> None:
         SegmentRequest.model_validate({"target": {"kind": "item", "ids": ["a", "a"]}})
     with pytest.raises(ValidationError):
         SegmentRequest.model_validate({"target": {"kind": "item", "ids": ["a"]}, "sise": 3})
+
+
+def test_the_progress_total_follows_whether_the_reach_curve_is_sampled(model) -> None:
+    """`work` counts a second full pass when the reach curve counts everyone (fewer than 10x
+    the sample's users) and the sample's rows when it is sampled."""
+    from recsys.segments import SegmentConfig, Segmenter
+
+    n = len(model.parts.ids.users)
+    req = request("item", item_ids(model, merchant_items(model, "m00000")[:1]))
+    counting = Segmenter(model.parts, model.version, SegmentConfig(reach_sample=n // 2))
+    sampling = Segmenter(model.parts, model.version, SegmentConfig(reach_sample=n // 20))
+    assert counting.work(req) == 2 * n
+    assert sampling.work(req) == n + n // 20
+    assert Segmenter(model.parts, model.version).work(request("circle", ["beauty"])) == n
