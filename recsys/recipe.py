@@ -233,6 +233,12 @@ class TrainConfig(FrozenConfig):
     holdout_max_users: int = Field(
         20_000, gt=0, description="score the holdout for at most this many users (a sample)"
     )
+    validation_max_users: int = Field(
+        1_000_000,
+        gt=0,
+        description="the validation fit runs on a seeded sample of this many users with pairs "
+        "when there are more (its figures are per user; its fit cost grows with users)",
+    )
 
 
 def with_cf_params(config: TrainConfig, params: Mapping[str, Any]) -> TrainConfig:

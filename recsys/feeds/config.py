@@ -84,6 +84,9 @@ class RankedConfig(FrozenConfig):
     max_tune_users: int = Field(
         10_000, gt=0, description="label users scored per tuning trial (a seeded sample)")
     recent_items: int = Field(5, ge=1, description="a user's latest items kept for features")
+    max_fit_users: int = Field(
+        1_000_000, gt=0, description="users the first fit (label fold, tuning, sources, ranker "
+        "rows) runs on; above, a seeded sample of them: the final fit still sees everyone")
     ranker: RankerConfig = RankerConfig()
 
     @field_validator("sources")

@@ -33,6 +33,8 @@ from recsys.feeds.sources import (
 
 logger = logging.getLogger(__name__)
 
+#: State key of log(users counted): item counts are features per user (bundles before it: 0).
+_POP_OFFSET = "pop_offset"
 #: Decay of the latest items' weights in the "recent" similarity: 1, 1/2, 1/3, ...
 _RECENT_DECAY = 1.0
 
@@ -64,10 +66,13 @@ class FeatureBuilder:
         self.list_len_ = {s.name: s.config.n for s in sources if s.config.n > 0}
         self.item_pop_ = np.log1p(np.bincount(x.indices, minlength=self.n_items_)).astype(
             np.float32)
-        state: dict[str, np.ndarray] = {}
+        # Counts grow with the users counted: the ranker learns on the first fit's users (a
+        # sample of a big platform) and serves on the refit's. Per user, they compare.
+        offset = np.float32(np.log(max(int((np.diff(x.indptr) > 0).sum()), 1)))
+        state: dict[str, np.ndarray] = {_POP_OFFSET: np.array([offset], np.float32)}
         times = side.first_ts
         if times is not None and side.global_time and side.has_times:
-            state["trend"] = trend_scores(user_items, side)
+            state["trend"] = trend_scores(user_items, side) - offset
             if side.item_created is not None:
                 state["age"] = (times.data.max() - side.item_created).astype(np.float32)
         if side.item_circle is not None and len(np.unique(side.item_circle)) > 1:
@@ -129,7 +134,7 @@ class FeatureBuilder:
                 cols[f"{name}_rank"] = rank
                 proposing += rank < self.list_len_[name]
         cols["n_proposing"] = proposing
-        cols["item_pop"] = self.item_pop_[safe]
+        cols["item_pop"] = self.item_pop_[safe] - self.state_.get(_POP_OFFSET, 0.0)
         x = _binary(user_items)
         activity = np.log1p(np.diff(x.indptr)).astype(np.float32)
         cols["user_activity"] = np.broadcast_to(activity[:, None], (n, c))

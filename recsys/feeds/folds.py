@@ -5,6 +5,9 @@ at serving time: made from the past, judged on what came next. With real times t
 the latest share of pairs by time ("temporal"); with an order but no global clock (a
 sequence position) it is each user's last item ("last"); without times it is a random share
 of each user's pairs ("random"). Users with a single pair stay wholly in the fit part.
+
+On more users than `max_fit_users`, the first fit (fold, sources, ranker) runs on a seeded
+sample of them (`user_sample`): the ranker learns from a few thousand users' rows anyway.
 """
 
 from __future__ import annotations
@@ -81,3 +84,14 @@ def label_fold(user_items: sp.csr_matrix, side: SideData, method: str, *, fracti
     logger.info("label fold (%s): %d fit pairs, %d label pairs of %d users", method, fit.nnz,
                 lab.nnz, int((np.diff(lab.indptr) > 0).sum()))
     return fit, lab
+
+
+def user_sample(user_items: sp.csr_matrix, max_users: int, seed: int) -> np.ndarray | None:
+    """Sorted rows of a seeded sample of `max_users` users with pairs, or None when no more
+    than that many users have pairs (a fit then runs on everyone). Training's validation fit
+    samples its users the same way."""
+    active = np.flatnonzero(np.diff(user_items.indptr) > 0)
+    if len(active) <= max_users:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(active, max_users, replace=False))

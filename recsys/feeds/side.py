@@ -92,3 +92,11 @@ def restrict_times(side: SideData, user_items: sp.csr_matrix) -> SideData:
     mask.data[:] = 1.0
     times = sp.csr_matrix(side.first_ts.multiply(mask))
     return replace(side, first_ts=times)
+
+
+def restrict_users(side: SideData, rows: np.ndarray) -> SideData:
+    """`side` for the users `rows` only (a sample of the fitted matrix's rows, in that order):
+    their times, and friendships among them."""
+    first_ts = None if side.first_ts is None else sp.csr_matrix(side.first_ts[rows])
+    friends = None if side.friends is None else sp.csr_matrix(side.friends[rows][:, rows])
+    return replace(side, first_ts=first_ts, friends=friends)

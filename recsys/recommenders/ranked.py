@@ -30,9 +30,9 @@ import scipy.sparse as sp
 from recsys.errors import BundleError
 from recsys.feeds.config import RankedConfig, SourceConfig
 from recsys.feeds.features import CandidateBatch, FeatureBuilder, _rank_of, _z_per_row
-from recsys.feeds.folds import label_fold, resolve_label_split
+from recsys.feeds.folds import label_fold, resolve_label_split, user_sample
 from recsys.feeds.ranker import LambdaRanker
-from recsys.feeds.side import SideData, restrict_times
+from recsys.feeds.side import SideData, restrict_times, restrict_users
 from recsys.feeds.sources import (
     ModelSource,
     Source,
@@ -99,30 +99,9 @@ class RankedRecommender(Recommender):
         side = (side or SideData()).checked(n_users, n_items)
         started = time.perf_counter()
         report: dict[str, Any] = {}
-        method = resolve_label_split(cfg.label_split, side)
-        fit_x, label = label_fold(x, side, method, fraction=cfg.label_fraction, seed=cfg.seed)
-        fit_side = restrict_times(side, fit_x)
-        sources, skipped = build_sources(cfg.sources, side, n_items, cfg.ease_max_items)
-        report.update(label_split=method, fit_pairs=int(fit_x.nnz), label_pairs=int(label.nnz),
-                      skipped_sources=skipped)
-        t0 = time.perf_counter()
-        configs, tuning, fitted = tune_sources(
-            sources, fit_x, label, fit_side, trials=cfg.tune_trials, budget_s=cfg.tune_budget_s,
-            max_users=cfg.max_tune_users, seed=cfg.seed)
-        report["tuning"] = {n: vars(t) for n, t in tuning.items()}
-        report["tune_s"] = round(time.perf_counter() - t0, 1)
-        t0 = time.perf_counter()
-        sources = [fitted.pop(c.name, None) or make_source(c).fit(fit_x, fit_side, seed=cfg.seed)
-                   for c in configs]
-        features = FeatureBuilder(recent_items=cfg.recent_items).fit(fit_x, fit_side, sources)
-        self.sources_, self.features_ = sources, features
-        rows, labels, groups, held = self._training_rows(fit_x, label)
-        report["first_fit_s"] = round(time.perf_counter() - t0, 1)
-        self.ranker_ = LambdaRanker(cfg.ranker, seed=cfg.seed).fit(
-            rows, labels, groups, features.feature_names_)
-        report["ranker"] = vars(self.ranker_.report_)
-        report["first_fit"] = self._choose_blend(fit_x, label, held)
-        report["serves"] = self.blend_
+        configs = self._first_fit(x, side, report)
+        # The first fit's sources go before the final ones come: at 10M users they are GBs.
+        self.sources_ = self.features_ = None
         t0 = time.perf_counter()
         self.sources_, report["adopted"] = _refit(configs, x, side, cfg.seed, prefit)
         self.features_ = FeatureBuilder(recent_items=cfg.recent_items).fit(x, side, self.sources_)
@@ -135,6 +114,43 @@ class RankedRecommender(Recommender):
         logger.info("ranked fit in %.1f s: sources %s, ranker %s", report["seconds"],
                     [s.name for s in self.sources_], self.ranker_.report_.best)
         return self
+
+    def _first_fit(self, x: sp.csr_matrix, side: SideData,
+                   report: dict[str, Any]) -> list[SourceConfig]:
+        """Label fold, tuning, sources on the fold's fit part, the ranker and what serves, on
+        all users or a sample of `max_fit_users`; fills `report` and returns the sources'
+        settings for the final fit."""
+        cfg = self.config
+        rows = user_sample(x, cfg.max_fit_users, cfg.seed + 2)
+        if rows is not None:
+            logger.info("first fit on a sample of %d of %d users", len(rows), x.shape[0])
+            x, side = x[rows], restrict_users(side, rows)
+        method = resolve_label_split(cfg.label_split, side)
+        fit_x, label = label_fold(x, side, method, fraction=cfg.label_fraction, seed=cfg.seed)
+        fit_side = restrict_times(side, fit_x)
+        sources, skipped = build_sources(cfg.sources, side, x.shape[1], cfg.ease_max_items)
+        del x, side
+        report.update(label_split=method, fit_pairs=int(fit_x.nnz), label_pairs=int(label.nnz),
+                      fit_users=None if rows is None else len(rows), skipped_sources=skipped)
+        t0 = time.perf_counter()
+        configs, tuning, fitted = tune_sources(
+            sources, fit_x, label, fit_side, trials=cfg.tune_trials, budget_s=cfg.tune_budget_s,
+            max_users=cfg.max_tune_users, seed=cfg.seed)
+        report["tuning"] = {n: vars(t) for n, t in tuning.items()}
+        report["tune_s"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        sources = [fitted.pop(c.name, None) or make_source(c).fit(fit_x, fit_side, seed=cfg.seed)
+                   for c in configs]
+        features = FeatureBuilder(recent_items=cfg.recent_items).fit(fit_x, fit_side, sources)
+        self.sources_, self.features_ = sources, features
+        rows_x, labels, groups, held = self._training_rows(fit_x, label)
+        report["first_fit_s"] = round(time.perf_counter() - t0, 1)
+        self.ranker_ = LambdaRanker(cfg.ranker, seed=cfg.seed).fit(
+            rows_x, labels, groups, features.feature_names_)
+        report["ranker"] = vars(self.ranker_.report_)
+        report["first_fit"] = self._choose_blend(fit_x, label, held)
+        report["serves"] = self.blend_
+        return configs
 
     def _training_rows(self, fit_x: sp.csr_matrix, label: sp.csr_matrix
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -305,8 +321,6 @@ class RankedRecommender(Recommender):
     def load(cls, directory: str | Path, *, mmap: bool = False) -> Self:
         """Rebuild a fitted model saved by `save` (`mmap` is accepted for the contract; the
         parts load into memory)."""
-        from recsys.feeds.config import SourceConfig
-
         directory = Path(directory)
         try:
             meta = json.loads((directory / "params.json").read_text())

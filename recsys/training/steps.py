@@ -23,6 +23,7 @@ from recsys.content.encoder import NoUsableTextError
 from recsys.engine.base import TrainingEngine
 from recsys.engine.local import LocalEngine
 from recsys.errors import ContractError
+from recsys.feeds.folds import user_sample
 from recsys.idmap import IdMap
 from recsys.index.recall import measure_recall
 from recsys.index.vector_index import VectorIndex
@@ -92,14 +93,21 @@ def validation_fit(
     (`content.cold_item_share`) to measure how well content-mapped vectors place cold items;
     (b) is left out when the content map is skipped (`content` None). `engine` fits and ranks
     (default: this machine's, `LocalEngine`). The held-out users also pick the feed's default
-    `tail_weight` (`recsys.training.feed_step`).
+    `tail_weight` (`recsys.training.feed_step`). Above `validation_max_users` users with
+    pairs it runs on a seeded sample of them (`metrics.validation_users`).
     """
     engine = engine or LocalEngine()
+    metrics: dict[str, object] = {}
+    rows = user_sample(user_items, config.validation_max_users, config.seed + 3)
+    if rows is not None:
+        logger.info("validation fit on a sample of %d of %d users", len(rows), user_items.shape[0])
+        user_items = sp.csr_matrix(user_items[rows])
+        purchases = None if purchases is None else sp.csr_matrix(purchases[rows])
+        metrics["validation_users"] = len(rows)
     item_category = items.category_codes()
     item_created = np.asarray(items.created_ts)
     rng = np.random.default_rng(config.seed)
     n_items = user_items.shape[1]
-    metrics: dict[str, object] = {}
     coo = user_items.tocoo()
     hide_cells = rng.random(coo.nnz) < config.holdout_fraction
     cold = np.zeros(n_items, dtype=bool)

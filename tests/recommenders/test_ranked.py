@@ -112,3 +112,51 @@ def test_a_prefit_model_the_refit_would_make_is_taken_not_refitted():
                                   refitted.recommend(users, x, 5)[0])
     assert RankedRecommender(config=config).fit(x, side=side, prefit=[other]).report_[
         "adopted"] == []
+
+
+def test_the_first_fit_runs_on_a_user_sample_and_the_final_fit_on_everyone():
+    """Above `max_fit_users`, fold, sources and ranker learn on a seeded sample (what lets a
+    10M-user platform train in the memory a 1M one needs); the model then serves everyone."""
+    x, side = world()
+    model = RankedRecommender(config={**CONFIG, "max_fit_users": 60}).fit(x, side=side)
+    whole = RankedRecommender(config=CONFIG).fit(x, side=side)
+    assert model.report_["fit_users"] == 60 and whole.report_["fit_users"] is None
+    assert model.report_["fit_pairs"] + model.report_["label_pairs"] < x.nnz
+    assert model.features_.state_["recent"].shape[0] == N_USERS  # the final fit: everyone
+    users = np.arange(N_USERS)
+    ids, _ = model.recommend(users, x, k=3)
+    assert (ids % N_CIRCLES == (users % N_CIRCLES)[:, None]).mean() > 0.9
+
+
+def test_restricting_side_data_to_users_keeps_their_rows_and_friendships_among_them():
+    from recsys.feeds.side import restrict_users
+
+    _, side = world()
+    rows = np.array([0, 3, 6, 9])
+    part = restrict_users(side, rows)
+    np.testing.assert_array_equal(part.first_ts.toarray(), side.first_ts[rows].toarray())
+    np.testing.assert_array_equal(part.friends.toarray(),
+                                  side.friends.toarray()[np.ix_(rows, rows)])
+    assert part.item_circle is side.item_circle
+
+
+def test_item_counts_are_features_per_user_so_a_sample_and_the_whole_agree():
+    """The ranker learns on a sample of users and serves on all of them: popularity and trend
+    count users, so they are read per user, or a sample would see every item as rarer."""
+    from recsys.feeds.features import CandidateBatch, FeatureBuilder
+
+    x, side = world()
+    cand = np.tile(np.arange(N_ITEMS), (2, 1))
+    columns = []
+    for copies in (20, 40):  # the platform and a half sample of it (counts big enough to log)
+        m = sp.vstack([x] * copies).tocsr()
+        t = sp.vstack([side.first_ts] * copies).tocsr()
+        builder = FeatureBuilder().fit(m, SideData(first_ts=t), [])
+        batch = CandidateBatch(user_ids=np.arange(2), candidates=cand, scores={}, lists={})
+        feats = builder.transform(batch, m[:2])
+        names = builder.feature_names_
+        columns.append(feats[:, [names.index("item_pop"), names.index("trend")]])
+    # Raw counts would differ by log 2 throughout; per user, only items no one counted lately
+    # (log1p(0) in the trend) still do.
+    gap = np.abs(columns[0] - columns[1])
+    assert gap[:, 0].max() < np.log(2) / 8 and np.median(gap[:, 1]) < np.log(2) / 8

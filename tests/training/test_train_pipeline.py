@@ -137,6 +137,25 @@ def test_the_ranked_part_is_fitted_on_the_history_with_side_data(two_bundles) ->
     np.testing.assert_array_equal(als.user_factors_, shipped.user_factors_)
 
 
+def test_a_platform_above_the_fit_caps_validates_and_learns_on_user_samples(sample,
+                                                                            tmp_path) -> None:
+    """Past `validation_max_users` and `[ranked] max_fit_users` (1M each by default), the
+    validation fit and the ranker's first fit run on seeded user samples, which is what keeps
+    a 10M-user training within one machine; the bundle still serves every user."""
+    _, data = sample
+    config = TrainConfig.model_validate({
+        "validation_max_users": 300, "ranked": {**RANKED_FAST, "max_fit_users": 250}})
+    path = run_training(data, config, models_dir=tmp_path / "models")
+    manifest = json.loads((path / "manifest.json").read_text())
+    metrics = manifest["metrics"]
+    assert metrics["validation_users"] == 300 and metrics["ranked"]["fit_users"] == 250
+    assert 0 < metrics["holdout"]["users"] <= 300 and metrics["holdout"]["ndcg@10"] > 0
+    parts = BundleParts.load(path)
+    users = np.flatnonzero(np.diff(parts.history.interacted.indptr) > 0)
+    ids, _ = parts.ranked.model.recommend(users, parts.history.interacted[users], k=5)
+    assert len(users) > 500 and (ids >= 0).all()
+
+
 def test_corrupt_bundle_is_detected(two_bundles, tmp_path) -> None:
     copy = tmp_path / two_bundles[0].name
     shutil.copytree(two_bundles[0], copy)
