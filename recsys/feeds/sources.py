@@ -69,8 +69,9 @@ class Source(ABC):
     def save(self, directory: Path) -> None:  # noqa: B027 - sources without state save nothing
         """Write the learned state into `directory` (arrays and JSON only)."""
 
-    def load_state(self, directory: Path) -> None:  # noqa: B027
-        """Restore what `save` wrote."""
+    def load_state(self, directory: Path, *, mmap: bool = False) -> None:  # noqa: B027
+        """Restore what `save` wrote; `mmap`: memory-map the big arrays where the source has
+        them (a model's factors: shared between serving workers through the page cache)."""
 
 
 def top_n_unseen(scores: np.ndarray, user_items: sp.csr_matrix,
@@ -130,8 +131,8 @@ class ModelSource(Source):
     def save(self, directory: Path) -> None:
         self.model_.save(directory)
 
-    def load_state(self, directory: Path) -> None:
-        self.model_ = self.model_class.load(directory)
+    def load_state(self, directory: Path, *, mmap: bool = False) -> None:
+        self.model_ = self.model_class.load(directory, mmap=mmap)
 
 
 class FriendsSource(Source):
@@ -153,7 +154,7 @@ class FriendsSource(Source):
         _save_csr(directory, "friends", self.friends_)
         _save_csr(directory, "engaged", self.engaged_)
 
-    def load_state(self, directory: Path) -> None:
+    def load_state(self, directory: Path, *, mmap: bool = False) -> None:
         self.friends_ = _load_csr(directory, "friends")
         self.engaged_ = _load_csr(directory, "engaged")
         self.n_items_ = self.engaged_.shape[1]
@@ -179,7 +180,7 @@ class CircleTrendingSource(Source):
         np.save(directory / "item_circle.npy", self.item_circle_, allow_pickle=False)
         np.save(directory / "trend.npy", self.trend_, allow_pickle=False)
 
-    def load_state(self, directory: Path) -> None:
+    def load_state(self, directory: Path, *, mmap: bool = False) -> None:
         self.item_circle_ = np.load(directory / "item_circle.npy")
         self.trend_ = np.load(directory / "trend.npy")
         self.n_items_ = len(self.trend_)
@@ -202,7 +203,7 @@ class ContentSource(Source):
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / "content.npy", self.content_, allow_pickle=False)
 
-    def load_state(self, directory: Path) -> None:
+    def load_state(self, directory: Path, *, mmap: bool = False) -> None:
         self.content_ = np.load(directory / "content.npy")
         self.n_items_ = len(self.content_)
 

@@ -319,8 +319,8 @@ class RankedRecommender(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, *, mmap: bool = False) -> Self:
-        """Rebuild a fitted model saved by `save` (`mmap` is accepted for the contract; the
-        parts load into memory)."""
+        """Rebuild a fitted model saved by `save`; `mmap` memory-maps the model sources' arrays
+        (factors, similarities: the bulk), the rest loads into memory."""
         directory = Path(directory)
         try:
             meta = json.loads((directory / "params.json").read_text())
@@ -334,7 +334,7 @@ class RankedRecommender(Recommender):
         sources: list[Source] = []
         for raw in meta["sources"]:
             source = make_source(SourceConfig.model_validate(raw))
-            source.load_state(directory / "sources" / source.name)
+            source.load_state(directory / "sources" / source.name, mmap=mmap)
             sources.append(source)
         model.sources_ = sources
         model.features_ = FeatureBuilder(recent_items=model.config.recent_items).load(

@@ -204,3 +204,32 @@ def test_manifest_model_refuses_file_names_that_leave_the_folder(name) -> None:
     with pytest.raises(ValueError, match="not a plain relative path"):
         Manifest(version="v", created_at="2026-01-01T00:00:00Z", files={name: entry})
     Manifest(version="v", created_at="2026-01-01T00:00:00Z", files={"a/b.npy": entry})
+
+
+def test_identical_big_files_share_one_inode_and_a_child_never_writes_through(
+    models_dir,
+) -> None:
+    """The ranked recommender's ALS source adopts the scorer's fit: its arrays equal the
+    scorer's byte for byte, and a committed bundle holds them once (a hard link). A child
+    bundle that rewrites one of them leaves the other, and the parent, as they were."""
+    from recsys.bundle.writer import LINK_MIN_BYTES
+
+    rows = LINK_MIN_BYTES // (8 * 4) + 1
+    big = np.arange(rows * 8, dtype=np.float32).reshape(rows, 8)
+    small = np.ones((4, 8), np.float32)
+    with BundleWriter(models_dir, "v1") as writer:
+        for name in ("scorer/user_factors", "ranked/als/user_factors"):
+            writer.write_array(name, big)
+        for name in ("scorer/bias", "ranked/als/bias"):
+            writer.write_array(name, small)
+        path = writer.commit(row_counts={"users": rows})
+    inode = lambda p, name: (p / f"{name}.npy").stat().st_ino  # noqa: E731
+    assert inode(path, "scorer/user_factors") == inode(path, "ranked/als/user_factors")
+    assert inode(path, "scorer/bias") != inode(path, "ranked/als/bias")  # small: copies
+    parent = Bundle.open(path)  # verify: every checksum holds through the link
+    with BundleWriter(models_dir, "v2", parent=parent) as writer:
+        writer.write_array("scorer/user_factors", big + 1)
+        child = Bundle.open(writer.commit())
+    np.testing.assert_array_equal(child.array("ranked/als/user_factors"), big)
+    np.testing.assert_array_equal(child.array("scorer/user_factors"), big + 1)
+    np.testing.assert_array_equal(Bundle.open(path).array("scorer/user_factors"), big)

@@ -135,6 +135,8 @@ def test_the_ranked_part_is_fitted_on_the_history_with_side_data(two_bundles) ->
     als = next(s for s in ranked.model.sources_ if s.name == "als").model_
     shipped = BundleParts.load(path).scorer.model
     np.testing.assert_array_equal(als.user_factors_, shipped.user_factors_)
+    # Memory-mapped like the scorer's, so serving workers share the pages.
+    assert isinstance(als.user_factors_, np.memmap)
 
 
 def test_a_platform_above_the_fit_caps_validates_and_learns_on_user_samples(sample,

@@ -130,5 +130,5 @@ class BundleParts:
             share=ShareTargeting.load_optional(root, mmap=mmap),
             activity=UserActivity.load(root, mmap=mmap),
             backtest=Backtest.load_optional(root, mmap=mmap),
-            ranked=RankedModel.load_optional(root),
+            ranked=RankedModel.load_optional(root, mmap=mmap),
         )

@@ -32,9 +32,10 @@ class RankedModel:
         self.model.save(BundleLayout(root).path(layout.RANKED))
 
     @classmethod
-    def load_optional(cls, root: str | Path) -> RankedModel | None:
-        """The part, or None for a bundle trained without one."""
+    def load_optional(cls, root: str | Path, *, mmap: bool = True) -> RankedModel | None:
+        """The part, or None for a bundle trained without one; `mmap` memory-maps its model
+        sources' arrays read-only."""
         path = BundleLayout(root).path(layout.RANKED)
         if not path.is_dir():
             return None
-        return cls(RankedRecommender.load(path))
+        return cls(RankedRecommender.load(path, mmap=mmap))
