@@ -65,6 +65,10 @@ class RankerConfig(FrozenConfig):
     early_stopping: int = Field(30, ge=1, description="rounds without gain before stopping")
     valid_share: float = Field(0.2, gt=0, lt=1, description="label users held out for stopping")
     max_rows: int = Field(3_000_000, gt=0, description="cap on training rows (a user sample)")
+    max_scored_cells: int = Field(
+        1 << 34, gt=0, description="cap on users x items x sources scored for the training "
+        "rows (a user sample; a quarter of it for the users choosing what serves): on a big "
+        "catalogue each label user's dense scores cost more than their rows")
     num_threads: int = Field(2, ge=0, description="LightGBM threads; 0: OpenMP's default")
 
 

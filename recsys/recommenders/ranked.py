@@ -155,16 +155,20 @@ class RankedRecommender(Recommender):
     def _training_rows(self, fit_x: sp.csr_matrix, label: sp.csr_matrix
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Feature rows of label users whose candidates hold a label item, capped at
-        `ranker.max_rows` rows by a seeded user sample. Also returns a seeded sample of label
+        `ranker.max_rows` rows and `ranker.max_scored_cells` scored cells by a seeded user
+        sample. Also returns a seeded sample of label
         users kept out of the rows, for the first fit's NDCG."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + 1)
         users = np.flatnonzero(np.diff(label.indptr) > 0)
         rng.shuffle(users)
-        n_held = min(len(users) // 10, 5000)
+        cells = len(self.features_.item_pop_) * len(self.sources_)  # per user scored
+        n_held = min(len(users) // 10, 5000, max(1, cfg.ranker.max_scored_cells // 4 // cells))
         held, users = np.sort(users[:n_held]), users[n_held:]
         width = sum(s.config.n for s in self.sources_)
-        users = np.sort(users[: max(1, cfg.ranker.max_rows // max(width // 2, 1))])
+        n_rows = min(cfg.ranker.max_rows // max(width // 2, 1),
+                     cfg.ranker.max_scored_cells // cells)
+        users = np.sort(users[: max(1, n_rows)])
         xs, ys, groups = [], [], []
         for lo in range(0, len(users), self._batch_size()):
             u = users[lo: lo + self._batch_size()]

@@ -160,3 +160,18 @@ def test_item_counts_are_features_per_user_so_a_sample_and_the_whole_agree():
     # (log1p(0) in the trend) still do.
     gap = np.abs(columns[0] - columns[1])
     assert gap[:, 0].max() < np.log(2) / 8 and np.median(gap[:, 1]) < np.log(2) / 8
+
+
+def test_scored_cells_cap_the_users_the_rows_and_the_choice_are_built_from():
+    """On a big catalogue each label user's candidates cost a dense pass over every item per
+    source: `max_scored_cells` bounds that work by sampling fewer users."""
+    x, side = world()
+    cells = N_ITEMS * len(CONFIG["sources"])
+    capped = {**CONFIG, "ranker": {**CONFIG["ranker"], "max_scored_cells": 16 * cells}}
+    whole = RankedRecommender(config=CONFIG).fit(x, side=side).report_
+    model = RankedRecommender(config=capped).fit(x, side=side)
+    report = model.report_
+    assert report["ranker"]["n_groups"] <= 16 < whole["ranker"]["n_groups"]
+    assert report["first_fit"]["users"] == 4 < whole["first_fit"]["users"]
+    ids, _ = model.recommend(np.arange(N_USERS), x, k=3)
+    assert (ids >= 0).all()
