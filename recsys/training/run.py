@@ -15,12 +15,15 @@ atomically with a signed manifest. `recsys train` (`pipelines/train.py`) is a th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from recsys.bundle.manifest import data_fingerprint
 from recsys.bundle.parts import (
+    Backtest,
     BundleParts,
     Circles,
     ContentMap,
@@ -28,6 +31,7 @@ from recsys.bundle.parts import (
     Indexes,
     ItemCatalogue,
     PostsAndGroups,
+    RankedModel,
     Scorer,
     SocialGraph,
     UserActivity,
@@ -47,6 +51,10 @@ from recsys.training.ranked_step import fit_ranked
 from recsys.training.timing import StepTimer, peak_rss_mb
 
 logger = logging.getLogger("recsys.train")
+P = TypeVar("P")
+
+#: Parts `_train_into` writes as soon as they are final (`_written`), not with the rest.
+WRITTEN_EARLY = frozenset({"scorer", "ranked", "backtest"})
 
 TRAIN_STEPS = ("interactions", "content", "cf", "validation", "ranked", "backtest", "placement",
                "share", "indexes", "lists", "cold_feed", "posts", "bundle")  # fmt: skip
@@ -76,6 +84,21 @@ def run_training(
         "training on %s: %d users, %d items, %d circles", data_dir, n_users, n_items, len(catalogue)
     )
 
+    writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
+    with writer:
+        path = _train_into(writer, data, users, items, catalogue, config, engine, timer,
+                           truth_dir)
+    logger.info("bundle written: %s", path)
+    return path
+
+
+def _train_into(
+    writer: BundleWriter, data: DataDir, users: IdMap, items: IdMap,
+    catalogue: CircleCatalogue, config: TrainConfig, engine: TrainingEngine, timer: StepTimer,
+    truth_dir: Path | None,
+) -> Path:
+    """Every step, the parts written into `writer`'s temp folder, the commit; the path."""
+    n_users, n_items = len(users), len(items)
     with timer.step("interactions"):
         aggregates = engine.interactions(data, users, items, catalogue, config)
         log, user_items = aggregates.log, aggregates.user_items
@@ -98,6 +121,7 @@ def run_training(
                 user_items, texts, vectors, item_catalogue, config, purchases, engine=engine
             )
         )
+        del texts, content  # the items' documents (and their UGC): GBs of strings at 10M
     with timer.step("ranked"):
         # The shipped ALS is the ranked recommender's final ALS source when their settings
         # agree (the default recipe's do): one fit of the whole matrix saved.
@@ -105,9 +129,16 @@ def run_training(
         friends = social.friends if data.has_table("social_edges") else None
         ranked, metrics["ranked"] = fit_ranked(data, users, items, log, user_items, vectors,
                                                config, prefit=prefit, friends=friends)
+        # Both are final now: on disk, read back memory-mapped (the scorer's user factors and
+        # the ranked sources' similarities: GBs at 10M users, no longer held in the heap).
+        scorer = _written(Scorer(scorer), writer.root, Scorer.load).model
+        if ranked is not None:
+            ranked = _written(ranked, writer.root, RankedModel.load_optional)
     with timer.step("backtest"):
         backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
-        del texts, content, vectors
+        if backtest is not None:
+            backtest = _written(backtest, writer.root, Backtest.load_optional)
+        del vectors
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
         placer, affinities, members, metrics["placement"] = steps.place_users(
@@ -153,33 +184,40 @@ def run_training(
         backtest=backtest,
         ranked=ranked,
     )
-    writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
-    with writer:
-        # Timed apart from the commit, so the manifest the commit writes includes it.
-        with timer.step("bundle"):
-            parts.save(writer.root)
-        path = writer.commit(
-            data_fingerprint=data_fingerprint(data.root),
-            data_watermark=data.latest_event_time(),
-            config=config.model_dump(mode="json"),
-            row_counts={
-                "users": n_users,
-                "items": n_items,
-                "circles": len(catalogue),
-                "events_used": aggregates.events_used,
-                "user_item_pairs": int(user_items.nnz),
-                "cold_items": int(len(scorer.cold_items_)),
-                "friendships": int(social.friends.nnz // 2),
+    # Timed apart from the commit, so the manifest the commit writes includes it.
+    with timer.step("bundle"):
+        parts.save(writer.root, written=WRITTEN_EARLY)
+    return writer.commit(
+        data_fingerprint=data_fingerprint(data.root),
+        data_watermark=data.latest_event_time(),
+        config=config.model_dump(mode="json"),
+        row_counts={
+            "users": n_users,
+            "items": n_items,
+            "circles": len(catalogue),
+            "events_used": aggregates.events_used,
+            "user_item_pairs": int(user_items.nnz),
+            "cold_items": int(len(scorer.cold_items_)),
+            "friendships": int(social.friends.nnz // 2),
+        },
+        step_timings=timer.timings,
+        metrics={
+            **metrics,
+            "resources": {
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "peak_rss_mb_after_step": timer.peak_rss_mb,
             },
-            step_timings=timer.timings,
-            metrics={
-                **metrics,
-                "resources": {
-                    "peak_rss_mb": round(peak_rss_mb(), 1),
-                    "peak_rss_mb_after_step": timer.peak_rss_mb,
-                },
-            },
-            engine=engine.describe(),
-        )
-    logger.info("bundle written: %s", path)
-    return path
+        },
+        engine=engine.describe(),
+    )
+
+
+def _written(part: P, root: Path, load: Callable[..., P | None]) -> P:
+    """`part` saved into the bundle's temp folder and read back memory-mapped: at 10M users
+    the finished scorer, ranked and back-test parts hold ~10 GB that every later step would
+    otherwise carry in the heap (the 10M run died in placement). Its pages are the kernel's
+    to drop and re-read."""
+    part.save(root)
+    loaded = load(root, mmap=True)
+    assert loaded is not None
+    return loaded

@@ -189,8 +189,8 @@ def test_a_crash_while_writing_leaves_no_bundle(sample, tmp_path, monkeypatch) -
     models = tmp_path / "models"
     real_save = BundleParts.save
 
-    def save_then_crash(self: BundleParts, root: Path) -> None:
-        real_save(self, root)
+    def save_then_crash(self: BundleParts, root: Path, **kwargs: object) -> None:
+        real_save(self, root, **kwargs)
         raise OSError("disk full")
 
     monkeypatch.setattr(BundleParts, "save", save_then_crash)

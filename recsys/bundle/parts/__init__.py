@@ -7,6 +7,7 @@ item-side parts. `recsys.bundle.layout` names their files.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -105,11 +106,12 @@ class BundleParts:
                 f"{wrong}"
             )
 
-    def save(self, root: str | Path) -> None:
-        """Write every part below `root` (a bundle's temp folder)."""
+    def save(self, root: str | Path, *, written: Collection[str] = ()) -> None:
+        """Write every part below `root` (a bundle's temp folder) but those `written` there
+        already (field names: training writes its biggest parts as soon as they are done)."""
         for f in fields(self):
             part = getattr(self, f.name)
-            if part is not None:
+            if part is not None and f.name not in written:
                 part.save(root)
 
     @classmethod
