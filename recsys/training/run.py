@@ -131,6 +131,7 @@ def _train_into(
                                                config, prefit=prefit, friends=friends)
         # Both are final now: on disk, read back memory-mapped (the scorer's user factors and
         # the ranked sources' similarities: GBs at 10M users, no longer held in the heap).
+        del prefit  # the in-heap fit: the memory-mapped copy below replaces it
         scorer = _written(Scorer(scorer), writer.root, Scorer.load).model
         if ranked is not None:
             ranked = _written(ranked, writer.root, RankedModel.load_optional)

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from recsys.memory import release_free_memory
+
 logger = logging.getLogger("recsys.pipeline")
 
 
@@ -41,6 +43,7 @@ class StepTimer:
             self._bar.close()  # an error message must start its own line, not trail the bar
             raise
         seconds = time.perf_counter() - start
+        release_free_memory()  # the step's freed heap goes back before the next one runs
         self.timings[name] = round(seconds, 3)
         self.peak_rss_mb[name] = round(peak_rss_mb(), 1)
         self._bar.update()

@@ -1,0 +1,41 @@
+"""Memory sizing and release (recsys/memory.py)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+
+from recsys.memory import duckdb_memory_limit, physical_memory_bytes, release_free_memory
+
+
+def _anon_kib() -> int:
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"RssAnon:\s+(\d+)", fh.read()).group(1))
+
+
+def test_duckdb_limit_is_a_share_with_a_floor() -> None:
+    assert duckdb_memory_limit(0.25) == f"{max(2000, physical_memory_bytes() // 4 // 10**6)}MB"
+    assert duckdb_memory_limit(1e-12) == "2000MB"
+
+
+def test_freed_heap_goes_back_to_the_system() -> None:
+    """Arrays below glibc's mmap threshold live on the heap; freed, they stay mapped until
+    trimmed. Interleaved keepers pin the heap's top, so only a trim can return the holes."""
+    if not sys.platform.startswith("linux"):
+        assert release_free_memory() in (True, False)
+        return
+    release_free_memory()
+    # A freed 1 MiB array raises glibc's dynamic mmap threshold past the blocks' size, so the
+    # blocks come from the heap as numpy's mid-sized arrays do in a long run.
+    freed = np.ones(1 << 17, np.float64)
+    del freed
+    blocks = [np.ones(1 << 14, np.float64) for _ in range(3000)]  # 128 KiB each: 375 MiB
+    keep = blocks[::50]
+    del blocks
+    before = _anon_kib()
+    assert release_free_memory()
+    after = _anon_kib()
+    assert before - after > 150 * 1024, (before, after)
+    del keep
