@@ -18,9 +18,31 @@ def physical_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def available_memory_bytes() -> int:
+    """Memory the kernel says a new allocation can have now (MemAvailable), or the machine's
+    physical memory where /proc/meminfo does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return physical_memory_bytes()
+
+
+def memory_limit_mb(share: float, physical: int, available: int, *, floor_mb: int = 2000) -> int:
+    """`share` of the machine, but no more than half of what is available now, at least
+    `floor_mb` MB: a query late in a 10M-user training (the share step's engagement) must
+    spill where the process around it already holds most of the machine."""
+    return max(floor_mb, min(int(physical * share), available // 2) // 10**6)
+
+
 def duckdb_memory_limit(share: float, *, floor_mb: int = 2000) -> str:
-    """A DuckDB `memory_limit` of `share` of this machine's memory, at least `floor_mb` MB."""
-    return f"{max(floor_mb, int(physical_memory_bytes() * share) // 10**6)}MB"
+    """A DuckDB `memory_limit` for this machine now (`memory_limit_mb`)."""
+    limit = memory_limit_mb(share, physical_memory_bytes(), available_memory_bytes(),
+                            floor_mb=floor_mb)
+    return f"{limit}MB"
 
 
 def release_free_memory() -> bool:

@@ -7,7 +7,13 @@ import sys
 
 import numpy as np
 
-from recsys.memory import duckdb_memory_limit, physical_memory_bytes, release_free_memory
+from recsys.memory import (
+    available_memory_bytes,
+    duckdb_memory_limit,
+    memory_limit_mb,
+    physical_memory_bytes,
+    release_free_memory,
+)
 
 
 def _anon_kib() -> int:
@@ -15,8 +21,12 @@ def _anon_kib() -> int:
         return int(re.search(r"RssAnon:\s+(\d+)", fh.read()).group(1))
 
 
-def test_duckdb_limit_is_a_share_with_a_floor() -> None:
-    assert duckdb_memory_limit(0.25) == f"{max(2000, physical_memory_bytes() // 4 // 10**6)}MB"
+def test_duckdb_limit_is_a_share_of_the_machine_within_half_of_what_is_free() -> None:
+    gb = 10**9
+    assert memory_limit_mb(0.25, 24 * gb, 23 * gb) == 6000  # a fresh process: the share
+    assert memory_limit_mb(0.25, 24 * gb, 6 * gb) == 3000  # late in a big job: half the free
+    assert memory_limit_mb(0.25, 24 * gb, gb) == 2000  # never below the floor
+    assert 0 < available_memory_bytes() <= physical_memory_bytes()
     assert duckdb_memory_limit(1e-12) == "2000MB"
 
 
