@@ -66,7 +66,10 @@ class SideData:
             if friends.shape != (n_users, n_users):
                 raise ContractError(f"side data friends has shape {friends.shape}; "
                                     f"expected {(n_users, n_users)}")
-            friends.data[:] = 1.0
+            if not (friends.data == 1.0).all():
+                # csr_matrix shares a float32 caller's arrays: write to a copy, never theirs.
+                friends = friends.copy()
+                friends.data[:] = 1.0
         return replace(
             self, first_ts=first_ts, friends=friends,
             item_content=items("item_content", np.float32),

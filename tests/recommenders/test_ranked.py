@@ -175,3 +175,10 @@ def test_scored_cells_cap_the_users_the_rows_and_the_choice_are_built_from():
     assert report["first_fit"]["users"] == 4 < whole["first_fit"]["users"]
     ids, _ = model.recommend(np.arange(N_USERS), x, k=3)
     assert (ids >= 0).all()
+
+
+def test_checking_side_data_never_writes_into_the_callers_friendships():
+    weighted = sp.csr_matrix(np.array([[0, 2], [3, 0]], np.float32))
+    checked = SideData(friends=weighted).checked(2, 0)
+    np.testing.assert_array_equal(weighted.data, [2.0, 3.0])
+    np.testing.assert_array_equal(checked.friends.data, [1.0, 1.0])
