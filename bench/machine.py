@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from pathlib import Path
 
 _LIBRARIES = (
     "numpy", "scipy", "implicit", "faiss-cpu", "scikit-learn", "pandas", "pyarrow",
@@ -78,3 +79,14 @@ def render(facts: dict[str, str]) -> list[str]:
         f"- libraries: {facts['libraries']}",
         f"- thread pools: {facts['threads']}",
     ]
+
+
+def disk_bytes(folder: Path) -> int:
+    """Bytes `folder`'s files take on disk, each file once: a bundle's identical files are
+    hard links to one copy (`recsys.bundle.writer`)."""
+    sizes = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            st = path.stat()
+            sizes[st.st_ino] = st.st_size
+    return sum(sizes.values())

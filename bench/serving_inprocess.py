@@ -30,6 +30,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
+from machine import disk_bytes  # noqa: E402
 from train_bench import run_stage  # noqa: E402
 
 LIBRARIES = (
@@ -191,7 +192,7 @@ def machine() -> list[str]:
 def render(args: argparse.Namespace, bundle: Path, loads: dict, rows: list, info: dict) -> str:
     manifest = json.loads((bundle / "manifest.json").read_text())
     counts = manifest.get("row_counts", {})
-    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) / 2**30
+    size = disk_bytes(bundle) / 2**30
     lines = [
         "# Serving in process: bundle load and per-route latency",
         "",

@@ -173,9 +173,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     facts["load_at_end"] = machine.load_average()
     man = json.loads((bundle / "manifest.json").read_text())
-    # Each file once: identical files are hard links to one copy (the bundle writer).
-    size = sum(dict((f.stat().st_ino, f.stat().st_size) for f in bundle.rglob("*")
-                    if f.is_file()).values())
+    size = machine.disk_bytes(bundle)
     run = {
         "date": started, "command": "python bench/serving_memory.py " + " ".join(sys.argv[1:]),
         "machine": facts, "users": man["row_counts"]["users"], "items": man["row_counts"]["items"],

@@ -203,9 +203,7 @@ def main() -> None:
         "index": manifest["metrics"]["index"],
         "holdout": manifest["metrics"].get("holdout"),
         "ranked": ranked_breakdown(manifest["metrics"].get("ranked")),
-        # Each file once: identical files are hard links to one copy (the bundle writer).
-        "bundle_gib": round(sum(dict((f.stat().st_ino, f.stat().st_size) for f in bundle.rglob(
-            "*") if f.is_file()).values()) / 2**30, 2),
+        "bundle_gib": round(machine.disk_bytes(bundle) / 2**30, 2),
     }  # fmt: skip
     runs_path = RESULTS / "train_cost_runs.json"
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
