@@ -156,8 +156,8 @@ class RankedRecommender(Recommender):
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Feature rows of label users whose candidates hold a label item, capped at
         `ranker.max_rows` rows and `ranker.max_scored_cells` scored cells by a seeded user
-        sample. Also returns a seeded sample of label
-        users kept out of the rows, for the first fit's NDCG."""
+        sample. Also returns a seeded sample of label users kept out of the rows, for the first
+        fit's NDCG."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + 1)
         users = np.flatnonzero(np.diff(label.indptr) > 0)

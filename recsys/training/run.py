@@ -53,8 +53,6 @@ from recsys.training.timing import StepTimer, peak_rss_mb
 logger = logging.getLogger("recsys.train")
 P = TypeVar("P")
 
-#: Parts `_train_into` writes as soon as they are final (`_written`), not with the rest.
-WRITTEN_EARLY = frozenset({"scorer", "ranked", "backtest"})
 
 TRAIN_STEPS = ("interactions", "content", "cf", "validation", "ranked", "backtest", "placement",
                "share", "indexes", "lists", "cold_feed", "posts", "bundle")  # fmt: skip
@@ -99,6 +97,7 @@ def _train_into(
 ) -> Path:
     """Every step, the parts written into `writer`'s temp folder, the commit; the path."""
     n_users, n_items = len(users), len(items)
+    early: set[str] = set()  # parts already written (`_written`)
     with timer.step("interactions"):
         aggregates = engine.interactions(data, users, items, catalogue, config)
         log, user_items = aggregates.log, aggregates.user_items
@@ -132,13 +131,14 @@ def _train_into(
         # Both are final now: on disk, read back memory-mapped (the scorer's user factors and
         # the ranked sources' similarities: GBs at 10M users, no longer held in the heap).
         del prefit  # the in-heap fit: the memory-mapped copy below replaces it
-        scorer = _written(Scorer(scorer), writer.root, Scorer.load).model
+        scorer = _written("scorer", Scorer(scorer), writer.root, Scorer.load, early).model
         if ranked is not None:
-            ranked = _written(ranked, writer.root, RankedModel.load_optional)
+            ranked = _written("ranked", ranked, writer.root, RankedModel.load_optional, early)
     with timer.step("backtest"):
         backtest, metrics["backtest"] = backtest_fit(data, log, users, items, vectors, config)
         if backtest is not None:
-            backtest = _written(backtest, writer.root, Backtest.load_optional)
+            backtest = _written("backtest", backtest, writer.root, Backtest.load_optional,
+                                early)
         del vectors
     with timer.step("placement"):
         truth = steps.load_truth(truth_dir, users, catalogue) if truth_dir else None
@@ -187,7 +187,7 @@ def _train_into(
     )
     # Timed apart from the commit, so the manifest the commit writes includes it.
     with timer.step("bundle"):
-        parts.save(writer.root, written=WRITTEN_EARLY)
+        parts.save(writer.root, written=early)
     return writer.commit(
         data_fingerprint=data_fingerprint(data.root),
         data_watermark=data.latest_event_time(),
@@ -213,12 +213,14 @@ def _train_into(
     )
 
 
-def _written(part: P, root: Path, load: Callable[..., P | None]) -> P:
+def _written(name: str, part: P, root: Path, load: Callable[..., P | None],
+             early: set[str]) -> P:
     """`part` saved into the bundle's temp folder and read back memory-mapped: at 10M users
     the finished scorer, ranked and back-test parts hold ~10 GB that every later step would
     otherwise carry in the heap (the 10M run died in placement). Its pages are the kernel's
     to drop and re-read."""
     part.save(root)
+    early.add(name)  # the bundle's field: the final save must not rewrite a mapped file
     loaded = load(root, mmap=True)
     assert loaded is not None
     return loaded
