@@ -28,12 +28,19 @@ _NO_GROUP = -1
 class EventCounter:
     """Events as (key, time, group) triples, sorted once, counted per query by binary search.
 
+    Only the sorted (key rank, time rank) codes stay, with the distinct keys and times (and
+    running weights when the events are weighted): 8 bytes an event for counts. At 10M users
+    the item events are ~100M and three counters read them, so every array an event kept was
+    GBs (`bench/results/train_cost.md`).
+
     Parameters
     ----------
     keys : (n,) int64 non-negative event keys (e.g. ``initiator * n_users + friend``).
     times : (n,) int64 event times (any unit; equal times are allowed).
     groups : (n,) int64 group index of each event, or -1 for events of no group; None = all -1.
     weights : (n,) float64 weight of each event, or None for counts.
+    time_values : sorted distinct times holding every one of `times`, shared by counters over
+        the same events (one copy instead of one per counter); None = the distinct `times`.
     """
 
     def __init__(
@@ -42,45 +49,70 @@ class EventCounter:
         times: np.ndarray,
         groups: np.ndarray | None = None,
         weights: np.ndarray | None = None,
+        *,
+        time_values: np.ndarray | None = None,
     ) -> None:
         keys = np.asarray(keys, np.int64)
         times = np.asarray(times, np.int64)
-        groups = np.full(len(keys), _NO_GROUP, np.int64) if groups is None else np.asarray(
-            groups, np.int64
-        )
-        weights = np.ones(len(keys)) if weights is None else np.asarray(weights, np.float64)
-        if not (keys.shape == times.shape == groups.shape == weights.shape) or keys.ndim != 1:
+        shapes = [a.shape for a in (keys, times, groups, weights) if a is not None]
+        if len(set(shapes)) != 1 or keys.ndim != 1:
             raise InvalidInputError(
-                f"keys, times, groups and weights must be 1-d of one length; got {keys.shape}, "
-                f"{times.shape}, {groups.shape}, {weights.shape}"
+                f"keys, times, groups and weights must be 1-d of one length; got {shapes}"
             )
         if len(keys) and keys.min() < 0:
             raise InvalidInputError("event keys must be >= 0")
         # Keys and times are compressed to ranks so one int64 orders (key, time) together.
-        self._key_values, key_rank = np.unique(keys, return_inverse=True)
-        self._time_values, time_rank = np.unique(times, return_inverse=True)
+        self._time_values, time_rank = _time_ranks(times, time_values)
         self._n_times = len(self._time_values) + 1
-        combined = key_rank.astype(np.int64) * self._n_times + time_rank
+        self._key_values, combined = np.unique(keys, return_inverse=True)
+        combined = combined.astype(np.int64, copy=False).reshape(-1)
+        combined *= self._n_times
+        combined += time_rank
+        del time_rank
         order = np.argsort(combined, kind="stable")
         self._combined = combined[order]
-        self._cum = np.concatenate([[0.0], np.cumsum(weights[order])])
-        self._times = times[order]
-        # (key rank, group) pairs with their weight, for leaving a row's own group out.
+        del combined
+        self._cum = None if weights is None else np.concatenate(
+            [[0.0], np.cumsum(np.asarray(weights, np.float64)[order])]
+        )  # fmt: skip
+        self._n_groups = 2
+        self._pair_keys = np.zeros(0, np.int64)
+        self._pair_weight = np.zeros(0)
+        self._pair_first = np.zeros(0, np.int64)
+        if groups is not None:
+            self._index_groups(np.asarray(groups, np.int64), order, weights)
+
+    def _index_groups(self, groups: np.ndarray, order: np.ndarray, weights: np.ndarray | None
+                      ) -> None:  # fmt: skip
+        """(key rank, group) pairs with their weight, for leaving a row's own group out."""
         sorted_groups = groups[order]
-        grouped = sorted_groups >= 0
+        grouped = np.flatnonzero(sorted_groups >= 0)
         self._n_groups = int(groups.max(initial=0)) + 2
-        pair = self._combined[grouped] // self._n_times * self._n_groups + sorted_groups[grouped]
+        code = self._combined[grouped]
+        pair = code // self._n_times * self._n_groups + sorted_groups[grouped]
         self._pair_keys, pair_index = np.unique(pair, return_inverse=True)
+        pair_index = pair_index.reshape(-1)
+        weight = None if weights is None else np.asarray(weights, np.float64)[order][grouped]
         self._pair_weight = np.bincount(
-            pair_index, weights=weights[order][grouped], minlength=len(self._pair_keys)
+            pair_index, weights=weight, minlength=len(self._pair_keys)
         ).astype(np.float64)
         # A group's events under one key count as one block from its earliest time on.
         first = np.full(len(self._pair_keys), np.iinfo(np.int64).max)
-        np.minimum.at(first, pair_index, self._times[grouped])
+        np.minimum.at(first, pair_index, self._time_values[code % self._n_times])
         self._pair_first = first
 
     def __len__(self) -> int:
         return len(self._combined)
+
+    def _weight(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """(m,) float64 weight of the sorted events in [lo, hi)."""
+        if self._cum is None:
+            return (hi - lo).astype(np.float64)
+        return self._cum[hi] - self._cum[lo]
+
+    def _time_at(self, positions: np.ndarray) -> np.ndarray:
+        """The times of sorted events at `positions`."""
+        return self._time_values[self._combined[positions] % self._n_times]
 
     def _key_rank(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rank of each query key among the event keys, and whether it occurs at all."""
@@ -109,7 +141,7 @@ class EventCounter:
         of `exclude_groups` (one group index per query, -1 for none) once the first of them
         happened (a group's events under one key are one block: a join, a start)."""
         lo, hi, found = self._range(keys, times, strict=False)
-        total = self._cum[hi] - self._cum[lo]
+        total = self._weight(lo, hi)
         if exclude_groups is None or not len(self._pair_keys):
             return total
         exclude = np.asarray(exclude_groups, np.int64)
@@ -127,7 +159,7 @@ class EventCounter:
         lo, hi, _ = self._range(keys, times, strict=True)
         out = np.full(len(lo), NEVER)
         some = hi > lo
-        out[some] = self._times[hi[some] - 1]
+        out[some] = self._time_at(hi[some] - 1)
         return out
 
     def any_between(
@@ -143,10 +175,31 @@ class EventCounter:
         `with_last`, the latest time)."""
         key_rank = self._combined // self._n_times
         ends = np.searchsorted(key_rank, np.arange(len(self._key_values)), side="right")
+        del key_rank
         starts = np.concatenate([[0], ends[:-1]]) if len(ends) else ends
-        total = self._cum[ends] - self._cum[starts]
-        last = self._times[ends - 1] if with_last and len(ends) else None
+        total = self._weight(starts, ends)
+        last = self._time_at(ends - 1) if with_last and len(ends) else None
         return EventTotals(self._key_values, total, last)
+
+
+def _time_ranks(times: np.ndarray, time_values: np.ndarray | None) -> tuple[
+    np.ndarray, np.ndarray
+]:  # fmt: skip
+    """The sorted distinct times and each time's rank among them (`time_values` when given,
+    which must hold every time)."""
+    if time_values is None:
+        values, rank = np.unique(times, return_inverse=True)
+        return values, rank.reshape(-1)
+    values = np.asarray(time_values, np.int64)
+    rank = np.searchsorted(values, times)
+    held = rank < len(values)
+    held[held] = values[rank[held]] == times[held]
+    if not held.all():
+        raise InvalidInputError(
+            f"time_values lacks {int((~held).sum())} of the event times (first: "
+            f"{int(times[~held][0])})"
+        )
+    return values, rank
 
 
 #: The time of "never": no event with the key.

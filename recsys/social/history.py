@@ -152,6 +152,14 @@ class ShareHistory:
         changes["join_group"] = new_index[self.join_group[keep_join]]
         return replace(self, **changes)
 
+    def without_item_events(self) -> ShareHistory:
+        """The same history without its item events: once a `ShareIndex` counts them, the
+        groups are all training still reads (the events are GBs at 10M users). Whether the
+        history is `dated` is then read from its groups and joins alone."""
+        empty = np.zeros(0, np.int64)
+        return replace(self, event_user=empty, event_item=empty, event_ts=empty,
+                       event_bought=np.zeros(0, bool))  # fmt: skip
+
     def joiners(self) -> sp.csr_matrix:
         """(G, n_users) 0/1 CSR of who joined each group."""
         m = sp.csr_matrix(

@@ -101,7 +101,6 @@ class ShareIndex:
         item_factors: np.ndarray | None = None,
     ) -> None:
         h = history
-        self.history = h
         n, n_items = h.n_users, h.n_items
         initiator = h.group_initiator[h.join_group]
         c: dict[str, EventCounter] = {}
@@ -125,8 +124,12 @@ class ShareIndex:
             np.concatenate([part_ts, h.event_ts[bought]]),
             np.concatenate([part_group, np.full(int(bought.sum()), -1)]),
         )  # fmt: skip
-        c["item_events"] = EventCounter(h.event_user * n_items + h.event_item, h.event_ts)
-        c["user_events"] = EventCounter(h.event_user, h.event_ts)
+        # The three counters over every item event share one copy of its distinct times.
+        event_times = np.unique(h.event_ts)
+        c["item_events"] = EventCounter(
+            h.event_user * n_items + h.event_item, h.event_ts, time_values=event_times
+        )
+        c["user_events"] = EventCounter(h.event_user, h.event_ts, time_values=event_times)
         # Circle-level history, as of each row's time (the placement's affinities are one
         # snapshot): the friend's item events and group buys in the item's circle.
         n_circles = int(h.item_circle.max(initial=-1)) + 1
@@ -134,7 +137,8 @@ class ShareIndex:
         event_circle = h.item_circle[h.event_item]
         known = event_circle >= 0
         c["circle_events"] = EventCounter(
-            h.event_user[known] * nc + event_circle[known], h.event_ts[known]
+            h.event_user[known] * nc + event_circle[known], h.event_ts[known],
+            time_values=event_times,
         )
         part_circle = h.item_circle[part_item]
         known = part_circle >= 0
@@ -326,8 +330,9 @@ class _FriendLists:
         key, ts = key[order], ts[order]
         first = np.append(True, key[1:] != key[:-1])
         key, self.since = key[first], ts[first]
-        self.src, self.dst = key // h.n_users, key % h.n_users
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=h.n_users))])
+        self.dst = key % h.n_users
+        users = np.bincount(key // h.n_users, minlength=h.n_users)
+        self.indptr = np.concatenate([[0], np.cumsum(users)])
 
     def at(self, users: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         row, pos = _row_positions(self.indptr, users)

@@ -66,8 +66,9 @@ def fit_share_targeting(
         return _skip(f"{with_joiner} group buys have a joiner; share targeting needs "
                      f"share.min_groups = {share.min_groups}")  # fmt: skip
     affinity = _affinity_without_groups(data, users, catalogue, friends, placer, user_factors)
-    index = ShareIndex(history, circle_affinity=affinity)
     train, valid = _split(history, share.valid_share, config.seed)
+    index = ShareIndex(history, circle_affinity=affinity)
+    history = history.without_item_events()  # the index counts them now
     joined = history.joiners()
     ranker = share.ranker.model_copy(update={"random_state": config.seed})
     try:

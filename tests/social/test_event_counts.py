@@ -69,3 +69,15 @@ def test_totals_answer_as_the_counter_does_after_the_last_event() -> None:
     assert len(empty) == 0 and empty.count(keys).sum() == 0
     with pytest.raises(ValueError, match="differ in length"):
         EventTotals(np.array([1]), np.array([1.0, 2.0]))
+
+
+def test_a_shared_time_axis_counts_as_the_counters_own() -> None:
+    axis = np.array([1, 5, 10, 20, 30, 40])
+    shared = EventCounter(KEYS, TIMES, GROUPS, time_values=axis)
+    own = EventCounter(KEYS, TIMES, GROUPS)
+    keys, times = np.array([7, 7, 7, 3, 7, 9]), np.array([9, 20, 35, 5, 30, 99])
+    groups = np.array([-1, 1, 2, 0, 1, -1])
+    np.testing.assert_array_equal(shared.count(keys, times, groups), own.count(keys, times, groups))
+    np.testing.assert_array_equal(shared.last_before(keys, times), own.last_before(keys, times))
+    with pytest.raises(ValueError, match="lacks 1 of the event times"):
+        EventCounter(KEYS, TIMES, time_values=np.array([5, 10, 20]))

@@ -69,3 +69,16 @@ def test_a_snapshot_needs_every_counter_and_a_history_index(pair) -> None:
         type(shot)(shot.counters, sp.csr_matrix((3, 1)), shot.n_items, shot.n_circles)
     with pytest.raises(ValueError, match="built from a history"):
         snap.snapshot()
+
+
+def test_the_index_keeps_what_it_counts_when_the_history_drops_its_item_events(history) -> None:
+    index = ShareIndex(history)
+    q = ShareQueries.of_groups(history, np.arange(history.n_groups))
+    row, friend = index.candidates(q)
+    before = index.features(q, row, friend)
+    light = history.without_item_events()
+    assert len(light.event_user) == 0 and len(history.event_user) > 0
+    assert light.n_groups == history.n_groups and light.dated
+    np.testing.assert_array_equal(index.features(q, row, friend), before)
+    np.testing.assert_array_equal(ShareQueries.of_groups(light, np.arange(3)).time,
+                                  q.time[:3])  # fmt: skip
