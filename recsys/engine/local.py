@@ -47,12 +47,12 @@ class LocalEngine:
     def rank(
         self, model: ShippedRecommender, users: np.ndarray, train: sp.csr_matrix, k: int, *,
         unlisted: np.ndarray, exclude_items: np.ndarray,
-    ) -> np.ndarray:
-        """Top-k item ids of `users` as the runtime ranks them (`ExclusionRule`)."""
-        ids, _ = ExclusionRule().recommend(
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item ids of `users` and their scores, as the runtime ranks them
+        (`ExclusionRule`)."""
+        return ExclusionRule().recommend(
             model, users, train[users], k, unlisted=unlisted, exclude_items=exclude_items
         )
-        return ids
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name}

@@ -149,9 +149,10 @@ class SparkEngine:
     def rank(
         self, model: ShippedRecommender, users: np.ndarray, train: sp.csr_matrix, k: int, *,
         unlisted: np.ndarray, exclude_items: np.ndarray,
-    ) -> np.ndarray:
-        """Top-k ids of `users` under the runtime's `ExclusionRule`, scored on the executors
-        in blocks of `SCORING_BLOCK` users (the model travels to them with the task)."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k ids of `users` and their scores under the runtime's `ExclusionRule`, scored
+        on the executors in blocks of `SCORING_BLOCK` users (the model travels to them with
+        the task)."""
         rows = train[users]
         frame = pd.DataFrame({
             "user_idx": users.astype(np.int32),
@@ -171,22 +172,24 @@ class SparkEngine:
                      np.concatenate([*batch["items"], np.empty(0, np.int32)]), indptr),
                     shape=(len(batch), n_items),
                 )
-                ids, _ = rule.recommend(
+                ids, scores = rule.recommend(
                     model, batch["user_idx"].to_numpy(), cells, k, unlisted=unlisted,
                     exclude_items=exclude_items,
                 )
-                yield pd.DataFrame({"user_idx": batch["user_idx"], "ids": list(ids)})
+                yield pd.DataFrame({"user_idx": batch["user_idx"], "ids": list(ids),
+                                    "scores": list(np.asarray(scores, np.float32))})
 
         scored = (
             self.spark.createDataFrame(frame)
             .repartition(n_blocks)
-            .mapInPandas(score, "user_idx int, ids array<int>")
+            .mapInPandas(score, "user_idx int, ids array<int>, scores array<float>")
         )
         path = self.work / f"scored-{self._fits}"
         scored.write.mode("overwrite").parquet(str(path))
         table = pd.concat([pd.read_parquet(p) for p in sorted(path.glob("part-*.parquet"))])
         table = table.set_index("user_idx").loc[users]
-        return np.stack(table["ids"].to_numpy()).astype(np.int64)
+        return (np.stack(table["ids"].to_numpy()).astype(np.int64),
+                np.stack(table["scores"].to_numpy()).astype(np.float32))  # fmt: skip
 
     def describe(self) -> dict[str, object]:
         return {

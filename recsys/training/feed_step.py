@@ -2,7 +2,7 @@
 circle feed's part (`build_post_feed`).
 
 The validation fit (`steps.validation_fit`) holds out a random share of each user's
-interactions; here its scorer ranks each held-out user's top `feed.pool` candidates under the
+interactions; its scorer ranks each held-out user's top `feed.pool` candidates under the
 exclusion rule (the plain order), the long-tail re-ranker re-ranks them at every weight of
 `feed.tail_weight_grid`, and the largest weight costing at most `feed.max_ndcg_loss` relative
 NDCG@10 is the bundle's default (`metrics.feed.tail_weight`; the feed reads it). The curve goes
@@ -37,8 +37,6 @@ from recsys.feeds.tail_weight import pick_tail_weight, tail_curve
 from recsys.idmap import IdMap
 from recsys.item_stats import head_mask
 from recsys.recipe import TrainConfig
-from recsys.recommenders.base import Recommender
-from recsys.runtime.exclusion import ExclusionRule
 from recsys.runtime.policy import RuntimePolicy, circle_chain, global_chain, placed_circles
 
 logger = logging.getLogger(__name__)
@@ -49,12 +47,12 @@ COLD_USERS = 2_000
 
 
 def tail_weight_on_validation(
-    model: Recommender,
+    ids: np.ndarray,
+    scores: np.ndarray,
     train: sp.csr_matrix,
     test: sp.csr_matrix,
     users: np.ndarray,
     *,
-    hidden_items: np.ndarray,
     is_group_buy: np.ndarray,
     config: TrainConfig,
 ) -> dict[str, object]:
@@ -62,19 +60,17 @@ def tail_weight_on_validation(
 
     Parameters
     ----------
-    model : the scorer fitted on `train` (the validation fit).
+    ids, scores : (n, feed.pool) the held-out users' candidates in the plain order: the
+        validation fit's ranking under the exclusion rule, delisted and cold-start items
+        hidden.
     train, test : (n_users, n_items) the fit's confidence and the held-out cells.
     users : the held-out users measured (rows of both).
-    hidden_items : item indices never ranked (delisted, the cold-start measurement's items).
     """
     feed = config.feed
     popularity = np.asarray(train.sum(axis=0)).ravel()
     is_tail = ~head_mask(popularity, config.lists.head_share)
     priors = ExposurePriors.from_popularity(popularity, is_tail, is_group_buy,
                                             strength=feed.tail_prior_strength)
-    ids, scores = ExclusionRule().recommend(
-        model, users, train[users], min(feed.pool, train.shape[1]), exclude_items=hidden_items
-    )
     relevant = test[users]
     ours = tail_curve(ids, scores, relevant, priors.for_users(train[users]),
                       feed.tail_weight_grid, k=K)
