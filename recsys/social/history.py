@@ -152,6 +152,16 @@ class ShareHistory:
         changes["join_group"] = new_index[self.join_group[keep_join]]
         return replace(self, **changes)
 
+    def initiators_friends(self) -> np.ndarray:
+        """(n_users,) bool: users who were ever a friend of some group's initiator, the only
+        candidates the history's own groups can have."""
+        initiator = np.zeros(self.n_users, bool)
+        initiator[self.group_initiator] = True
+        out = np.zeros(self.n_users, bool)
+        out[self.friend_dst[initiator[self.friend_src]]] = True
+        out[self.friend_src[initiator[self.friend_dst]]] = True
+        return out
+
     def without_item_events(self) -> ShareHistory:
         """The same history without its item events: once a `ShareIndex` counts them, the
         groups are all training still reads (the events are GBs at 10M users). Whether the

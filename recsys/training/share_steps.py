@@ -67,7 +67,10 @@ def fit_share_targeting(
                      f"share.min_groups = {share.min_groups}")  # fmt: skip
     affinity = _affinity_without_groups(data, users, catalogue, friends, placer, user_factors)
     train, valid = _split(history, share.valid_share, config.seed)
-    index = ShareIndex(history, circle_affinity=affinity)
+    # Only the friends of past initiators are ever asked about here (the snapshot still
+    # counts everyone's events).
+    index = ShareIndex(history, circle_affinity=affinity,
+                       counted_users=history.initiators_friends())  # fmt: skip
     history = history.without_item_events()  # the index counts them now
     joined = history.joiners()
     ranker = share.ranker.model_copy(update={"random_state": config.seed})

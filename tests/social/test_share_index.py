@@ -82,3 +82,22 @@ def test_the_index_keeps_what_it_counts_when_the_history_drops_its_item_events(h
     np.testing.assert_array_equal(index.features(q, row, friend), before)
     np.testing.assert_array_equal(ShareQueries.of_groups(light, np.arange(3)).time,
                                   q.time[:3])  # fmt: skip
+
+
+def test_counting_only_the_initiators_friends_changes_no_feature_and_no_snapshot(history) -> None:
+    history = history.select_groups(np.isin(history.group_initiator, [0, 1]))
+    full = ShareIndex(history)
+    counted = history.initiators_friends()
+    assert not counted.all()  # the test must leave someone out to mean anything
+    light = ShareIndex(history, counted_users=counted)
+    q = ShareQueries.of_groups(history, np.arange(history.n_groups))
+    row, friend = full.candidates(q)
+    assert counted[friend].all()
+    np.testing.assert_array_equal(light.features(q, row, friend), full.features(q, row, friend))
+    a, b = full.snapshot(), light.snapshot()
+    for name in COUNTERS:
+        np.testing.assert_array_equal(a.counters[name].keys, b.counters[name].keys)
+        np.testing.assert_allclose(a.counters[name].totals, b.counters[name].totals)
+    # A user outside the set keeps no "as of" history: the restriction is real.
+    outside = np.flatnonzero(~counted)
+    assert light.user_events.count(outside, np.full(len(outside), 10**18)).sum() == 0
