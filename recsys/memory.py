@@ -8,11 +8,14 @@ interaction log and the model's arrays then peaks near the whole machine (22.8 G
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
 
 
 def physical_memory_bytes() -> int:
@@ -61,6 +64,24 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+@contextlib.contextmanager
+def system_arrow_pool() -> Iterator[None]:
+    """Arrow allocates from the C library's heap inside the block, so freed tables go back
+    with `release_free_memory`.
+
+    Arrow's default pool (mimalloc in the wheels) keeps what a freed table held: reading the
+    1M-user event log as a table and freeing it left the process 1.8 GB larger, against 62 MB
+    with the system pool and a trim. A training reads dozens of tables; at 10M users that is
+    gigabytes carried into every later step.
+    """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 @functools.cache

@@ -43,6 +43,7 @@ from recsys.datastore import DataDir
 from recsys.engine.base import TrainingEngine
 from recsys.engine.local import LocalEngine
 from recsys.idmap import IdMap
+from recsys.memory import system_arrow_pool
 from recsys.recipe import TrainConfig
 from recsys.training import content_steps, share_steps, steps
 from recsys.training.backtest import backtest_fit
@@ -83,7 +84,7 @@ def run_training(
     )
 
     writer = BundleWriter(models_dir or Path(config.bundle.models_dir))
-    with writer:
+    with writer, system_arrow_pool():
         path = _train_into(writer, data, users, items, catalogue, config, engine, timer,
                            truth_dir)
     logger.info("bundle written: %s", path)
@@ -145,6 +146,7 @@ def _train_into(
         placer, affinities, members, metrics["placement"] = steps.place_users(
             scorer.user_factors_, engagement, catalogue, config, truth, friends
         )
+        del truth  # the planted circles, for placement's quality figures only
     with timer.step("share"):
         share, metrics["share_targeting"] = share_steps.fit_share_targeting(
             data, users, items, catalogue, posts_groups, social.friends, placer,
