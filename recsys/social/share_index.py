@@ -208,7 +208,7 @@ class ShareIndex:
             counter = self.counters[name]
             if not isinstance(counter, EventCounter):
                 raise InvalidInputError("a snapshot is taken of an index built from a history")
-            kept = getattr(self, "_event_totals", {}).get(name)
+            kept = self._event_totals.get(name)
             totals[name] = kept if kept is not None else counter.totals(with_last=with_last)
         return ShareSnapshot(totals, sp.csr_matrix(self.user_items, dtype=np.float32),
                              self.n_items, self.n_circles)  # fmt: skip
@@ -309,6 +309,11 @@ def _item_event_counters(
     totals: dict[str, EventTotals] = {}
     circle = h.item_circle[item]
     if counted_users is not None:
+        counted_users = np.asarray(counted_users, bool)
+        if counted_users.shape != (h.n_users,):
+            raise InvalidInputError(
+                f"counted_users has shape {counted_users.shape}; expected ({h.n_users},)"
+            )
         per_user = np.bincount(user, minlength=h.n_users)
         seen = np.flatnonzero(per_user)
         totals["user_events"] = EventTotals(seen, per_user[seen].astype(np.float64))
@@ -323,7 +328,7 @@ def _item_event_counters(
             rows * nc + per_circle.indices, per_circle.data.astype(np.float64)
         )
         del per_circle, rows, known
-        keep = np.asarray(counted_users, bool)[user]
+        keep = counted_users[user]
         user, item, ts, circle = user[keep], item[keep], ts[keep], circle[keep]
     # The three share one copy of the events' distinct times.
     event_times = np.unique(ts)

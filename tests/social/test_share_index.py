@@ -101,3 +101,8 @@ def test_counting_only_the_initiators_friends_changes_no_feature_and_no_snapshot
     # A user outside the set keeps no "as of" history: the restriction is real.
     outside = np.flatnonzero(~counted)
     assert light.user_events.count(outside, np.full(len(outside), 10**18)).sum() == 0
+
+
+def test_counted_users_must_name_every_user(history) -> None:
+    with pytest.raises(ValueError, match="counted_users has shape"):
+        ShareIndex(history, counted_users=np.ones(history.n_users - 1, bool))
