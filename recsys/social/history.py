@@ -22,6 +22,7 @@ from recsys.datastore import DataDir
 from recsys.errors import InvalidInputError
 from recsys.features._sql import connection, has_view, register_idmap
 from recsys.idmap import IdMap
+from recsys.social.graph import symmetric_edges
 
 logger = logging.getLogger(__name__)
 
@@ -114,16 +115,9 @@ class ShareHistory:
 
     def friends(self, before: int | None = None) -> sp.csr_matrix:
         """(n_users, n_users) symmetric 0/1 float32 CSR of friendships made at or before
-        `before` (all when None)."""
+        `before` (all when None): `symmetric_edges`, as the bundle's social graph holds them."""
         keep = slice(None) if before is None else self.friend_ts <= before
-        src, dst = self.friend_src[keep], self.friend_dst[keep]
-        a = sp.csr_matrix(
-            (np.ones(len(src), np.float32), (src, dst)), shape=(self.n_users, self.n_users)
-        )
-        a = a + a.T
-        a.data[:] = 1.0
-        a.sort_indices()
-        return sp.csr_matrix(a, dtype=np.float32)
+        return symmetric_edges(self.friend_src[keep], self.friend_dst[keep], self.n_users)
 
     def until(self, cut: int) -> ShareHistory:
         """The history known at `cut`: groups created before it, and the joins, shares, item
@@ -152,23 +146,27 @@ class ShareHistory:
         changes["join_group"] = new_index[self.join_group[keep_join]]
         return replace(self, **changes)
 
-    def initiators_friends(self) -> np.ndarray:
-        """(n_users,) bool: users who were ever a friend of some group's initiator, the only
-        candidates the history's own groups can have."""
-        initiator = np.zeros(self.n_users, bool)
-        initiator[self.group_initiator] = True
+    def initiators(self) -> np.ndarray:
+        """(n_users,) bool: users who started a group buy of this history."""
         out = np.zeros(self.n_users, bool)
-        out[self.friend_dst[initiator[self.friend_src]]] = True
-        out[self.friend_src[initiator[self.friend_dst]]] = True
+        out[self.group_initiator] = True
         return out
 
-    def without_item_events(self) -> ShareHistory:
-        """The same history without its item events: once a `ShareIndex` counts them, the
-        groups are all training still reads (the events are GBs at 10M users). Whether the
-        history is `dated` is then read from its groups and joins alone."""
+    def friends_of(self, users: np.ndarray) -> np.ndarray:
+        """(n_users,) bool: users who were ever a friend of one of `users` ((n_users,) bool)."""
+        out = np.zeros(self.n_users, bool)
+        out[self.friend_dst[users[self.friend_src]]] = True
+        out[self.friend_src[users[self.friend_dst]]] = True
+        return out
+
+    def without_counted_events(self) -> ShareHistory:
+        """The same history without its item events and friendships: once a `ShareIndex`
+        counts them, the groups are all training still reads (both are GBs at 10M users).
+        Whether the history is `dated` is then read from its groups and joins alone."""
         empty = np.zeros(0, np.int64)
         return replace(self, event_user=empty, event_item=empty, event_ts=empty,
-                       event_bought=np.zeros(0, bool))  # fmt: skip
+                       event_bought=np.zeros(0, bool), friend_src=empty, friend_dst=empty,
+                       friend_ts=empty)  # fmt: skip
 
     def joiners(self) -> sp.csr_matrix:
         """(G, n_users) 0/1 CSR of who joined each group."""

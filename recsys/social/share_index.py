@@ -72,9 +72,12 @@ class ShareIndex:
     history : what the features may know.
     circle_affinity : (n_users, n_circles) affinities (`CirclePlacer.predict_proba`), or None.
     user_factors, item_factors : CF factors (n_users, f) and (n_items, f), or None.
-    counted_users : (n_users,) bool, the users whose item events the "as of" counters keep:
-        every friend the caller will ask about (training: `history.initiators_friends()`).
-        None keeps everyone's. The snapshot counts every user's either way.
+    friends : the history's friendships (`history.friends()`) when the caller holds them
+        already (training: the bundle's social graph), or None to build them here.
+    asked_by : (n_users,) bool, the only users whose group buys the caller will ask about
+        (training: `history.initiators()`), or None for anyone. The "as of" counters then
+        keep only what those rows read: those users' friendships and their friends' item
+        events. The snapshot counts everyone's either way.
     """
 
     # The counters (`COUNTERS`, plus `item_events`): an `EventCounter` over a history, or
@@ -102,10 +105,15 @@ class ShareIndex:
         circle_affinity: np.ndarray | None = None,
         user_factors: np.ndarray | None = None,
         item_factors: np.ndarray | None = None,
-        counted_users: np.ndarray | None = None,
+        friends: sp.csr_matrix | None = None,
+        asked_by: np.ndarray | None = None,
     ) -> None:
         h = history
         n, n_items = h.n_users, h.n_items
+        if asked_by is not None:
+            asked_by = np.asarray(asked_by, bool)
+            if asked_by.shape != (n,):
+                raise InvalidInputError(f"asked_by has shape {asked_by.shape}; expected ({n},)")
         initiator = h.group_initiator[h.join_group]
         c: dict[str, EventCounter] = {}
         c["pair_joins"] = EventCounter(initiator * n + h.join_user, h.join_ts, h.join_group)
@@ -130,7 +138,8 @@ class ShareIndex:
         )  # fmt: skip
         n_circles = int(h.item_circle.max(initial=-1)) + 1
         nc = max(n_circles, 1)
-        events, self._event_totals = _item_event_counters(h, nc, counted_users)
+        counted = None if asked_by is None else h.friends_of(asked_by)
+        events, self._event_totals = _item_event_counters(h, nc, counted)
         c.update(events)
         part_circle = h.item_circle[part_item]
         known = part_circle >= 0
@@ -142,19 +151,17 @@ class ShareIndex:
         hi = np.maximum(np.concatenate([initiator, h.share_src]),
                         np.concatenate([h.join_user, h.share_dst]))  # fmt: skip
         c["contacts"] = EventCounter(lo * n + hi, np.concatenate([h.join_ts, h.share_ts]))
-        c["friendships"] = EventCounter(
-            np.concatenate([h.friend_src * n + h.friend_dst, h.friend_dst * n + h.friend_src]),
-            np.concatenate([h.friend_ts, h.friend_ts]),
-        )
+        c["friendships"] = _friendship_counter(h, asked_by)
+        self._friend_lists = _FriendLists(h)
         user_items = sp.csr_matrix(
             (np.ones(len(h.event_user), np.float32), (h.event_user, h.event_item)),
             shape=(n, n_items),
         )
         user_items.sum_duplicates()
         self._bind(
-            counters=c, friends=h.friends(), blocked=h.blocked, opt_out=h.opt_out,
-            item_circle=h.item_circle, n_items=n_items, n_circles=n_circles,
-            user_items=user_items, candidates=_FriendLists(h).at,
+            counters=c, friends=h.friends() if friends is None else friends,
+            blocked=h.blocked, opt_out=h.opt_out, item_circle=h.item_circle, n_items=n_items,
+            n_circles=n_circles, user_items=user_items, candidates=self._friend_lists.at,
             circle_affinity=circle_affinity, user_factors=user_factors,
             item_factors=item_factors,
         )  # fmt: skip
@@ -208,6 +215,9 @@ class ShareIndex:
             counter = self.counters[name]
             if not isinstance(counter, EventCounter):
                 raise InvalidInputError("a snapshot is taken of an index built from a history")
+            if name == "friendships":  # the friend lists hold every pair; the counter may not
+                totals[name] = self._friend_lists.totals()
+                continue
             kept = self._event_totals.get(name)
             totals[name] = kept if kept is not None else counter.totals(with_last=with_last)
         return ShareSnapshot(totals, sp.csr_matrix(self.user_items, dtype=np.float32),
@@ -309,11 +319,6 @@ def _item_event_counters(
     totals: dict[str, EventTotals] = {}
     circle = h.item_circle[item]
     if counted_users is not None:
-        counted_users = np.asarray(counted_users, bool)
-        if counted_users.shape != (h.n_users,):
-            raise InvalidInputError(
-                f"counted_users has shape {counted_users.shape}; expected ({h.n_users},)"
-            )
         per_user = np.bincount(user, minlength=h.n_users)
         seen = np.flatnonzero(per_user)
         totals["user_events"] = EventTotals(seen, per_user[seen].astype(np.float64))
@@ -360,27 +365,72 @@ def _co_joins(h: ShareHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return a, b, np.maximum(ts[rep[keep]], ts[other[keep]]), g[rep[keep]]
 
 
-class _FriendLists:
-    """Friends of each user sorted by user, with the time each friendship began."""
+def _friendship_counter(h: ShareHistory, asked_by: np.ndarray | None) -> EventCounter:
+    """Friendship records keyed ``user * n_users + friend`` (both directions), of the users
+    in `asked_by` only when given: features ask when the row's user befriended the friend."""
+    n = h.n_users
+    fwd = slice(None) if asked_by is None else asked_by[h.friend_src]
+    bwd = slice(None) if asked_by is None else asked_by[h.friend_dst]
+    return EventCounter(
+        np.concatenate([h.friend_src[fwd] * n + h.friend_dst[fwd],
+                        h.friend_dst[bwd] * n + h.friend_src[bwd]]),
+        np.concatenate([h.friend_ts[fwd], h.friend_ts[bwd]]),
+    )  # fmt: skip
 
-    def __init__(self, h: ShareHistory) -> None:
-        src = np.concatenate([h.friend_src, h.friend_dst])
-        dst = np.concatenate([h.friend_dst, h.friend_src])
-        ts = np.concatenate([h.friend_ts, h.friend_ts])
-        # One row per (user, friend): the earliest time either direction was recorded.
-        key = src * h.n_users + dst
-        order = np.lexsort((ts, key))
-        key, ts = key[order], ts[order]
-        first = np.append(True, key[1:] != key[:-1])
-        key, self.since = key[first], ts[first]
-        self.dst = key % h.n_users
-        users = np.bincount(key // h.n_users, minlength=h.n_users)
-        self.indptr = np.concatenate([[0], np.cumsum(users)])
+
+class _FriendLists:
+    """Friends of each user sorted by user: when each friendship began (its earliest record,
+    either direction), and for the snapshot its number of records and latest time.
+
+    Built in blocks of `block_users` users: at 10M users the 160M directed records sorted at
+    once took ~6 GB of temporaries beside the rest of training.
+    """
+
+    def __init__(self, h: ShareHistory, block_users: int = 1 << 20) -> None:
+        n = h.n_users
+        self.n_users = n
+        index_type = np.int32 if n <= np.iinfo(np.int32).max else np.int64
+        dst, since, last, count = [], [], [], []
+        per_user = np.zeros(n, np.int64)
+        for lo in range(0, max(n, 1), block_users):  # ~10 blocks at 10M users
+            hi = min(lo + block_users, n)
+            fwd = (h.friend_src >= lo) & (h.friend_src < hi)
+            bwd = (h.friend_dst >= lo) & (h.friend_dst < hi)
+            key = np.concatenate([(h.friend_src[fwd] - lo) * n + h.friend_dst[fwd],
+                                  (h.friend_dst[bwd] - lo) * n + h.friend_src[bwd]])  # fmt: skip
+            ts = np.concatenate([h.friend_ts[fwd], h.friend_ts[bwd]])
+            del fwd, bwd
+            order = np.lexsort((ts, key))
+            key, ts = key[order], ts[order]
+            del order
+            start = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+            end = np.append(start[1:], len(key))
+            dst.append((key[start] % n).astype(index_type))
+            since.append(ts[start])
+            last.append(ts[end - 1])
+            count.append((end - start).astype(np.int32))
+            per_user[lo:hi] = np.bincount(key[start] // n, minlength=hi - lo)
+        self.dst = np.concatenate(dst)
+        self.since = np.concatenate(since)
+        latest = np.concatenate(last)
+        # Most data records a friendship at one time (both directions alike): one copy.
+        self.last = self.since if np.array_equal(latest, self.since) else latest
+        self.count = np.concatenate(count)
+        self.indptr = np.concatenate([[0], np.cumsum(per_user)])
 
     def at(self, users: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         row, pos = _row_positions(self.indptr, users)
         keep = self.since[pos] <= np.asarray(times, np.int64)[row]
-        return row[keep], self.dst[pos[keep]]
+        return row[keep], np.asarray(self.dst[pos[keep]], np.int64)
+
+    def totals(self) -> EventTotals:
+        """Per directed pair (key ``user * n_users + friend``) its records and latest time:
+        the friendships counter's totals, for every user."""
+        n = self.n_users
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))
+        rows *= n
+        rows += self.dst
+        return EventTotals(rows, self.count.astype(np.float32), self.last)
 
 
 def _row_positions(indptr: np.ndarray, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ from recsys.bundle.parts import (
     PostsAndGroups,
     RankedModel,
     Scorer,
+    ShareTargeting,
     SocialGraph,
     UserActivity,
     UserHistory,
@@ -152,6 +153,8 @@ def _train_into(
             data, users, items, catalogue, posts_groups, social.friends, placer,
             scorer.user_factors_, config,
         )  # fmt: skip
+        if share is not None:  # its counts are GBs at 10M users: on disk from here on
+            share = _written("share", share, writer.root, ShareTargeting.load_optional, early)
     with timer.step("indexes"):
         item_index, metrics["index"] = steps.build_indexes(
             scorer.item_vectors_, scorer.user_factors_, config
@@ -218,9 +221,9 @@ def _train_into(
 def _written(name: str, part: P, root: Path, load: Callable[..., P | None],
              early: set[str]) -> P:
     """`part` saved into the bundle's temp folder and read back memory-mapped: at 10M users
-    the finished scorer, ranked and back-test parts hold ~10 GB that every later step would
-    otherwise carry in the heap (the 10M run died in placement). Its pages are the kernel's
-    to drop and re-read."""
+    the finished scorer, ranked, back-test and share parts hold ~12 GB that every later
+    step would otherwise carry in the heap (the 10M run died in placement). Its pages are
+    the kernel's to drop and re-read."""
     part.save(root)
     early.add(name)  # the bundle's field: the final save must not rewrite a mapped file
     loaded = load(root, mmap=True)

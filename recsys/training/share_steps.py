@@ -60,18 +60,20 @@ def fit_share_targeting(
         return _skip("turned off by the recipe (share.enabled = false)")
     if not data.has_table("group_buys") or not friends.nnz:
         return _skip("the data has no group buys or no friendships to learn from")
+    # The affinities first: their temporaries and the history's events (GBs each at 10M
+    # users) are never held together.
+    affinity = _affinity_without_groups(data, users, catalogue, friends, placer, user_factors)
     history = load_share_history(data, users, items, catalogue)
     with_joiner = np.unique(history.join_group).size
     if with_joiner < share.min_groups:
         return _skip(f"{with_joiner} group buys have a joiner; share targeting needs "
                      f"share.min_groups = {share.min_groups}")  # fmt: skip
-    affinity = _affinity_without_groups(data, users, catalogue, friends, placer, user_factors)
     train, valid = _split(history, share.valid_share, config.seed)
-    # Only the friends of past initiators are ever asked about here (the snapshot still
-    # counts everyone's events).
-    index = ShareIndex(history, circle_affinity=affinity,
-                       counted_users=history.initiators_friends())  # fmt: skip
-    history = history.without_item_events()  # the index counts them now
+    # Only past initiators' groups are asked about here: the index keeps what their rows
+    # read (the snapshot still counts everyone's), with the bundle's graph as its friends.
+    index = ShareIndex(history, circle_affinity=affinity, friends=friends,
+                       asked_by=history.initiators())  # fmt: skip
+    history = history.without_counted_events()  # the index counts them now
     joined = history.joiners()
     ranker = share.ranker.model_copy(update={"random_state": config.seed})
     try:

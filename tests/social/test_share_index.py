@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recsys.social.share_features import ShareQueries
-from recsys.social.share_index import COUNTERS, ShareIndex
+from recsys.social.share_index import COUNTERS, ShareIndex, _FriendLists
 from tests.social.conftest import DAY
 
 
@@ -71,38 +73,76 @@ def test_a_snapshot_needs_every_counter_and_a_history_index(pair) -> None:
         snap.snapshot()
 
 
-def test_the_index_keeps_what_it_counts_when_the_history_drops_its_item_events(history) -> None:
+def test_the_index_keeps_what_it_counts_when_the_history_drops_its_events(history) -> None:
     index = ShareIndex(history)
     q = ShareQueries.of_groups(history, np.arange(history.n_groups))
     row, friend = index.candidates(q)
     before = index.features(q, row, friend)
-    light = history.without_item_events()
+    light = history.without_counted_events()
     assert len(light.event_user) == 0 and len(history.event_user) > 0
+    assert len(light.friend_src) == 0 and len(history.friend_src) > 0
     assert light.n_groups == history.n_groups and light.dated
     np.testing.assert_array_equal(index.features(q, row, friend), before)
+    np.testing.assert_array_equal(index.candidates(q)[1], friend)
     np.testing.assert_array_equal(ShareQueries.of_groups(light, np.arange(3)).time,
                                   q.time[:3])  # fmt: skip
 
 
-def test_counting_only_the_initiators_friends_changes_no_feature_and_no_snapshot(history) -> None:
+def test_asking_only_for_some_initiators_changes_no_feature_and_no_snapshot(history) -> None:
     history = history.select_groups(np.isin(history.group_initiator, [0, 1]))
     full = ShareIndex(history)
-    counted = history.initiators_friends()
-    assert not counted.all()  # the test must leave someone out to mean anything
-    light = ShareIndex(history, counted_users=counted)
+    asked = history.initiators()
+    assert asked.sum() == 2
+    light = ShareIndex(history, asked_by=asked, friends=history.friends())
     q = ShareQueries.of_groups(history, np.arange(history.n_groups))
     row, friend = full.candidates(q)
-    assert counted[friend].all()
     np.testing.assert_array_equal(light.features(q, row, friend), full.features(q, row, friend))
     a, b = full.snapshot(), light.snapshot()
     for name in COUNTERS:
         np.testing.assert_array_equal(a.counters[name].keys, b.counters[name].keys)
         np.testing.assert_allclose(a.counters[name].totals, b.counters[name].totals)
-    # A user outside the set keeps no "as of" history: the restriction is real.
-    outside = np.flatnonzero(~counted)
+    # Others keep no "as of" history: the restriction is real.
+    outside = np.flatnonzero(~history.friends_of(asked))
+    assert len(outside)
     assert light.user_events.count(outside, np.full(len(outside), 10**18)).sum() == 0
+    assert len(light.friendships) < len(full.friendships)
 
 
-def test_counted_users_must_name_every_user(history) -> None:
-    with pytest.raises(ValueError, match="counted_users has shape"):
-        ShareIndex(history, counted_users=np.ones(history.n_users - 1, bool))
+def test_the_friend_lists_total_what_the_friendship_counter_counts(history) -> None:
+    index = ShareIndex(history)  # every user asked: its counter holds every record
+    counted = index.friendships.totals(with_last=True)
+    listed = index.snapshot().counters["friendships"]
+    np.testing.assert_array_equal(listed.keys, counted.keys)
+    np.testing.assert_array_equal(listed.totals, counted.totals)
+    np.testing.assert_array_equal(listed.last, counted.last)
+
+
+def test_friend_lists_built_in_blocks_match_one_block(history) -> None:
+    one = _FriendLists(history, block_users=history.n_users)
+    many = _FriendLists(history, block_users=3)
+    for name in ("dst", "since", "last", "count", "indptr"):
+        np.testing.assert_array_equal(getattr(many, name), getattr(one, name))
+
+
+def test_a_friendship_recorded_twice_counts_twice_and_keeps_both_times(history) -> None:
+    src, dst = history.friend_src[:1], history.friend_dst[:1]
+    t0 = int(history.friend_ts[0])
+    twice = replace(
+        history,
+        friend_src=np.concatenate([history.friend_src, dst]),
+        friend_dst=np.concatenate([history.friend_dst, src]),
+        friend_ts=np.concatenate([history.friend_ts, [t0 + 5 * DAY]]),
+    )  # fmt: skip
+    lists = _FriendLists(twice)
+    counted = ShareIndex(twice).friendships.totals(with_last=True)
+    totals = lists.totals()
+    key = int(src[0]) * history.n_users + int(dst[0])
+    at = int(np.searchsorted(totals.keys, key))
+    assert totals.last[at] == t0 + 5 * DAY and lists.since[at] <= t0
+    np.testing.assert_array_equal(totals.totals, counted.totals)
+    np.testing.assert_array_equal(totals.last, counted.last)
+
+
+def test_asked_by_must_name_every_user(history) -> None:
+    with pytest.raises(ValueError, match="asked_by has shape"):
+        ShareIndex(history, asked_by=np.ones(history.n_users - 1, bool))
