@@ -354,7 +354,7 @@ def render(runs: list[dict]) -> str:
             f"Holdout: `{json.dumps(run['holdout'])}`",
             "",
         ]
-    return "\n".join(lines + growth(runs) + failed_section())
+    return "\n".join(lines + growth(runs) + failed_section(runs))
 
 
 def _failed_runs() -> list[dict]:
@@ -362,15 +362,19 @@ def _failed_runs() -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def failed_section() -> list[str]:
-    """Trainings that did not finish (`train_cost_failed.json`): where and how they died."""
+def failed_section(runs: list[dict]) -> list[str]:
+    """Trainings that did not finish (`train_cost_failed.json`): where and how they died,
+    titled as earlier attempts where a training of that size finished since (`runs`)."""
+    finished = {r["row_counts"]["users"] for r in runs}
     lines = []
     for run in _failed_runs():
         f = run["failed"]
         how = ("killed by the kernel's OOM killer (signal 9)" if f["status"] == 9
                else f"exit status {f['status']}")
+        title = ("an earlier attempt that did not finish" if run["users"] in finished
+                 else "training did not finish")
         lines += [
-            f"## {run['users']:,} users, {run['items']:,} items: training did not finish",
+            f"## {run['users']:,} users, {run['items']:,} items: {title}",
             "",
             f"- command: `{run['command']}` ({run['date']})",
             *machine.render(run["machine"]),
