@@ -106,7 +106,6 @@ def _train_into(
         engagement, purchases = aggregates.engagement, aggregates.purchases
         item_catalogue = ItemCatalogue.from_data(data, items, catalogue)
         social = SocialGraph.from_data(data, users)
-        posts_groups = PostsAndGroups.from_data(data, items)
     metrics: dict[str, object] = {}
     with timer.step("content"):
         texts = content_steps.item_texts(data, items)
@@ -149,6 +148,9 @@ def _train_into(
         )
         del truth  # the planted circles, for placement's quality figures only
     with timer.step("share"):
+        # Read where first needed: the posts' ids are ~2 GB at 10M users, not carried through
+        # the ranked step's peak.
+        posts_groups = PostsAndGroups.from_data(data, items)
         share, metrics["share_targeting"] = share_steps.fit_share_targeting(
             data, users, items, catalogue, posts_groups, social.friends, placer,
             scorer.user_factors_, config,
