@@ -183,6 +183,8 @@ class ShareIndex:
         item_factors: np.ndarray | None,
     ) -> None:
         n = len(opt_out)
+        if friends.shape != (n, n):
+            raise InvalidInputError(f"friends has shape {friends.shape}; expected ({n}, {n})")
         if circle_affinity is not None and circle_affinity.shape[0] != n:
             raise InvalidInputError(
                 f"circle_affinity has {circle_affinity.shape[0]} rows; expected {n}"
@@ -328,11 +330,11 @@ def _item_event_counters(
             shape=(h.n_users, nc),
         )  # fmt: skip
         per_circle.sum_duplicates()
-        rows = np.repeat(np.arange(h.n_users, dtype=np.int64), np.diff(per_circle.indptr))
         totals["circle_events"] = EventTotals(
-            rows * nc + per_circle.indices, per_circle.data.astype(np.float64)
+            _row_keys(per_circle.indptr, per_circle.indices, nc),
+            per_circle.data.astype(np.float64),
         )
-        del per_circle, rows, known
+        del per_circle, known
         keep = counted_users[user]
         user, item, ts, circle = user[keep], item[keep], ts[keep], circle[keep]
     # The three share one copy of the events' distinct times.
@@ -426,11 +428,17 @@ class _FriendLists:
     def totals(self) -> EventTotals:
         """Per directed pair (key ``user * n_users + friend``) its records and latest time:
         the friendships counter's totals, for every user."""
-        n = self.n_users
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))
-        rows *= n
-        rows += self.dst
-        return EventTotals(rows, self.count.astype(np.float32), self.last)
+        keys = _row_keys(self.indptr, self.dst, self.n_users)
+        return EventTotals(keys, self.count.astype(np.float32), self.last)
+
+
+def _row_keys(indptr: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
+    """(nnz,) int64 counter keys ``row * width + column`` of CSR-like rows (sorted rows with
+    sorted columns give sorted keys)."""
+    keys = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+    keys *= width
+    keys += columns
+    return keys
 
 
 def _row_positions(indptr: np.ndarray, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -146,3 +146,9 @@ def test_a_friendship_recorded_twice_counts_twice_and_keeps_both_times(history) 
 def test_asked_by_must_name_every_user(history) -> None:
     with pytest.raises(ValueError, match="asked_by has shape"):
         ShareIndex(history, asked_by=np.ones(history.n_users - 1, bool))
+
+
+def test_a_friend_graph_of_another_size_is_refused(history) -> None:
+    n = history.n_users
+    with pytest.raises(ValueError, match=rf"friends has shape \({n + 1}, {n + 1}\)"):
+        ShareIndex(history, friends=sp.csr_matrix((n + 1, n + 1), dtype=np.float32))
