@@ -27,6 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,13 +77,41 @@ class StageFailed(SystemExit):
         self.peak_rss_gib = round(usage.ru_maxrss / 2**20, 2)
 
 
+class AnonSampler(threading.Thread):
+    """The child's anonymous memory (`RssAnon`) read every `every` seconds, and its peak.
+
+    Peak RSS also counts the file pages of the bundle parts training memory-maps and reads
+    (clean pages the kernel can drop and read again): GBs at 10M users. The anonymous peak is
+    what the process cannot give back; sampled, it can miss a spike shorter than `every`.
+    """
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.path, self.every = Path(f"/proc/{pid}/status"), every
+        self.peak_kib = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            try:
+                text = self.path.read_text()
+            except OSError:
+                return
+            found = re.search(r"RssAnon:\s+(\d+) kB", text)
+            if found:
+                self.peak_kib = max(self.peak_kib, int(found.group(1)))
+
+
 def run_stage(name: str, code: str) -> dict[str, float | dict]:
-    """Run `code` in a fresh interpreter: wall seconds, the child's peak RSS (GiB) and any JSON
-    it writes as the last line of stderr."""
+    """Run `code` in a fresh interpreter: wall seconds, the child's peak RSS and sampled peak
+    anonymous memory (GiB), and any JSON it writes as the last line of stderr."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
+    sampler = AnonSampler(proc.pid)
+    sampler.start()
     err = proc.stderr.read()
+    sampler.done.set()  # before the wait: the child's /proc entry goes with it
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
@@ -90,6 +119,7 @@ def run_stage(name: str, code: str) -> dict[str, float | dict]:
         raise StageFailed(name, status, usage, seconds)
     out: dict[str, float | dict] = {
         "seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
+        "peak_anon_gib": round(sampler.peak_kib / 2**20, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
     }  # fmt: skip
     tail = err.strip().rsplit("\n", 1)[-1] if err.strip() else ""
@@ -200,6 +230,7 @@ def main() -> None:
         "row_counts": manifest["row_counts"],
         "step_seconds": manifest["step_timings"],
         "step_peak_rss_mib": manifest["metrics"]["resources"]["peak_rss_mb_after_step"],
+        "step_anon_mib": manifest["metrics"]["resources"].get("anon_rss_mb_after_step", {}),
         "index": manifest["metrics"]["index"],
         "holdout": manifest["metrics"].get("holdout"),
         "ranked": ranked_breakdown(manifest["metrics"].get("ranked")),
@@ -226,7 +257,7 @@ def save_failed(args: argparse.Namespace, facts: dict, started: str, stages: dic
     done: dict[str, list[float]] = {}
     running = None
     for line in steps_log.read_text().splitlines() if steps_log.exists() else []:
-        found = re.search(r"step (\w+): done in ([0-9.]+)s \(peak RSS ([0-9]+) MiB\)", line)
+        found = re.search(r"step (\w+): done in ([0-9.]+)s \(peak RSS ([0-9]+) MiB", line)
         if found:
             done[found.group(1)] = [float(found.group(2)), float(found.group(3))]
         started_step = re.search(r"step (\w+): started", line)
@@ -313,29 +344,33 @@ def render(runs: list[dict]) -> str:
                 else []
             ),  # fmt: skip
             "",
-            "| stage | wall seconds | CPU seconds | peak RSS (GiB) |",
-            "|---|---:|---:|---:|",
+            "| stage | wall seconds | CPU seconds | peak RSS (GiB) | peak anonymous (GiB, "
+            "sampled every 0.5 s) |",
+            "|---|---:|---:|---:|---:|",
         ]
         lines += [
             f"| {name} | {s['seconds']:.1f} | {s.get('cpu_seconds', '')} | "
-            f"{s['peak_rss_gib']:.2f} |"
+            f"{s['peak_rss_gib']:.2f} | {s.get('peak_anon_gib', 'not sampled')} |"
             for name, s in st.items()
         ]
         lines += [
             "",
             f"Bare ALS fit alone (inside its process, load excluded): **{bare:.1f} s**.",
             "",
-            "| training step | seconds | x bare ALS fit | peak RSS after it (MiB) |",
-            "|---|---:|---:|---:|",
+            "| training step | seconds | x bare ALS fit | peak RSS after it (MiB) | anonymous "
+            "memory after it (MiB) |",
+            "|---|---:|---:|---:|---:|",
         ]
+        anon = run.get("step_anon_mib", {})
         lines += [
             f"| {step}{' (fit)' if step in FIT_STEPS else ''} | {sec:.1f} | {sec / bare:.2f} | "
-            f"{run['step_peak_rss_mib'].get(step, float('nan')):,.0f} |"
+            f"{run['step_peak_rss_mib'].get(step, float('nan')):,.0f} | "
+            f"{f'{anon[step]:,.0f}' if step in anon else 'not recorded'} |"
             for step, sec in steps.items()
         ]
         lines += [
-            f"| **all steps** | {train:.1f} | **{train / bare:.2f}** | |",
-            f"| **non-fit steps** | {nonfit:.1f} | **{nonfit / bare:.2f}** | |",
+            f"| **all steps** | {train:.1f} | **{train / bare:.2f}** | | |",
+            f"| **non-fit steps** | {nonfit:.1f} | **{nonfit / bare:.2f}** | | |",
             "",
         ]
         if "user_hnsw" in st:

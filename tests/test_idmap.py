@@ -39,3 +39,18 @@ def test_arrow_ids_are_looked_up_in_arrow_as_the_same_indices() -> None:
     assert ids.to_index(column).tolist() == ids.to_index(as_list).tolist() == [3, -1, -1, 0, 2]
     assert ids.to_index(pa.array(["b"], type=pa.large_string())).tolist() == [1]
     assert ids.to_index(pa.array([], type=pa.string())).dtype == np.int64
+
+
+def test_an_arrow_column_makes_the_same_map_without_a_hash_table() -> None:
+    """Built from Arrow (as `load` reads it), the same ids and lookups; neither way builds
+    pandas' hash table of Python ids (~110 bytes an id) until a Python id is looked up."""
+    column = pa.chunked_array([["u3", "u1"], ["u2"]])
+    for ids in (IdMap(column), IdMap(["u3", "u1", "u2"])):
+        assert "_engine" not in ids._index._cache
+        assert ids.to_index(pa.array(["u2", "x"])).tolist() == [2, -1]
+        assert "_engine" not in ids._index._cache
+        assert ids.to_index(["u1"]).tolist() == [1]
+        assert ids.ids.tolist() == ["u3", "u1", "u2"]
+        assert ids.arrow_ids.to_pylist() == ["u3", "u1", "u2"]
+    with pytest.raises(ContractError, match="duplicates include \\['a'\\]"):
+        IdMap(pa.array(["a", "b", "a"]))

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
+from recsys.social.event_counts import pair_keys
 from recsys.social.history import ShareHistory
 from recsys.social.share_features import ShareQueries
 
@@ -135,7 +136,7 @@ def edge_holdout(
     will take it up.
     """
     rng = np.random.default_rng(seed)
-    pairs = np.unique(history.event_user * history.n_items + history.event_item)
+    pairs = np.unique(pair_keys(history.event_user, history.event_item, history.n_items))
     draw = rng.random(len(pairs))
     test_pairs = pairs[draw < test_share]
     label_pairs = pairs[(draw >= test_share) & (draw < test_share + label_share)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from recsys.circles import CircleCatalogue
 from recsys.datastore import DataDir
@@ -57,23 +58,21 @@ def read_post_facts(
     table = data.read_table(
         "posts", ["post_id", "author_id", "circle_id", "item_id", "created_ts", "deleted"]
     )
-    rows = posts.to_index(table["post_id"].to_numpy(zero_copy_only=False))
+    # Looked up in Arrow: no Python string or loop per post (10M at 10M users).
+    rows = posts.to_index(table["post_id"])
     known = rows >= 0
-    circle_of = {c: i for i, c in enumerate(catalogue.ids)}
+    at = rows[known]
     circle = np.full(n, -1, np.int32)
     author = np.full(n, -1, np.int64)
     item = np.full(n, -1, np.int64)
     created = np.zeros(n, np.int64)
     deleted = np.ones(n, bool)
-    col = {name: table[name].to_numpy(zero_copy_only=False) for name in
-           ("author_id", "circle_id", "item_id", "deleted")}
-    circle[rows[known]] = [circle_of.get(c, -1) for c in col["circle_id"][known]]
-    author[rows[known]] = users.to_index(col["author_id"][known])
-    has_item = np.array([v is not None for v in col["item_id"]], dtype=bool) & known
-    item[rows[has_item]] = items.to_index(col["item_id"][has_item])
-    created[rows[known]] = table["created_ts"].cast(pa.int64()).to_numpy(
-        zero_copy_only=False)[known]
-    deleted[rows[known]] = col["deleted"][known].astype(bool)
+    circle_idx = pc.index_in(table["circle_id"], value_set=pa.array(catalogue.ids, pa.string()))
+    circle[at] = np.asarray(circle_idx.fill_null(-1).to_numpy(), np.int32)[known]
+    author[at] = users.to_index(table["author_id"])[known]
+    item[at] = items.to_index(table["item_id"])[known]
+    created[at] = table["created_ts"].cast(pa.int64()).to_numpy(zero_copy_only=False)[known]
+    deleted[at] = pc.fill_null(table["deleted"], False).to_numpy(zero_copy_only=False)[known]
     return PostFacts(circle, author, item, created, deleted)
 
 

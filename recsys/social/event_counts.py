@@ -25,6 +25,14 @@ from recsys.errors import InvalidInputError
 _NO_GROUP = -1
 
 
+def pair_keys(rows: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
+    """(n,) int64 keys ``row * width + column`` of index pairs, computed in int64 whatever
+    the inputs' type: int32 indices (a history read from data) times 10M users overflow."""
+    keys = np.multiply(rows, width, dtype=np.int64)
+    keys += columns
+    return keys
+
+
 class EventCounter:
     """Events as (key, time, group) triples, sorted once, counted per query by binary search.
 

@@ -52,6 +52,10 @@ class ShareHistory:
     event_user, event_item, event_ts, event_bought : (E,) item events outside group buys;
         bought marks purchases.
     friend_src, friend_dst, friend_ts : (F,) friendships, both directions.
+
+    Indices are int64, except that a history read from data keeps the events' and
+    friendships' user and item indices as DuckDB's int32 (~100M rows each at 10M users: 1.4 GB
+    less): keys made of them go through `pair_keys`.
     blocked : (n_users, n_users) CSR, nonzero where the row user blocked the column user.
     opt_out : (n_users,) bool, never suggest as a share target.
     item_circle : (n_items,) int64 circle index of each item, -1 when none.
@@ -212,9 +216,9 @@ def load_share_history(
             FROM events e JOIN user_map u ON e.user_id = u.user_id
             JOIN item_map i ON e.item_id = i.item_id
             WHERE e.type NOT IN ({skip}) AND e.group_id IS NULL""",
-            ordered=False,
+            ordered=False, narrow=True,
         )  # fmt: skip
-        edges = {kind: _edges(con, kind) for kind in EdgeKind}
+        edges = {kind: _edges(con, kind, narrow=kind == EdgeKind.FRIEND) for kind in EdgeKind}
         opt_out = np.zeros(len(users), bool)
         if has_view(con, "users"):
             flags = con.execute(
@@ -252,17 +256,20 @@ def load_share_history(
     return history
 
 
-def _query(con, table: str, columns: list[str], sql: str, *, ordered: bool = True
-           ) -> dict[str, np.ndarray]:  # fmt: skip
+def _query(con, table: str, columns: list[str], sql: str, *, ordered: bool = True,
+           narrow: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """Run `sql` when `table` exists; empty int64 arrays of `columns` otherwise.
 
     `ordered` sorts the rows (a fixed order whatever DuckDB's threads do). Item events skip
     it: every count over them is the same in any order, and sorting ~100M rows (10M users)
-    held a second copy of them in DuckDB while the result was read."""
+    held a second copy of them in DuckDB while the result was read. `narrow` keeps the
+    id maps' int32 indices as they come (the events and friendships); otherwise every
+    column is int64."""
     if not has_view(con, table):
         return {c: np.zeros(0, np.int64) for c in columns}
     out = con.execute(sql + (" ORDER BY ALL" if ordered else "")).fetchnumpy()
-    return {c: np.asarray(out[c], bool if c == "bought" else np.int64) for c in columns}
+    return {c: np.asarray(out[c], bool if c == "bought" else None if narrow else np.int64)
+            for c in columns}  # fmt: skip
 
 
 def _groups(con) -> dict[str, np.ndarray]:
@@ -280,13 +287,15 @@ def _groups(con) -> dict[str, np.ndarray]:
     return {c: np.asarray(out[c], object if c == "id" else np.int64) for c in cols}
 
 
-def _edges(con, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edges(con, kind: str, *, narrow: bool = False
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     out = _query(
         con, "social_edges", ["src", "dst", "ts"],
         f"""SELECT a.user_idx AS src, b.user_idx AS dst, epoch_us(e.ts) AS ts
         FROM social_edges e JOIN user_map a ON e.src = a.user_id
         JOIN user_map b ON e.dst = b.user_id
         WHERE e.kind = '{kind}' AND a.user_idx <> b.user_idx""",
+        narrow=narrow,
     )  # fmt: skip
     return out["src"], out["dst"], out["ts"]
 

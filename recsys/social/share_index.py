@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from recsys.errors import InvalidInputError
 from recsys.social.contact import pair_lookup
-from recsys.social.event_counts import EventCounter, EventTotals
+from recsys.social.event_counts import EventCounter, EventTotals, pair_keys
 from recsys.social.history import ShareHistory
 from recsys.social.share_features import US_PER_DAY, ShareQueries, feature_rows
 
@@ -132,7 +132,7 @@ class ShareIndex:
         bought = h.event_bought
         c["item_bought"] = EventCounter(
             np.concatenate([part_user * n_items + part_item,
-                            h.event_user[bought] * n_items + h.event_item[bought]]),
+                            pair_keys(h.event_user[bought], h.event_item[bought], n_items)]),
             np.concatenate([part_ts, h.event_ts[bought]]),
             np.concatenate([part_group, np.full(int(bought.sum()), -1)]),
         )  # fmt: skip
@@ -340,14 +340,15 @@ def _item_event_counters(
     # The three share one copy of the events' distinct times.
     event_times = np.unique(ts)
     counters = {
-        "item_events": EventCounter(user * h.n_items + item, ts, time_values=event_times),
+        "item_events": EventCounter(pair_keys(user, item, h.n_items), ts,
+                                    time_values=event_times),
         "user_events": EventCounter(user, ts, time_values=event_times),
     }
     # Circle-level history, as of each row's time (the placement's affinities are one
     # snapshot): the friend's item events in the item's circle.
     known = circle >= 0
     counters["circle_events"] = EventCounter(
-        user[known] * nc + circle[known], ts[known], time_values=event_times
+        pair_keys(user[known], circle[known], nc), ts[known], time_values=event_times
     )
     return counters, totals
 
@@ -374,8 +375,8 @@ def _friendship_counter(h: ShareHistory, asked_by: np.ndarray | None) -> EventCo
     fwd = slice(None) if asked_by is None else asked_by[h.friend_src]
     bwd = slice(None) if asked_by is None else asked_by[h.friend_dst]
     return EventCounter(
-        np.concatenate([h.friend_src[fwd] * n + h.friend_dst[fwd],
-                        h.friend_dst[bwd] * n + h.friend_src[bwd]]),
+        np.concatenate([pair_keys(h.friend_src[fwd], h.friend_dst[fwd], n),
+                        pair_keys(h.friend_dst[bwd], h.friend_src[bwd], n)]),
         np.concatenate([h.friend_ts[fwd], h.friend_ts[bwd]]),
     )  # fmt: skip
 
@@ -398,8 +399,8 @@ class _FriendLists:
             hi = min(lo + block_users, n)
             fwd = (h.friend_src >= lo) & (h.friend_src < hi)
             bwd = (h.friend_dst >= lo) & (h.friend_dst < hi)
-            key = np.concatenate([(h.friend_src[fwd] - lo) * n + h.friend_dst[fwd],
-                                  (h.friend_dst[bwd] - lo) * n + h.friend_src[bwd]])  # fmt: skip
+            key = np.concatenate([pair_keys(h.friend_src[fwd] - lo, h.friend_dst[fwd], n),
+                                  pair_keys(h.friend_dst[bwd] - lo, h.friend_src[bwd], n)])
             ts = np.concatenate([h.friend_ts[fwd], h.friend_ts[bwd]])
             del fwd, bwd
             order = np.lexsort((ts, key))
@@ -436,7 +437,7 @@ def _row_keys(indptr: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray
     """(nnz,) int64 counter keys ``row * width + column`` of CSR-like rows (sorted rows with
     sorted columns give sorted keys)."""
     keys = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
-    keys *= width
+    keys *= width  # in place: `pair_keys` would copy the nnz-long rows once more
     keys += columns
     return keys
 

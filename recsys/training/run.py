@@ -214,6 +214,7 @@ def _train_into(
             "resources": {
                 "peak_rss_mb": round(peak_rss_mb(), 1),
                 "peak_rss_mb_after_step": timer.peak_rss_mb,
+                "anon_rss_mb_after_step": timer.anon_rss_mb,
             },
         },
         engine=engine.describe(),

@@ -291,8 +291,9 @@ def load_truth(
     Returns (members bool, weights float32); users or circles the truth names but the data
     does not know are counted and logged, not silently skipped.
     """
-    table = pq.read_table(Path(truth_dir) / "user_interests.parquet").to_pandas()
-    rows = users.to_index(table["user_id"].to_numpy())
+    arrow = pq.read_table(Path(truth_dir) / "user_interests.parquet")
+    rows = users.to_index(arrow["user_id"])  # in Arrow: no hash table of 10M Python ids
+    table = arrow.drop_columns(["user_id"]).to_pandas()
     circle_index = {c: i for i, c in enumerate(catalogue.ids)}
     cols = table["circle_id"].map(circle_index).fillna(-1).astype(np.int64).to_numpy()
     ok = (rows >= 0) & (cols >= 0)

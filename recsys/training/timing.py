@@ -20,6 +20,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def anon_rss_mb() -> float | None:
+    """This process's anonymous resident memory now, in MiB (Linux; None elsewhere).
+
+    The peak RSS also counts the file pages of memory-mapped bundle parts, which the kernel
+    may drop; the anonymous part is what the process holds."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 class StepTimer:
     """Collects `{step: seconds}` and the process's peak RSS after each step, and logs both.
 
@@ -30,6 +45,7 @@ class StepTimer:
     def __init__(self, planned: Sequence[str] = (), *, desc: str = "steps") -> None:
         self.timings: dict[str, float] = {}
         self.peak_rss_mb: dict[str, float] = {}
+        self.anon_rss_mb: dict[str, float] = {}  # after each step (and its trim)
         self._bar = tqdm(total=len(planned), desc=desc, unit="step", disable=not planned)
 
     @contextmanager
@@ -46,7 +62,11 @@ class StepTimer:
         release_free_memory()  # the step's freed heap goes back before the next one runs
         self.timings[name] = round(seconds, 3)
         self.peak_rss_mb[name] = round(peak_rss_mb(), 1)
+        anon = anon_rss_mb()
+        if anon is not None:
+            self.anon_rss_mb[name] = round(anon, 1)
         self._bar.update()
         if self._bar.n >= self._bar.total:
             self._bar.close()
-        logger.info("step %s: done in %.2fs (peak RSS %.0f MiB)", name, seconds, peak_rss_mb())
+        logger.info("step %s: done in %.2fs (peak RSS %.0f MiB%s)", name, seconds, peak_rss_mb(),
+                    "" if anon is None else f", anonymous now {anon:.0f} MiB")  # fmt: skip

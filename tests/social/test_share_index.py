@@ -152,3 +152,40 @@ def test_a_friend_graph_of_another_size_is_refused(history) -> None:
     n = history.n_users
     with pytest.raises(ValueError, match=rf"friends has shape \({n + 1}, {n + 1}\)"):
         ShareIndex(history, friends=sp.csr_matrix((n + 1, n + 1), dtype=np.float32))
+
+
+def _spread(history, users: int, items: int, index_type) -> object:
+    """`history` in index spaces `users` and `items` wide (user u -> u * step), with its
+    events' and friendships' indices of `index_type`, as `load_share_history` reads them."""
+    su, si = users // history.n_users, items // history.n_items
+    item_circle = np.full(items, -1)
+    item_circle[np.arange(history.n_items) * si] = history.item_circle
+    opt_out = np.zeros(users, bool)
+    opt_out[np.flatnonzero(history.opt_out) * su] = True
+    blocked = history.blocked.tocoo()
+    narrow = {f: (getattr(history, f) * (si if "item" in f else su)).astype(index_type)
+              for f in ("event_user", "event_item", "friend_src", "friend_dst")}  # fmt: skip
+    return replace(
+        history, n_users=users, n_items=items, **narrow,
+        group_initiator=history.group_initiator * su, group_item=history.group_item * si,
+        join_user=history.join_user * su, share_src=history.share_src * su,
+        share_dst=history.share_dst * su, opt_out=opt_out, item_circle=item_circle,
+        blocked=sp.csr_matrix((blocked.data, (blocked.row * su, blocked.col * su)),
+                              shape=(users, users)),
+    )  # fmt: skip
+
+
+def test_int32_events_and_friendships_make_the_same_keys_past_two_billion(history) -> None:
+    # 70k users x 48k items: user * n_users and user * n_items overflow int32.
+    wide = _spread(history, 70_000, 48_000, np.int64)
+    narrow = _spread(history, 70_000, 48_000, np.int32)
+    assert narrow.event_user.dtype == np.int32
+    full, light = ShareIndex(wide), ShareIndex(narrow, asked_by=narrow.initiators())
+    q = ShareQueries.of_groups(wide, np.arange(wide.n_groups))
+    row, friend = full.candidates(q)
+    np.testing.assert_array_equal(light.candidates(q)[1], friend)
+    np.testing.assert_array_equal(light.features(q, row, friend), full.features(q, row, friend))
+    a, b = full.snapshot(), light.snapshot()
+    for name in COUNTERS:
+        np.testing.assert_array_equal(a.counters[name].keys, b.counters[name].keys)
+    assert (a.user_items != b.user_items).nnz == 0

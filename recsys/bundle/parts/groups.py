@@ -61,13 +61,12 @@ class PostsAndGroups:
         """Read the posts and group_buys tables (either may be absent: then empty)."""
         if data.has_table("posts"):
             posts = data.read_table("posts", ["post_id", "item_id", "deleted"])
-            post_ids = posts["post_id"].to_numpy(zero_copy_only=False)
-            post_item = items.to_index(
-                pc.fill_null(posts["item_id"], "").to_numpy(zero_copy_only=False)
-            )
+            post_ids = posts["post_id"]
+            post_item = items.to_index(posts["item_id"])  # a null item: -1
             deleted = posts["deleted"].to_numpy(zero_copy_only=False).astype(bool)
         else:
-            post_ids, post_item, deleted = [], np.empty(0, np.int64), np.empty(0, bool)
+            post_ids = pa.array([], pa.string())
+            post_item, deleted = np.empty(0, np.int64), np.empty(0, bool)
         if data.has_table("group_buys"):
             groups = data.read_table("group_buys")
         else:
@@ -79,7 +78,7 @@ class PostsAndGroups:
             posts=IdMap(post_ids),
             post_item=np.asarray(post_item, np.int64),
             post_deleted=np.asarray(deleted, bool),
-            groups=IdMap(groups["group_id"].to_numpy(zero_copy_only=False)),
+            groups=IdMap(groups["group_id"]),
             group_facts=facts,
         )
 
