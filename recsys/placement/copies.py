@@ -77,7 +77,8 @@ def copy_design(
         onehot = np.broadcast_to(eye, (len(F), *eye.shape))
         xs.append(np.concatenate([F, onehot], axis=2).reshape(-1, F.shape[2] + n_circles))
         ys.append(labels.ravel())
-    X, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys)
+    X, y = np.concatenate(xs, dtype=np.float64), np.concatenate(ys)  # one copy, not two
+    del xs
     if not y.any() or y.all():
         raise InsufficientLabelsError(
             "labelled users give only one label class; cannot fit circle placement"

@@ -38,8 +38,11 @@ PER_LIFT = 1
 
 def row_shares(counts: sp.spmatrix | np.ndarray) -> np.ndarray:
     """Row-normalised (n_rows, n_cols) float32 shares; all-zero rows stay zero."""
-    dense = counts.toarray() if sp.issparse(counts) else np.asarray(counts)
-    dense = dense.astype(np.float32, copy=True)
+    # One dense array, never a second (n_users, n_circles) copy: 0.84 GB at 10M users.
+    if sp.issparse(counts):
+        dense = counts.toarray().astype(np.float32, copy=False)
+    else:
+        dense = np.array(counts, np.float32)  # a copy: the caller's counts stay as they are
     totals = dense.sum(axis=1, keepdims=True)
     np.divide(dense, totals, out=dense, where=totals > 0)
     return dense
@@ -50,8 +53,11 @@ def smoothed_shares(counts: sp.spmatrix | np.ndarray, prior_strength: float) -> 
 
     A share from two events is mostly noise and should not look like one from two hundred.
     """
-    dense = counts.toarray() if sp.issparse(counts) else np.asarray(counts)
-    dense = dense.astype(np.float32, copy=True)
+    # One dense array, never a second (n_users, n_circles) copy: 0.84 GB at 10M users.
+    if sp.issparse(counts):
+        dense = counts.toarray().astype(np.float32, copy=False)
+    else:
+        dense = np.array(counts, np.float32)  # a copy: the caller's counts stay as they are
     totals = dense.sum(axis=1, keepdims=True)
     dense += np.float32(prior_strength / dense.shape[1])
     dense /= totals + np.float32(prior_strength)

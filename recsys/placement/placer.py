@@ -199,7 +199,8 @@ class CirclePlacer:
         model = LogisticRegression(C=self.C, max_iter=500)
         mean, scale = X[:, :-n_circles].mean(axis=0), X[:, :-n_circles].std(axis=0)
         scale = np.where(scale > 1e-9, scale, 1.0)
-        X[:, :-n_circles] = (X[:, :-n_circles] - mean) / scale
+        X[:, :-n_circles] -= mean  # in place: no temporary the size of the design
+        X[:, :-n_circles] /= scale
         model.fit(X, y, sample_weight=np.full(len(y), 1.0 / self.n_copies))
         w = model.coef_[0]
         # Standardisation folded into the weights: predict is one matmul plus a bias per circle.

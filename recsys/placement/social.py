@@ -74,8 +74,7 @@ class FriendHistory:
         n_users = counts[pooled[0]].shape[0]
         if friends.shape != (n_users, n_users):
             raise InvalidInputError(f"friends must be ({n_users}, {n_users}); got {friends.shape}")
-        self.friends = sp.csr_matrix(friends, dtype=np.float32, copy=True)
-        self.friends.data[:] = 1.0
+        self.friends = _binary_csr(friends)
         history = sp.csr_matrix(sum(sp.csr_matrix(counts[k], dtype=np.float32) for k in pooled))
         self.history = history
         self.shares = smoothed_shares(history, prior_strength)
@@ -94,3 +93,14 @@ class FriendHistory:
             mean_share,
         ]
         return np.stack(blocks, axis=2).astype(np.float32)
+
+
+def _binary_csr(friends: sp.spmatrix) -> sp.csr_matrix:
+    """`friends` as 0/1 float32 CSR: itself when it is one already (the bundle's graph, 80M
+    entries at 10M users: no copy), else a copy with its entries set to 1."""
+    if (sp.issparse(friends) and friends.format == "csr" and friends.dtype == np.float32
+            and bool(np.all(friends.data == 1.0))):  # fmt: skip
+        return friends
+    out = sp.csr_matrix(friends, dtype=np.float32, copy=True)
+    out.data[:] = 1.0
+    return out

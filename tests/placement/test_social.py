@@ -91,3 +91,27 @@ def test_friend_history_refuses_bad_input() -> None:
         FriendHistory(sp.eye(3, format="csr"), COUNTS, KINDS, 3.0)
     with pytest.raises(ValueError, match="friends' history"):
         FriendHistory(GRAPH, COUNTS, ["posts_engaged"], 3.0)
+
+
+def test_friend_history_reads_a_binary_graph_in_place_and_copies_any_other() -> None:
+    """The bundle's 0/1 float32 graph is used as is (80M entries at 10M users); a weighted
+    or integer graph gives the same block through a 0/1 copy, and stays as it was."""
+    binary = sp.csr_matrix(GRAPH, dtype=np.float32)
+    weighted = binary * 3.0
+    as_int = sp.csr_matrix(GRAPH, dtype=np.int64)
+    same = FriendHistory(binary, COUNTS, KINDS, prior_strength=2.0)
+    assert same.friends is binary
+    want = same.features(slice(None))
+    for other in (weighted, as_int):
+        history = FriendHistory(other, COUNTS, KINDS, prior_strength=2.0)
+        assert history.friends is not other
+        np.testing.assert_allclose(history.features(slice(None)), want)
+    assert weighted.data.max() == 3.0
+
+
+def test_smoothed_shares_leave_dense_counts_untouched() -> None:
+    counts = np.array([[2.0, 0.0], [1.0, 1.0]], np.float32)
+    shares = smoothed_shares(counts, 2.0)
+    np.testing.assert_allclose(shares, smoothed_shares(sp.csr_matrix(counts), 2.0))
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-6)
+    assert counts[0, 0] == 2.0
