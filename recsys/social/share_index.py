@@ -114,6 +114,12 @@ class ShareIndex:
             asked_by = np.asarray(asked_by, bool)
             if asked_by.shape != (n,):
                 raise InvalidInputError(f"asked_by has shape {asked_by.shape}; expected ({n},)")
+        # First, while the index holds nothing else: its temporaries are the step's largest.
+        user_items = sp.csr_matrix(
+            (np.ones(len(h.event_user), np.float32), (h.event_user, h.event_item)),
+            shape=(n, n_items),
+        )
+        user_items.sum_duplicates()
         initiator = h.group_initiator[h.join_group]
         c: dict[str, EventCounter] = {}
         c["pair_joins"] = EventCounter(initiator * n + h.join_user, h.join_ts, h.join_group)
@@ -139,7 +145,7 @@ class ShareIndex:
         n_circles = int(h.item_circle.max(initial=-1)) + 1
         nc = max(n_circles, 1)
         counted = None if asked_by is None else h.friends_of(asked_by)
-        events, self._event_totals = _item_event_counters(h, nc, counted)
+        events, self._event_totals = _item_event_counters(h, nc, counted, user_items)
         c.update(events)
         part_circle = h.item_circle[part_item]
         known = part_circle >= 0
@@ -153,11 +159,6 @@ class ShareIndex:
         c["contacts"] = EventCounter(lo * n + hi, np.concatenate([h.join_ts, h.share_ts]))
         c["friendships"] = _friendship_counter(h, asked_by)
         self._friend_lists = _FriendLists(h)
-        user_items = sp.csr_matrix(
-            (np.ones(len(h.event_user), np.float32), (h.event_user, h.event_item)),
-            shape=(n, n_items),
-        )
-        user_items.sum_duplicates()
         self._bind(
             counters=c, friends=h.friends() if friends is None else friends,
             blocked=h.blocked, opt_out=h.opt_out, item_circle=h.item_circle, n_items=n_items,
@@ -308,35 +309,37 @@ class _MatrixTotals:
 
 
 def _item_event_counters(
-    h: ShareHistory, nc: int, counted_users: np.ndarray | None
+    h: ShareHistory, nc: int, counted_users: np.ndarray | None, user_items: sp.csr_matrix
 ) -> tuple[dict[str, EventCounter], dict[str, EventTotals]]:
     """The counters over item events outside group buys (`item_events`, `user_events`,
     `circle_events`: keyed by the friend asked about), over the events of `counted_users`
-    only when given, with every user's totals for the snapshot then.
+    only when given, with every user's totals for the snapshot then (read from `user_items`,
+    the events per (user, item): no per-event temporary).
 
     Training asks about the friends of past groups' initiators: at 10M users ~20% of users,
     while ~100M item events in three counters did not fit beside the rest of training.
     """
     user, item, ts = h.event_user, h.event_item, h.event_ts
     totals: dict[str, EventTotals] = {}
-    circle = h.item_circle[item]
     if counted_users is not None:
         per_user = np.bincount(user, minlength=h.n_users)
         seen = np.flatnonzero(per_user)
         totals["user_events"] = EventTotals(seen, per_user[seen].astype(np.float64))
-        known = circle >= 0
-        per_circle = sp.csr_matrix(
-            (np.ones(int(known.sum()), np.float32), (user[known], circle[known])),
-            shape=(h.n_users, nc),
+        known = np.flatnonzero(h.item_circle >= 0)
+        in_circle = sp.csr_matrix(
+            (np.ones(len(known), np.float32), (known, h.item_circle[known])),
+            shape=(h.n_items, nc),
         )  # fmt: skip
-        per_circle.sum_duplicates()
+        per_circle = sp.csr_matrix(user_items @ in_circle)
+        per_circle.sort_indices()
         totals["circle_events"] = EventTotals(
             _row_keys(per_circle.indptr, per_circle.indices, nc),
             per_circle.data.astype(np.float64),
         )
-        del per_circle, known
+        del per_circle, in_circle
         keep = counted_users[user]
-        user, item, ts, circle = user[keep], item[keep], ts[keep], circle[keep]
+        user, item, ts = user[keep], item[keep], ts[keep]
+    circle = h.item_circle[item]
     # The three share one copy of the events' distinct times.
     event_times = np.unique(ts)
     counters = {

@@ -88,8 +88,14 @@ def test_the_index_keeps_what_it_counts_when_the_history_drops_its_events(histor
                                   q.time[:3])  # fmt: skip
 
 
-def test_asking_only_for_some_initiators_changes_no_feature_and_no_snapshot(history) -> None:
+@pytest.mark.parametrize("circleless", [False, True])
+def test_asking_only_for_some_initiators_changes_no_feature_and_no_snapshot(
+    history, circleless: bool
+) -> None:
     history = history.select_groups(np.isin(history.group_initiator, [0, 1]))
+    if circleless:  # an item of no circle: its events count for no circle either way
+        history = replace(history, item_circle=np.where(history.item_circle == 1, -1,
+                                                        history.item_circle))  # fmt: skip
     full = ShareIndex(history)
     asked = history.initiators()
     assert asked.sum() == 2
