@@ -35,6 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import machine  # noqa: E402
 
+from recsys.training.timing import anon_rss_mb  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 #: Steps that are model fits (the shipped scorer, the validation refit, the ranked
@@ -87,19 +89,16 @@ class AnonSampler(threading.Thread):
 
     def __init__(self, pid: int, every: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.path, self.every = Path(f"/proc/{pid}/status"), every
-        self.peak_kib = 0
+        self.pid, self.every = pid, every
+        self.peak_mib = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(self.every):
-            try:
-                text = self.path.read_text()
-            except OSError:
+            now = anon_rss_mb(self.pid)
+            if now is None:  # the child is gone
                 return
-            found = re.search(r"RssAnon:\s+(\d+) kB", text)
-            if found:
-                self.peak_kib = max(self.peak_kib, int(found.group(1)))
+            self.peak_mib = max(self.peak_mib, now)
 
 
 def run_stage(name: str, code: str) -> dict[str, float | dict]:
@@ -119,7 +118,7 @@ def run_stage(name: str, code: str) -> dict[str, float | dict]:
         raise StageFailed(name, status, usage, seconds)
     out: dict[str, float | dict] = {
         "seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
-        "peak_anon_gib": round(sampler.peak_kib / 2**20, 2),
+        "peak_anon_gib": round(sampler.peak_mib / 2**10, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
     }  # fmt: skip
     tail = err.strip().rsplit("\n", 1)[-1] if err.strip() else ""

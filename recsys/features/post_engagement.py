@@ -67,7 +67,8 @@ def read_post_facts(
     item = np.full(n, -1, np.int64)
     created = np.zeros(n, np.int64)
     deleted = np.ones(n, bool)
-    circle_idx = pc.index_in(table["circle_id"], value_set=pa.array(catalogue.ids, pa.string()))
+    circle_idx = pc.index_in(table["circle_id"].cast(pa.string()),
+                             value_set=pa.array(catalogue.ids, pa.string()))  # fmt: skip
     circle[at] = np.asarray(circle_idx.fill_null(-1).to_numpy(), np.int32)[known]
     author[at] = users.to_index(table["author_id"])[known]
     item[at] = items.to_index(table["item_id"])[known]

@@ -20,13 +20,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def anon_rss_mb() -> float | None:
-    """This process's anonymous resident memory now, in MiB (Linux; None elsewhere).
+def anon_rss_mb(pid: int | None = None) -> float | None:
+    """The anonymous resident memory of process `pid` (this one when None) now, in MiB
+    (Linux; None elsewhere or once the process is gone).
 
     The peak RSS also counts the file pages of memory-mapped bundle parts, which the kernel
     may drop; the anonymous part is what the process holds."""
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
+        with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("RssAnon:"):
                     return int(line.split()[1]) / 1024.0
